@@ -1,0 +1,1 @@
+"""chat-migrate: imports legacy localStorage chat exports into the sidecar store."""

@@ -1,0 +1,33 @@
+"""The durable conversation store: journal, shards, catalog and the TinyDB document storage.
+
+Only this package touches conversation files. Everything above it goes through :class:`Store`.
+"""
+
+from .catalog import ListPage, ListQuery
+from .errors import (
+    Conflict,
+    NotFound,
+    StoreError,
+    StoreLocked,
+    StoreVersionError,
+    Unavailable,
+    ValidationFailed,
+)
+from .store import UNSET, Change, Store, StoreConfig, public_message
+
+__all__ = [
+    "UNSET",
+    "Change",
+    "Conflict",
+    "ListPage",
+    "ListQuery",
+    "NotFound",
+    "Store",
+    "StoreConfig",
+    "StoreError",
+    "StoreLocked",
+    "StoreVersionError",
+    "Unavailable",
+    "ValidationFailed",
+    "public_message",
+]

@@ -1,0 +1,285 @@
+"""The write-ahead journal: one append-only log for the whole store, with group commit.
+
+Every change to the store is one *record* (a list of idempotent operations on one conversation),
+framed as ``length (u32 LE) | crc32 (u32 LE) | payload`` where the payload is orjson. Records carry a
+store-wide increasing ``seq``, which is also the event sequence.
+
+Group commit: :meth:`Journal.append` queues a record and returns at once with a future; one flusher
+task writes everything queued in a single ``write`` and covers it with a single ``fdatasync`` (on a
+dedicated I/O thread, off the event loop). Records that arrive while a sync runs form the next batch,
+so 50 concurrent writers share one fsync instead of queueing behind 50. Only after the sync returns
+does the flusher apply each record (its ``on_commit`` callback, on the event loop, in seq order) and
+resolve its future: nothing is visible or acknowledged before it is on disk.
+
+The journal is a sequence of segment files named by the seq of their first record. Compaction
+(:mod:`.checkpoint`) seals the current segment, writes the state it covers into shard snapshots, and
+then deletes the sealed segments. A torn record at a segment's end (a crash mid-write) fails its
+checksum and is ignored; the bytes are kept in ``quarantine/journal/`` rather than deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import struct
+import zlib
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .durable import fsync_dir
+from .errors import Unavailable
+
+log = logging.getLogger(__name__)
+
+HEADER = struct.Struct("<II")
+MAX_RECORD_BYTES = 256 * 1024 * 1024
+SEGMENT_SUFFIX = ".wal"
+
+Operation = list[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One committed change: idempotent ``ops`` on one conversation, at position ``seq``."""
+
+    seq: int
+    conversation_id: str
+    ops: list[Operation]
+
+
+def encode_record(seq: int, conversation_id: str, ops: list[Operation]) -> bytes:
+    payload = orjson.dumps({"s": seq, "c": conversation_id, "o": ops})
+    return HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+
+
+@dataclass(slots=True)
+class SegmentScan:
+    """What reading one segment found: its good records and how many bytes after them were bad."""
+
+    path: Path
+    records: list[Record]
+    valid_bytes: int
+    torn_bytes: int
+
+
+def scan_segment(path: Path) -> SegmentScan:
+    """Read every intact record of a segment, stopping at the first torn or damaged one."""
+    data = path.read_bytes()
+    records: list[Record] = []
+    offset = 0
+    while offset + HEADER.size <= len(data):
+        length, crc = HEADER.unpack_from(data, offset)
+        start = offset + HEADER.size
+        end = start + length
+        if length > MAX_RECORD_BYTES or end > len(data):
+            break
+        payload = data[start:end]
+        if zlib.crc32(payload) != crc:
+            break
+        try:
+            body = orjson.loads(payload)
+            record = Record(int(body["s"]), str(body["c"]), list(body["o"]))
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            break
+        records.append(record)
+        offset = end
+    return SegmentScan(path, records, offset, len(data) - offset)
+
+
+def segment_paths(folder: Path) -> list[Path]:
+    """Segments in seq order (their names are zero-padded first seqs)."""
+    return sorted(p for p in folder.glob(f"*{SEGMENT_SUFFIX}") if p.stem.isdigit())
+
+
+def segment_first_seq(path: Path) -> int:
+    return int(path.stem)
+
+
+@dataclass(slots=True)
+class _Pending:
+    seq: int
+    data: bytes
+    on_commit: Callable[[int], None]
+    future: asyncio.Future[int] = field(repr=False)
+
+
+class Journal:
+    """The appending side of the journal. Create with :meth:`start`; stop with :meth:`close`."""
+
+    def __init__(self, folder: Path, next_seq: int) -> None:
+        self.folder = folder
+        self._next_seq = next_seq
+        self._pending: list[_Pending] = []
+        self._has_work = asyncio.Event()
+        self._rotate_waiters: list[asyncio.Future[list[Path]]] = []
+        self._closing = False
+        self._broken: str | None = None
+        self._fd = -1
+        self._path = folder
+        self._offset = 0
+        self._bytes_since_rotation = 0
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
+        self._task: asyncio.Task[None] | None = None
+        self.last_committed_seq = next_seq - 1
+
+    @classmethod
+    async def start(cls, folder: Path, next_seq: int) -> Journal:
+        journal = cls(folder, next_seq)
+        await journal._in_thread(journal._open_segment, next_seq)
+        journal._task = asyncio.create_task(journal._flush_loop(), name="journal-flusher")
+        return journal
+
+    @property
+    def next_seq(self) -> int:
+        return self._next_seq
+
+    @property
+    def writable(self) -> bool:
+        return self._broken is None and not self._closing
+
+    @property
+    def bytes_since_rotation(self) -> int:
+        """Bytes appended since the last :meth:`rotate`: how much a checkpoint would compact."""
+        return self._bytes_since_rotation
+
+    def append(
+        self, conversation_id: str, ops: list[Operation], on_commit: Callable[[int], None]
+    ) -> asyncio.Future[int]:
+        """Queue a record; the future resolves with its seq once it is durable and applied.
+
+        ``on_commit(seq)`` runs on the event loop right after the fsync that covers the record, before
+        the future resolves, in seq order across all records. It must not raise.
+        """
+        if self._broken is not None:
+            raise Unavailable(f"the store cannot write: {self._broken}")
+        if self._closing:
+            raise Unavailable("the store is shutting down")
+        seq = self._next_seq
+        self._next_seq += 1
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._pending.append(
+            _Pending(seq, encode_record(seq, conversation_id, ops), on_commit, future)
+        )
+        self._has_work.set()
+        return future
+
+    async def rotate(self) -> list[Path]:
+        """Seal the current segment and start a new one; return every sealed segment.
+
+        Every record queued before this call is committed and applied when it returns, so a
+        snapshot taken right after covers all records in the returned segments.
+        """
+        if self._broken is not None:
+            raise Unavailable(f"the store cannot write: {self._broken}")
+        waiter: asyncio.Future[list[Path]] = asyncio.get_running_loop().create_future()
+        self._rotate_waiters.append(waiter)
+        self._has_work.set()
+        return await waiter
+
+    async def remove_segments(self, paths: list[Path]) -> None:
+        """Delete sealed segments whose records are all in durable snapshots."""
+
+        def remove() -> None:
+            for path in paths:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+            fsync_dir(self.folder)
+
+        await self._in_thread(remove)
+
+    async def close(self) -> None:
+        """Commit everything queued, then stop the flusher and close the segment."""
+        if self._task is None:
+            return
+        self._closing = True
+        self._has_work.set()
+        await self._task
+        self._task = None
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        self._executor.shutdown(wait=True)
+
+    async def _in_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def _open_segment(self, first_seq: int) -> None:
+        path = self.folder / f"{first_seq:020d}{SEGMENT_SUFFIX}"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        fsync_dir(self.folder)
+        if self._fd >= 0:
+            os.close(self._fd)
+        self._fd, self._path, self._offset = fd, path, os.fstat(fd).st_size
+
+    def _write_and_sync(self, data: bytes) -> None:
+        start = self._offset
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+            os.fdatasync(self._fd)
+        except OSError:
+            self._undo_partial_write(start)
+            raise
+        self._offset = start + len(data)
+
+    def _undo_partial_write(self, start: int) -> None:
+        """After a failed write or sync, cut the segment back so the failed batch never replays."""
+        try:
+            os.ftruncate(self._fd, start)
+            os.fsync(self._fd)
+        except OSError as exc:
+            self._broken = f"journal could not be repaired after a failed write ({exc.strerror})"
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await self._has_work.wait()
+            self._has_work.clear()
+            if self._pending:
+                await self._commit_batch()
+            if self._rotate_waiters and not self._pending:
+                await self._rotate_now()
+            if self._pending or self._rotate_waiters:
+                self._has_work.set()
+            elif self._closing:
+                return
+
+    async def _commit_batch(self) -> None:
+        batch, self._pending = self._pending, []
+        data = b"".join(entry.data for entry in batch)
+        try:
+            await self._in_thread(self._write_and_sync, data)
+        except OSError as exc:
+            log.error("journal write failed: %s", exc.strerror)
+            error = Unavailable(f"the store cannot write: {exc.strerror}")
+            for entry in batch:
+                entry.future.set_exception(error)
+            return
+        self._bytes_since_rotation += len(data)
+        for entry in batch:
+            try:
+                entry.on_commit(entry.seq)
+            except Exception:  # a bug in an apply step must not stall every other writer
+                log.exception("applying committed record %d failed", entry.seq)
+            self.last_committed_seq = entry.seq
+            entry.future.set_result(entry.seq)
+
+    async def _rotate_now(self) -> None:
+        waiters, self._rotate_waiters = self._rotate_waiters, []
+        try:
+            await self._in_thread(self._open_segment, self._next_seq)
+        except OSError as exc:
+            for waiter in waiters:
+                waiter.set_exception(Unavailable(f"cannot start a journal segment: {exc.strerror}"))
+            return
+        self._bytes_since_rotation = 0
+        sealed = [p for p in segment_paths(self.folder) if p != self._path]
+        for waiter in waiters:
+            waiter.set_result(sealed)

@@ -1,0 +1,58 @@
+"""The data-dir lock: one owner process per data dir.
+
+An exclusive ``flock`` on ``DIR/sidecar.lock`` held for the owner's whole life. The OS drops it when
+the owner dies, so the lock alone decides ownership; a pid written anywhere proves nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from pathlib import Path
+
+LOCK_NAME = "sidecar.lock"
+
+
+class DataDirLock:
+    """A non-blocking exclusive lock on a data dir."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / LOCK_NAME
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def try_acquire(self) -> bool:
+        """Take the lock if nobody holds it; return whether this object now holds it."""
+        if self._fd is not None:
+            return True
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        with contextlib.suppress(OSError):
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        os.close(self._fd)
+        self._fd = None
+
+
+def is_owned(data_dir: Path) -> bool:
+    """Whether some process (possibly this one, through another lock object) owns ``data_dir``."""
+    if not (data_dir / LOCK_NAME).exists():
+        return False
+    probe = DataDirLock(data_dir)
+    if probe.try_acquire():
+        probe.release()
+        return False
+    return True

@@ -1,0 +1,985 @@
+"""The store's async API: the only code the rest of the sidecar uses to read or change chats.
+
+Writes: every mutation of a conversation runs under that conversation's lock, validates against
+its live state, becomes one journal record, and is applied to memory (and announced to listeners)
+only once the record is durable. Concurrent writers on different conversations share fsyncs
+through the journal's group commit; a caller that is cancelled cannot leave half a write behind
+(the write runs shielded and finishes or fails as a whole).
+
+Reads: from memory. Shards are loaded lazily (a conversation's meta, then only the message chunks a
+page needs) and kept in a bounded LRU; the catalog answers listings without opening shards.
+
+Compaction: a background checkpoint seals the journal, writes changed shard files and the catalog
+(each atomically), then deletes the sealed journal segments. See ``docs/storage.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, TypeVar
+
+import orjson
+
+from .catalog import Catalog, ListPage, ListQuery
+from .documents import STORAGES, CorruptDocument, StorageFactory
+from .durable import make_dirs
+from .errors import Conflict, NotFound, StoreError, StoreLocked, Unavailable, ValidationFailed
+from .ids import check_id, new_id
+from .journal import Journal, Operation
+from .layout import Layout
+from .lock import DataDirLock
+from .model import (
+    DEFAULT_BRANCH,
+    MESSAGE_FIELDS,
+    Doc,
+    check_bool,
+    check_branch_name,
+    check_content,
+    check_metadata,
+    check_optional_str,
+    check_role,
+    check_source,
+    check_status,
+    check_tags,
+    check_title,
+    check_tool_calls,
+)
+from .quarantine import Quarantine, QuarantinedItem
+from .recovery import (
+    Recovered,
+    quarantine_shard,
+    recover,
+    remove_shard_folder,
+    reserved_tables,
+)
+from .schema import ensure_schema
+from .shard import Shard
+from .timeutil import now_iso
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Final = _Unset()
+MAX_MESSAGE_PAGE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    """Tuning knobs. The server builds this from its settings table."""
+
+    cache_size: int = 64
+    checkpoint_bytes: int = 8 * 1024 * 1024
+    checkpoint_interval: float = 30.0
+    storage: str = "checksummed"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What one committed record changed, for the event layer. Published in seq order."""
+
+    seq: int
+    conversation_id: str
+    reason: str
+    conversation: Doc | None
+    messages: tuple[tuple[bool, Doc], ...] = ()
+    text: tuple[tuple[str, str | None, int, str], ...] = ()
+    turns: tuple[Doc, ...] = ()
+
+
+@dataclass(slots=True)
+class _Draft:
+    reason: str
+    messages: list[tuple[bool, Doc]] = field(default_factory=list)
+    text: list[tuple[str, str | None, int, str]] = field(default_factory=list)
+    turns: list[Doc] = field(default_factory=list)
+
+
+Listener = Callable[[Change], None]
+
+
+def public_message(doc: Doc) -> Doc:
+    """A stored message as CONTRACT §4 shows it (internal fields dropped)."""
+    return {name: doc.get(name) for name in MESSAGE_FIELDS}
+
+
+def fingerprint(fields: dict[str, Any]) -> str:
+    """A short digest of a create request, to tell a retry (same fields) from a clash."""
+    body = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
+    return hashlib.blake2b(body, digest_size=12).hexdigest()
+
+
+class _KeyedLocks:
+    """One asyncio lock per key, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def busy(self, key: str) -> bool:
+        return key in self._locks
+
+
+class Store:
+    """A durable conversation store in one data dir, owned by this process."""
+
+    def __init__(self, layout: Layout, lock: DataDirLock, config: StoreConfig) -> None:
+        self.layout = layout
+        self.config = config
+        self._lock = lock
+        self._storage: StorageFactory = STORAGES[config.storage]
+        self._quarantine = Quarantine(layout.quarantine)
+        self._catalog = Catalog()
+        self._shards: OrderedDict[str, Shard] = OrderedDict()
+        self._reserved: set[str] = set()
+        self._reserved_dirty = False
+        self._locks = _KeyedLocks()
+        self._listeners: list[Listener] = []
+        self._journal: Journal | None = None
+        self._checkpoint_lock = asyncio.Lock()
+        self._background: set[asyncio.Task[Any]] = set()
+        self._timer: asyncio.Task[None] | None = None
+        self._quarantined: list[QuarantinedItem] = []
+        self._closed = False
+        self.last_checkpoint: float = time.monotonic()
+        self.replayed_records = 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @classmethod
+    async def open(cls, data_dir: Path, config: StoreConfig | None = None) -> Store:
+        """Take the data-dir lock, recover, checkpoint, and start the background work.
+
+        Raises :class:`StoreLocked` when another process owns the data dir and
+        :class:`~sidecar.store.errors.StoreVersionError` when it was written by a newer version.
+        """
+        config = config or StoreConfig()
+        if config.storage not in STORAGES:
+            raise ValidationFailed("storage", f"storage must be one of {', '.join(STORAGES)}")
+        layout = Layout(await asyncio.to_thread(data_dir.resolve))
+        await asyncio.to_thread(make_dirs, layout.root)
+        await asyncio.to_thread(layout.root.chmod, 0o700)
+        lock = DataDirLock(layout.root)
+        if not lock.try_acquire():
+            raise StoreLocked(f"another process owns {layout.root}")
+        store = cls(layout, lock, config)
+        try:
+            await asyncio.to_thread(ensure_schema, layout.root)
+            recovered = await asyncio.to_thread(recover, layout, store._storage, store._quarantine)
+            store._adopt(recovered)
+            store._journal = await Journal.start(layout.journal, recovered.next_seq)
+            await store.checkpoint()
+        except BaseException:
+            if store._journal is not None:
+                await store._journal.close()
+            lock.release()
+            raise
+        store._timer = asyncio.create_task(store._checkpoint_timer(), name="store-checkpoints")
+        return store
+
+    def _adopt(self, recovered: Recovered) -> None:
+        self._catalog = recovered.catalog
+        self._reserved = recovered.reserved
+        self._reserved_dirty = recovered.reserved_dirty
+        for conversation_id, shard in recovered.shards.items():
+            self._shards[conversation_id] = shard
+        self._quarantined = self._quarantine.items()
+        self.replayed_records = recovered.replayed
+        if recovered.replayed:
+            log.info("replayed %d journal records", recovered.replayed)
+
+    async def close(self) -> None:
+        """Checkpoint everything, stop background work, release the data dir."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._timer
+        for task in list(self._background):
+            with contextlib.suppress(Exception):
+                await task
+        try:
+            await self.checkpoint()
+        except StoreError as exc:
+            log.error("final checkpoint failed (the journal keeps every write): %s", exc)
+        if self._journal is not None:
+            await self._journal.close()
+        self._lock.release()
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def data_dir(self) -> Path:
+        return self.layout.root
+
+    @property
+    def seq(self) -> int:
+        """The seq of the last committed record (the store-wide event sequence)."""
+        return self._journal.last_committed_seq if self._journal else 0
+
+    @property
+    def writable(self) -> bool:
+        return self._journal is not None and self._journal.writable
+
+    @property
+    def quarantined(self) -> list[QuarantinedItem]:
+        """Conversations that failed to load and were moved aside (health reports these)."""
+        return [item for item in self._quarantined if item.kind == "conversation"]
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "conversations": len(self._catalog.entries),
+            "messages": self._catalog.message_total,
+            "writable": self.writable,
+            "quarantined": [item.to_json() for item in self.quarantined],
+            "cached_conversations": len(self._shards),
+        }
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` with every :class:`Change`, in seq order; returns an unsubscribe."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    # ------------------------------------------------------------------ internals
+
+    def _folder(self, conversation_id: str) -> Path:
+        return self.layout.shard(conversation_id)
+
+    async def _shard(self, conversation_id: str) -> Shard:
+        """The live shard of an existing conversation, loading its meta if needed."""
+        check_id(conversation_id, "conversation_id")
+        shard = self._shards.get(conversation_id)
+        if shard is not None:
+            self._shards.move_to_end(conversation_id)
+            return shard
+        if conversation_id not in self._catalog.entries:
+            raise NotFound(f"conversation '{conversation_id}' does not exist")
+        folder = self._folder(conversation_id)
+        try:
+            loaded = await asyncio.to_thread(Shard.load, conversation_id, folder, self._storage)
+        except CorruptDocument as exc:
+            await self._quarantine_live(conversation_id, str(exc))
+            raise NotFound(
+                f"conversation '{conversation_id}' is damaged and was quarantined"
+            ) from None
+        shard = self._shards.setdefault(conversation_id, loaded)
+        self._shards.move_to_end(conversation_id)
+        self._evict()
+        return shard
+
+    async def _load_messages(self, shard: Shard, ordinals: Iterable[int]) -> None:
+        for number in shard.chunks_for(ordinals):
+            try:
+                docs = await asyncio.to_thread(shard.read_chunk, number, self._storage)
+            except CorruptDocument as exc:
+                await self._quarantine_live(shard.conversation_id, str(exc), shard)
+                raise NotFound(
+                    f"conversation '{shard.conversation_id}' is damaged and was quarantined"
+                ) from None
+            shard.install_chunk(number, docs)
+
+    async def _load_turns(self, shard: Shard) -> dict[str, Doc]:
+        if shard.turns is None:
+            try:
+                turns = await asyncio.to_thread(shard.read_turns, self._storage)
+            except CorruptDocument as exc:
+                await self._quarantine_live(shard.conversation_id, str(exc), shard)
+                raise NotFound(
+                    f"conversation '{shard.conversation_id}' is damaged and was quarantined"
+                ) from None
+            shard.install_turns(turns)
+        assert shard.turns is not None
+        return shard.turns
+
+    async def _quarantine_live(
+        self, conversation_id: str, reason: str, shard: Shard | None = None
+    ) -> None:
+        async with self._checkpoint_lock:
+            self._shards.pop(conversation_id, None)
+            self._catalog.remove(conversation_id)
+            await asyncio.to_thread(
+                quarantine_shard,
+                self.layout,
+                self._quarantine,
+                conversation_id,
+                reason,
+                memory=shard,
+            )
+            self._quarantined = self._quarantine.items()
+
+    def _evict(self) -> None:
+        """Keep at most ``cache_size`` shards in memory; dirty or busy ones wait for a checkpoint."""
+        excess = len(self._shards) - self.config.cache_size
+        if excess <= 0:
+            return
+        for conversation_id in list(self._shards):
+            if excess <= 0:
+                return
+            shard = self._shards[conversation_id]
+            if not shard.dirty and not self._locks.busy(conversation_id):
+                del self._shards[conversation_id]
+                excess -= 1
+        self._schedule_checkpoint()
+
+    async def _mutate(self, conversation_id: str, work: Callable[[], Awaitable[T]]) -> T:
+        """Run ``work`` under the conversation's lock, shielded from the caller's cancellation."""
+        if self._closed:
+            raise Unavailable("the store is closed")
+
+        async def locked() -> T:
+            async with self._locks.hold(conversation_id):
+                return await work()
+
+        return await asyncio.shield(asyncio.ensure_future(locked()))
+
+    async def _commit(
+        self,
+        shard: Shard,
+        ops: list[Operation],
+        draft: _Draft,
+        *,
+        conversation: Doc | None = None,
+        touch: bool = True,
+        at: str | None = None,
+    ) -> int:
+        """Journal ``ops`` (plus the conversation's new revision) and apply them once durable."""
+        if touch:
+            base = conversation if conversation is not None else shard.conversation
+            conversation = {
+                **base,
+                "revision": int(shard.conversation.get("revision", 0)) + 1,
+                "updated_at": at or now_iso(),
+            }
+        if conversation is not None:
+            ops = [["conv", conversation], *ops]
+        await self._load_messages(shard, shard.ordinals_touched(ops))
+        if any(op[0] == "turn" for op in ops):
+            await self._load_turns(shard)
+        if self._journal is None:
+            raise Unavailable("the store is not open")
+        future = self._journal.append(
+            shard.conversation_id, ops, lambda seq: self._apply(shard, seq, ops, draft)
+        )
+        seq = await future
+        if self._journal.bytes_since_rotation >= self.config.checkpoint_bytes:
+            self._schedule_checkpoint()
+        return seq
+
+    def _apply(self, shard: Shard, seq: int, ops: list[Operation], draft: _Draft) -> None:
+        """Runs on the event loop right after the record's fsync, in seq order."""
+        conversation_id = shard.conversation_id
+        summary: Doc | None
+        if ops[0][0] == "purge":
+            self._shards.pop(conversation_id, None)
+            self._catalog.remove(conversation_id)
+            self._reserved.add(conversation_id)
+            self._reserved_dirty = True
+            summary = None
+        else:
+            shard.apply(seq, ops)
+            if conversation_id not in self._shards:
+                self._shards[conversation_id] = shard
+            summary = shard.summary()
+            self._catalog.put(summary, len(shard.ids))
+        self._catalog.seq = seq
+        change = Change(
+            seq,
+            conversation_id,
+            draft.reason,
+            summary,
+            tuple((created, public_message(doc)) for created, doc in draft.messages),
+            tuple(draft.text),
+            tuple(draft.turns),
+        )
+        for listener in list(self._listeners):
+            try:
+                listener(change)
+            except Exception:
+                log.exception("store listener failed")
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def _schedule_checkpoint(self) -> None:
+        if self._closed or self._checkpoint_lock.locked() or self._journal is None:
+            return
+        task = asyncio.create_task(self._checkpoint_quietly(), name="store-checkpoint")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _checkpoint_quietly(self) -> None:
+        try:
+            await self.checkpoint()
+        except StoreError as exc:
+            log.error("checkpoint failed; the journal keeps every write: %s", exc)
+
+    async def _checkpoint_timer(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.checkpoint_interval)
+            if any(shard.dirty for shard in self._shards.values()) or self._catalog.dirty:
+                await self._checkpoint_quietly()
+
+    async def checkpoint(self) -> None:
+        """Compact the journal into shard snapshots; then drop the journal segments they cover."""
+        if self._journal is None:
+            return
+        async with self._checkpoint_lock:
+            sealed = await self._journal.rotate()
+            snapshots = [(s, s.snapshot()) for s in list(self._shards.values()) if s.dirty]
+            written = 0
+            try:
+                for shard, snapshot in snapshots:
+                    stamp = await asyncio.to_thread(snapshot.write, self._storage)
+                    written += 1
+                    shard.on_disk = True
+                    if shard.conversation_id in self._catalog.entries:
+                        self._catalog.set_stamp(shard.conversation_id, stamp)
+                if self._reserved_dirty:
+                    self._reserved_dirty = False
+                    tables = reserved_tables(set(self._reserved))
+                    await asyncio.to_thread(self._storage(self.layout.reserved).write, tables)
+                if self._catalog.dirty:
+                    self._catalog.dirty = False
+                    tables = self._catalog.to_tables()
+                    await asyncio.to_thread(self._storage(self.layout.catalog).write, tables)
+            except OSError as exc:
+                for shard, snapshot in snapshots[written:]:
+                    shard.mark_dirty_again(snapshot)
+                self._catalog.dirty = True
+                self._reserved_dirty = True
+                raise Unavailable(f"checkpoint could not write: {exc.strerror}") from exc
+            await self._journal.remove_segments(sealed)
+            self.last_checkpoint = time.monotonic()
+        self._evict()
+
+    # ------------------------------------------------------------------ conversations
+
+    def list_conversations(self, query: ListQuery | None = None) -> ListPage:
+        return self._catalog.list(query or ListQuery())
+
+    async def get_conversation(self, conversation_id: str) -> Doc:
+        shard = await self._shard(conversation_id)
+        return shard.summary()
+
+    async def create_conversation(
+        self,
+        *,
+        id: str | None = None,
+        title: str | None = None,
+        workspace: str | None = None,
+        tags: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+        source: dict[str, Any] | None = None,
+    ) -> tuple[Doc, bool]:
+        """Create a conversation; return it and whether it is new.
+
+        With a client ``id``, repeating the same request returns the existing conversation
+        (``False``); the same id with different fields raises :class:`Conflict`.
+        """
+        fields = {
+            "title": check_title(title),
+            "workspace": check_optional_str(workspace, "workspace"),
+            "tags": check_tags(tags),
+            "metadata": check_metadata(metadata),
+            "source": check_source(source),
+        }
+        conversation_id = new_id() if id is None else check_id(id, "id")
+        request = fingerprint(fields)
+
+        async def work() -> tuple[Doc, bool]:
+            if conversation_id in self._reserved:
+                raise Conflict(
+                    f"conversation id '{conversation_id}' belonged to a purged conversation",
+                    details={"existing": None},
+                )
+            if any(item.conversation_id == conversation_id for item in self.quarantined):
+                raise Conflict(f"conversation '{conversation_id}' is quarantined")
+            if conversation_id in self._catalog.entries:
+                existing = await self._shard(conversation_id)
+                if existing.conversation.get("_request") == request:
+                    return existing.summary(), False
+                raise Conflict(
+                    f"conversation '{conversation_id}' already exists with different fields",
+                    details={"existing": existing.summary()},
+                )
+            now = now_iso()
+            conversation = {
+                "id": conversation_id,
+                "title": fields["title"],
+                "created_at": now,
+                "updated_at": now,
+                "starred": False,
+                "pinned": False,
+                "archived": False,
+                "deleted_at": None,
+                "workspace": fields["workspace"],
+                "tags": fields["tags"],
+                "metadata": fields["metadata"],
+                "active_branch": DEFAULT_BRANCH,
+                "revision": 1,
+                "state": "idle",
+                "source": fields["source"],
+                "_request": request,
+            }
+            shard = Shard(conversation_id, self._folder(conversation_id))
+            ops: list[Operation] = [["branch", DEFAULT_BRANCH, None]]
+            draft = _Draft("created")
+            await self._commit(shard, ops, draft, conversation=conversation, touch=False)
+            self._evict()
+            return shard.summary(), True
+
+        return await self._mutate(conversation_id, work)
+
+    async def update_conversation(
+        self, conversation_id: str, changes: dict[str, Any], *, if_revision: int | None = None
+    ) -> Doc:
+        """Change title, starred, pinned, archived, tags or metadata (others are refused)."""
+        checks: dict[str, Callable[[Any], Any]] = {
+            "title": check_title,
+            "starred": lambda v: check_bool(v, "starred"),
+            "pinned": lambda v: check_bool(v, "pinned"),
+            "archived": lambda v: check_bool(v, "archived"),
+            "tags": check_tags,
+            "metadata": check_metadata,
+        }
+        unknown = sorted(set(changes) - checks.keys())
+        if unknown:
+            raise ValidationFailed(unknown[0], f"field '{unknown[0]}' cannot be changed")
+        clean = {name: checks[name](value) for name, value in changes.items()}
+
+        async def work() -> Doc:
+            shard = await self._shard(conversation_id)
+            self._check_revision(shard, if_revision)
+            if all(shard.conversation.get(k) == v for k, v in clean.items()):
+                return shard.summary()
+            await self._commit(
+                shard, [], _Draft("updated"), conversation={**shard.conversation, **clean}
+            )
+            return shard.summary()
+
+        return await self._mutate(conversation_id, work)
+
+    @staticmethod
+    def _check_revision(shard: Shard, if_revision: int | None) -> None:
+        current = shard.conversation.get("revision")
+        if if_revision is not None and if_revision != current:
+            raise Conflict(
+                f"conversation '{shard.conversation_id}' is at revision {current}, not {if_revision}",
+                details={"revision": current},
+            )
+
+    async def delete_conversation(self, conversation_id: str) -> Doc:
+        """Move to the trash (``deleted_at`` set). Deleting what is in the trash changes nothing."""
+
+        async def work() -> Doc:
+            shard = await self._shard(conversation_id)
+            if shard.conversation.get("deleted_at") is not None:
+                return shard.summary()
+            now = now_iso()
+            conversation = {**shard.conversation, "deleted_at": now}
+            await self._commit(shard, [], _Draft("deleted"), conversation=conversation, at=now)
+            return shard.summary()
+
+        return await self._mutate(conversation_id, work)
+
+    async def restore_conversation(self, conversation_id: str) -> Doc:
+        async def work() -> Doc:
+            shard = await self._shard(conversation_id)
+            if shard.conversation.get("deleted_at") is None:
+                return shard.summary()
+            conversation = {**shard.conversation, "deleted_at": None}
+            await self._commit(shard, [], _Draft("restored"), conversation=conversation)
+            return shard.summary()
+
+        return await self._mutate(conversation_id, work)
+
+    async def purge_conversation(self, conversation_id: str) -> None:
+        """Delete for good. The id stays reserved; purging twice is not an error."""
+        check_id(conversation_id, "conversation_id")
+
+        async def work() -> None:
+            if conversation_id in self._reserved:
+                return
+            shard = await self._shard(conversation_id)
+            if self._journal is None:
+                raise Unavailable("the store is not open")
+            future = self._journal.append(
+                conversation_id,
+                [["purge"]],
+                lambda seq: self._apply(shard, seq, [["purge"]], _Draft("purged")),
+            )
+            await future
+            async with self._checkpoint_lock:
+                await asyncio.to_thread(
+                    remove_shard_folder, self.layout, self._folder(conversation_id)
+                )
+
+        await self._mutate(conversation_id, work)
+
+    # ------------------------------------------------------------------ messages
+
+    async def append_message(
+        self,
+        conversation_id: str,
+        *,
+        role: str,
+        content: str,
+        parent_id: str | _Unset | None = UNSET,
+        branch: str | None = None,
+        client_message_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        status: str = "complete",
+        tool_calls: list[dict[str, Any]] | None = None,
+        tool_call_id: str | None = None,
+        turn_id: str | None = None,
+        source: dict[str, Any] | None = None,
+    ) -> tuple[Doc, bool]:
+        """Add a message; return it and whether it is new (see CONTRACT §4 for ``parent_id``).
+
+        ``parent_id`` omitted: the active branch grows. The head of a branch: that branch grows
+        and becomes active. Any other message, or ``None`` on a non-empty conversation: a new
+        branch (``branch`` or ``branch-<n>``) starts there and becomes active.
+        """
+        fields: dict[str, Any] = {
+            "role": check_role(role),
+            "content": check_content(content),
+            "status": check_status(status),
+            "metadata": check_metadata(metadata),
+            "tool_calls": check_tool_calls(tool_calls),
+            "tool_call_id": check_optional_str(tool_call_id, "tool_call_id", 256),
+            "turn_id": None if turn_id is None else check_id(turn_id, "turn_id"),
+            "source": check_source(source),
+        }
+        if parent_id is not UNSET and parent_id is not None:
+            check_id(parent_id, "parent_id")
+        if branch is not None:
+            check_branch_name(branch)
+        if client_message_id is not None:
+            check_id(client_message_id, "client_message_id")
+        request = fingerprint(
+            {**fields, "parent_id": None if parent_id is UNSET else parent_id, "branch": branch}
+        )
+
+        async def work() -> tuple[Doc, bool]:
+            shard = await self._shard(conversation_id)
+            if client_message_id is not None and client_message_id in shard.client_ids:
+                existing_id = shard.client_ids[client_message_id]
+                ordinal = shard.index[existing_id]
+                await self._load_messages(shard, [ordinal])
+                existing = shard.message_at(ordinal)
+                if existing.get("_request") == request:
+                    return public_message(existing), False
+                raise Conflict(
+                    f"client_message_id '{client_message_id}' was used for a different message",
+                    details={"existing": public_message(existing)},
+                )
+            if shard.conversation.get("deleted_at") is not None:
+                raise Conflict(f"conversation '{conversation_id}' is in the trash")
+            target, parent = self._target_branch(shard, parent_id, branch)
+            now = now_iso()
+            doc = {
+                "id": new_id(),
+                "conversation_id": conversation_id,
+                "parent_id": parent,
+                "created_at": now,
+                "updated_at": now,
+                "client_message_id": client_message_id,
+                **fields,
+                "_request": request,
+            }
+            ops: list[Operation] = [["msg", len(shard.ids), doc], ["branch", target, doc["id"]]]
+            conversation = {**shard.conversation, "active_branch": target}
+            draft = _Draft("messages", messages=[(True, doc)])
+            await self._commit(shard, ops, draft, conversation=conversation, at=now)
+            return public_message(doc), True
+
+        return await self._mutate(conversation_id, work)
+
+    @staticmethod
+    def _target_branch(
+        shard: Shard, parent_id: str | _Unset | None, branch: str | None
+    ) -> tuple[str, str | None]:
+        """Which branch a new message extends (or starts), and its parent."""
+        active = shard.active_branch
+        if isinstance(parent_id, _Unset):
+            parent = shard.branches.get(active)
+            if branch is not None and branch != active:
+                raise ValidationFailed(
+                    "branch", "branch needs parent_id unless it is the active one"
+                )
+            return active, parent
+        if parent_id is not None and parent_id not in shard.index:
+            raise ValidationFailed(
+                "parent_id",
+                f"message '{parent_id}' is not in conversation '{shard.conversation_id}'",
+            )
+        if branch is not None:
+            if branch in shard.branches and shard.branches[branch] != parent_id:
+                raise Conflict(f"branch '{branch}' exists and does not end at '{parent_id}'")
+            return branch, parent_id
+        growing = [name for name, head in shard.branches.items() if head == parent_id]
+        if active in growing:
+            return active, parent_id
+        if growing:
+            return growing[0], parent_id
+        return Store._free_branch_name(shard), parent_id
+
+    @staticmethod
+    def _free_branch_name(shard: Shard) -> str:
+        number = len(shard.branches)
+        while f"branch-{number}" in shard.branches:
+            number += 1
+        return f"branch-{number}"
+
+    async def _message(self, shard: Shard, message_id: str) -> tuple[int, Doc]:
+        check_id(message_id, "message_id")
+        ordinal = shard.index.get(message_id)
+        if ordinal is None:
+            raise NotFound(
+                f"message '{message_id}' does not exist in conversation '{shard.conversation_id}'"
+            )
+        await self._load_messages(shard, [ordinal])
+        return ordinal, shard.message_at(ordinal)
+
+    async def get_message(self, conversation_id: str, message_id: str) -> Doc:
+        shard = await self._shard(conversation_id)
+        return public_message((await self._message(shard, message_id))[1])
+
+    async def update_message(
+        self,
+        conversation_id: str,
+        message_id: str,
+        *,
+        content: str | _Unset = UNSET,
+        metadata: dict[str, Any] | _Unset = UNSET,
+        status: str | _Unset = UNSET,
+        tool_calls: list[dict[str, Any]] | _Unset = UNSET,
+    ) -> Doc:
+        """Replace some fields of a message; an update that changes nothing writes nothing."""
+        changes: dict[str, Any] = {}
+        if not isinstance(content, _Unset):
+            changes["content"] = check_content(content)
+        if not isinstance(metadata, _Unset):
+            changes["metadata"] = check_metadata(metadata)
+        if not isinstance(status, _Unset):
+            changes["status"] = check_status(status)
+        if not isinstance(tool_calls, _Unset):
+            changes["tool_calls"] = check_tool_calls(tool_calls)
+
+        async def work() -> Doc:
+            shard = await self._shard(conversation_id)
+            ordinal, doc = await self._message(shard, message_id)
+            if all(doc.get(k) == v for k, v in changes.items()):
+                return public_message(doc)
+            now = now_iso()
+            new_doc = {**doc, **changes, "updated_at": now}
+            draft = _Draft("messages", messages=[(False, new_doc)])
+            await self._commit(shard, [["msg", ordinal, new_doc]], draft, at=now)
+            return public_message(new_doc)
+
+        return await self._mutate(conversation_id, work)
+
+    async def append_text(
+        self, conversation_id: str, message_id: str, offset: int, text: str
+    ) -> int:
+        """Streaming growth of a ``streaming`` message: content becomes ``content[:offset] + text``.
+
+        Neither the conversation's revision nor its ``updated_at`` change (CONTRACT §4). Returns
+        the new content length.
+        """
+        check_content(text)
+        if not isinstance(offset, int) or offset < 0:
+            raise ValidationFailed("offset", "offset must be a non-negative integer")
+
+        async def work() -> int:
+            shard = await self._shard(conversation_id)
+            _, doc = await self._message(shard, message_id)
+            if doc.get("status") != "streaming":
+                raise Conflict(f"message '{message_id}' is {doc.get('status')}, not streaming")
+            if offset > len(doc.get("content", "")):
+                raise ValidationFailed("offset", "offset is beyond the content (a gap)")
+            draft = _Draft("text", text=[(message_id, doc.get("turn_id"), offset, text)])
+            await self._commit(shard, [["text", message_id, offset, text]], draft, touch=False)
+            return offset + len(text)
+
+        return await self._mutate(conversation_id, work)
+
+    async def list_messages(
+        self,
+        conversation_id: str,
+        *,
+        limit: int = 50,
+        before: str | None = None,
+        after: str | None = None,
+        branch: str | None = None,
+    ) -> tuple[list[Doc], bool]:
+        """A page of a branch (default: the active one), in conversation order, and ``has_more``.
+
+        No cursor: the last ``limit``; ``before``: the ``limit`` before that message (paging back);
+        ``after``: the ``limit`` after it. ``has_more`` says whether more lie in that direction.
+        """
+        if not isinstance(limit, int) or not 1 <= limit <= MAX_MESSAGE_PAGE:
+            raise ValidationFailed("limit", f"limit must be between 1 and {MAX_MESSAGE_PAGE}")
+        if before is not None and after is not None:
+            raise ValidationFailed("before", "give before or after, not both")
+        shard = await self._shard(conversation_id)
+        name = shard.active_branch if branch is None else check_branch_name(branch)
+        if name not in shard.branches:
+            raise NotFound(f"branch '{name}' does not exist in conversation '{conversation_id}'")
+        path = shard.path_to(shard.branches[name])
+
+        def position(message_id: str, field_name: str) -> int:
+            check_id(message_id, field_name)
+            ordinal = shard.index.get(message_id, -1)
+            try:
+                return path.index(ordinal)
+            except ValueError:
+                raise NotFound(f"message '{message_id}' is not on branch '{name}'") from None
+
+        if after is not None:
+            start = position(after, "after") + 1
+            window = path[start : start + limit]
+            has_more = start + limit < len(path)
+        else:
+            end = len(path) if before is None else position(before, "before")
+            start = max(0, end - limit)
+            window = path[start:end]
+            has_more = start > 0
+        await self._load_messages(shard, window)
+        return [public_message(shard.message_at(o)) for o in window], has_more
+
+    # ------------------------------------------------------------------ branches
+
+    async def list_branches(self, conversation_id: str) -> list[Doc]:
+        shard = await self._shard(conversation_id)
+        active = shard.active_branch
+        return [
+            {"name": name, "head_message_id": head, "active": name == active}
+            for name, head in shard.branches.items()
+        ]
+
+    async def create_branch(
+        self, conversation_id: str, from_message_id: str, name: str | None = None
+    ) -> Doc:
+        """A new named head at an existing message (not made active: switch to it for that)."""
+        check_id(from_message_id, "from_message_id")
+        if name is not None:
+            check_branch_name(name, "name")
+
+        async def work() -> Doc:
+            shard = await self._shard(conversation_id)
+            if from_message_id not in shard.index:
+                raise ValidationFailed(
+                    "from_message_id", f"message '{from_message_id}' does not exist"
+                )
+            branch_name = name or self._free_branch_name(shard)
+            if branch_name in shard.branches:
+                raise Conflict(f"branch '{branch_name}' already exists")
+            draft = _Draft("updated")
+            await self._commit(shard, [["branch", branch_name, from_message_id]], draft)
+            return {"name": branch_name, "head_message_id": from_message_id, "active": False}
+
+        return await self._mutate(conversation_id, work)
+
+    async def switch_branch(self, conversation_id: str, name: str) -> Doc:
+        check_branch_name(name, "name")
+
+        async def work() -> Doc:
+            shard = await self._shard(conversation_id)
+            if name not in shard.branches:
+                raise NotFound(
+                    f"branch '{name}' does not exist in conversation '{conversation_id}'"
+                )
+            if shard.active_branch == name:
+                return shard.summary()
+            conversation = {**shard.conversation, "active_branch": name}
+            await self._commit(shard, [], _Draft("updated"), conversation=conversation)
+            return shard.summary()
+
+        return await self._mutate(conversation_id, work)
+
+    async def verify(self, conversation_id: str) -> list[str]:
+        """Read every file of a conversation and check its invariants; return what is wrong.
+
+        Files that cannot be read are quarantined on the way (then :class:`NotFound` is raised).
+        """
+        shard = await self._shard(conversation_id)
+        await self._load_messages(shard, range(len(shard.ids)))
+        await self._load_turns(shard)
+        problems: list[str] = []
+        for ordinal, message_id in enumerate(shard.ids):
+            try:
+                doc = shard.message_at(ordinal)
+            except CorruptDocument as exc:
+                problems.append(str(exc))
+                continue
+            parent = shard.parents[ordinal]
+            expected_parent = None if parent < 0 else shard.ids[parent]
+            if doc.get("id") != message_id or doc.get("parent_id") != expected_parent:
+                problems.append(f"message {message_id!r} disagrees with the message tree")
+        for name, head in shard.branches.items():
+            if head is not None and head not in shard.index:
+                problems.append(f"branch {name!r} ends at a message that does not exist")
+        if shard.active_branch not in shard.branches:
+            problems.append(f"the active branch {shard.active_branch!r} does not exist")
+        return [f"conversation {conversation_id!r}: {problem}" for problem in problems]
+
+    # ------------------------------------------------------------------ turns
+
+    async def put_turn(self, conversation_id: str, turn: Doc) -> Doc:
+        """Persist a turn (CONTRACT §4); the conversation's ``state`` follows its latest turn."""
+        check_id(turn.get("id"), "turn.id")
+
+        async def work() -> Doc:
+            shard = await self._shard(conversation_id)
+            turns = await self._load_turns(shard)
+            latest = turn["id"] not in turns or next(reversed(turns)) == turn["id"]
+            conversation = dict(shard.conversation)
+            if latest:
+                conversation["state"] = turn.get("state", "idle")
+            doc = {**turn, "conversation_id": conversation_id}
+            draft = _Draft("updated", turns=[doc])
+            await self._commit(shard, [["turn", doc]], draft, conversation=conversation)
+            return doc
+
+        return await self._mutate(conversation_id, work)
+
+    async def get_turn(self, conversation_id: str, turn_id: str) -> Doc:
+        check_id(turn_id, "turn_id")
+        shard = await self._shard(conversation_id)
+        turns = await self._load_turns(shard)
+        if turn_id not in turns:
+            raise NotFound(f"turn '{turn_id}' does not exist in conversation '{conversation_id}'")
+        return turns[turn_id]
+
+    async def list_turns(self, conversation_id: str) -> list[Doc]:
+        shard = await self._shard(conversation_id)
+        return list((await self._load_turns(shard)).values())
