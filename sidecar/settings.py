@@ -92,3 +92,18 @@ def markdown_table() -> str:
         default = "platform data dir" if callable(s.default) else f"`{s.default}`"
         lines.append(f"| `{s.flag}` | `{s.env}` | {default} | {s.help} |")
     return "\n".join(lines) + "\n"
+
+
+def configuration_doc() -> str:
+    return (
+        "# Configuration\n\n"
+        "Generated from the settings table in `sidecar/settings.py` "
+        "(`python -m sidecar.settings > docs/configuration.md`); a test keeps it current.\n"
+        "Every setting is read from its environment variable; `doctor` takes `--data-dir` and "
+        "`--log-level` as flags, and `serve` will take every setting as a flag (the flag wins).\n\n"
+        + markdown_table()
+    )
+
+
+if __name__ == "__main__":
+    print(configuration_doc(), end="")

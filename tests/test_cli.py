@@ -1,0 +1,83 @@
+"""``chat-sidecar`` command line: doctor, settings, and the docs generated from the settings table."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import orjson
+from typer.testing import CliRunner
+
+from sidecar.cli import app
+from sidecar.settings import SETTINGS, markdown_table
+from sidecar.store import Store
+from sidecar.store.lock import DataDirLock
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+def _fill(data_dir: Path) -> None:
+    async def fill() -> None:
+        store = await Store.open(data_dir)
+        for n in range(3):
+            await store.create_conversation(id=f"c{n}", title=f"chat {n}")
+            await store.append_message(f"c{n}", role="user", content="hello")
+        await store.close()
+
+    asyncio.run(fill())
+
+
+def test_doctor_on_a_healthy_store(tmp_path: Path) -> None:
+    _fill(tmp_path)
+    result = runner.invoke(app, ["doctor", "--data-dir", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    report = orjson.loads(result.stdout)
+    assert report["healthy"] and report["conversations"] == 3 and report["messages"] == 3
+
+
+def test_doctor_reports_and_quarantines_damage(tmp_path: Path) -> None:
+    _fill(tmp_path)
+    chunk = tmp_path / "conversations" / "c1" / "messages-000000.json"
+    chunk.write_bytes(chunk.read_bytes().replace(b"hello", b"jello"))
+    result = runner.invoke(app, ["doctor", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "quarantined: c1" in result.stdout and "problems found" in result.stdout
+    assert (tmp_path / "quarantine").is_dir()
+    assert not (tmp_path / "conversations" / "c1").exists()
+
+
+def test_doctor_rebuilds_the_index(tmp_path: Path) -> None:
+    _fill(tmp_path)
+    (tmp_path / "catalog.json").write_bytes(b"[]")
+    result = runner.invoke(app, ["doctor", "--data-dir", str(tmp_path), "--rebuild-index"])
+    assert result.exit_code == 0, result.output
+    assert "rebuilt" in result.stdout and "conversations: 3" in result.stdout
+
+
+def test_doctor_refuses_a_data_dir_in_use(tmp_path: Path) -> None:
+    lock = DataDirLock(tmp_path)
+    assert lock.try_acquire()
+    try:
+        result = runner.invoke(app, ["doctor", "--data-dir", str(tmp_path)])
+    finally:
+        lock.release()
+    assert result.exit_code == 1 and "stop it first" in result.output
+
+
+def test_settings_come_with_env_twins_and_reach_the_help(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["doctor", "--help"], env={"COLUMNS": "200"})
+    assert "--data-dir" in result.stdout and "CHAT_SIDECAR_DATA_DIR" in result.stdout
+    for setting in SETTINGS:
+        assert setting.env == "CHAT_SIDECAR_" + setting.name.upper()
+
+
+def test_data_dir_env_twin_is_honoured(tmp_path: Path) -> None:
+    _fill(tmp_path)
+    result = runner.invoke(app, ["doctor", "--json"], env={"CHAT_SIDECAR_DATA_DIR": str(tmp_path)})
+    assert result.exit_code == 0 and orjson.loads(result.stdout)["conversations"] == 3
+
+
+def test_configuration_doc_is_generated_from_the_settings_table() -> None:
+    doc = (ROOT / "docs" / "configuration.md").read_text()
+    assert markdown_table() in doc, "run: python -m sidecar.settings > docs/configuration.md"
