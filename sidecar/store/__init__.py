@@ -13,12 +13,13 @@ from .errors import (
     Unavailable,
     ValidationFailed,
 )
-from .store import UNSET, Change, Store, StoreConfig, public_message
+from .store import UNSET, Change, Effect, Store, StoreConfig, public_message
 
 __all__ = [
     "UNSET",
     "Change",
     "Conflict",
+    "Effect",
     "ListPage",
     "ListQuery",
     "NotFound",

@@ -2,7 +2,9 @@
 
 Every change to the store is one *record* (a list of idempotent operations on one conversation),
 framed as ``length (u32 LE) | crc32 (u32 LE) | payload`` where the payload is orjson. Records carry a
-store-wide increasing ``seq``, which is also the event sequence.
+store-wide increasing ``seq``, which is also the event sequence: a record that causes several events
+reserves that many seqs (``width``), so every event has an id of its own and a client resuming
+after any one of them misses none of its siblings.
 
 Group commit: :meth:`Journal.append` queues a record and returns at once with a future; one flusher
 task writes everything queued in a single ``write`` and covers it with a single ``fdatasync`` (on a
@@ -47,15 +49,23 @@ Operation = list[Any]
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """One committed change: idempotent ``ops`` on one conversation, at position ``seq``."""
+    """One committed change: idempotent ``ops`` on one conversation, at seqs ``seq .. last_seq``."""
 
     seq: int
     conversation_id: str
     ops: list[Operation]
+    width: int = 1
+
+    @property
+    def last_seq(self) -> int:
+        return self.seq + self.width - 1
 
 
-def encode_record(seq: int, conversation_id: str, ops: list[Operation]) -> bytes:
-    payload = orjson.dumps({"s": seq, "c": conversation_id, "o": ops})
+def encode_record(seq: int, conversation_id: str, ops: list[Operation], width: int = 1) -> bytes:
+    body: dict[str, Any] = {"s": seq, "c": conversation_id, "o": ops}
+    if width != 1:
+        body["n"] = width
+    payload = orjson.dumps(body)
     return HEADER.pack(len(payload), zlib.crc32(payload)) + payload
 
 
@@ -85,7 +95,7 @@ def scan_segment(path: Path) -> SegmentScan:
             break
         try:
             body = orjson.loads(payload)
-            record = Record(int(body["s"]), str(body["c"]), list(body["o"]))
+            record = Record(int(body["s"]), str(body["c"]), list(body["o"]), int(body.get("n", 1)))
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             break
         records.append(record)
@@ -105,6 +115,7 @@ def segment_first_seq(path: Path) -> int:
 @dataclass(slots=True)
 class _Pending:
     seq: int
+    last_seq: int
     data: bytes
     on_commit: Callable[[int], None]
     future: asyncio.Future[int] = field(repr=False)
@@ -150,23 +161,29 @@ class Journal:
         return self._bytes_since_rotation
 
     def append(
-        self, conversation_id: str, ops: list[Operation], on_commit: Callable[[int], None]
+        self,
+        conversation_id: str,
+        ops: list[Operation],
+        on_commit: Callable[[int], None],
+        *,
+        width: int = 1,
     ) -> asyncio.Future[int]:
         """Queue a record; the future resolves with its seq once it is durable and applied.
 
-        ``on_commit(seq)`` runs on the event loop right after the fsync that covers the record, before
+        The record takes seqs ``seq .. seq + width - 1``. ``on_commit(seq)`` runs on the event loop right after the fsync that covers the record, before
         the future resolves, in seq order across all records. It must not raise.
         """
         if self._broken is not None:
             raise Unavailable(f"the store cannot write: {self._broken}")
         if self._closing:
             raise Unavailable("the store is shutting down")
+        if width < 1:
+            raise ValueError("a record takes at least one seq")
         seq = self._next_seq
-        self._next_seq += 1
+        self._next_seq += width
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._pending.append(
-            _Pending(seq, encode_record(seq, conversation_id, ops), on_commit, future)
-        )
+        data = encode_record(seq, conversation_id, ops, width)
+        self._pending.append(_Pending(seq, seq + width - 1, data, on_commit, future))
         self._has_work.set()
         return future
 
@@ -268,7 +285,7 @@ class Journal:
                 entry.on_commit(entry.seq)
             except Exception:  # a bug in an apply step must not stall every other writer
                 log.exception("applying committed record %d failed", entry.seq)
-            self.last_committed_seq = entry.seq
+            self.last_committed_seq = entry.last_seq
             entry.future.set_result(entry.seq)
 
     async def _rotate_now(self) -> None:

@@ -134,7 +134,7 @@ def recover(layout: Layout, storage: StorageFactory, quarantine: Quarantine) -> 
             )
     records.sort(key=lambda r: r.seq)
     if records:
-        max_seq = max(max_seq, records[-1].seq)
+        max_seq = max(max_seq, max(r.last_seq for r in records))
 
     purged_at: dict[str, int] = {}
     for record in records:

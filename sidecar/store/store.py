@@ -89,24 +89,47 @@ class StoreConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class Change:
-    """What one committed record changed, for the event layer. Published in seq order."""
+class Effect:
+    """One observable consequence of a commit, with a seq of its own (the event layer's id).
+
+    ``kind`` and ``data``:
+    ``conversation``: ``{reason, conversation}`` (reason: created, updated, deleted, restored,
+    purged; ``conversation`` is the summary, ``None`` once purged);
+    ``message``: ``{created, message}``; ``text``: ``{message_id, turn_id, offset, text}``;
+    ``turn``: ``{turn, previous}`` (the previous state, ``None`` for a new turn).
+    """
 
     seq: int
+    kind: str
+    data: Doc
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What one committed record changed, published to listeners in seq order."""
+
     conversation_id: str
-    reason: str
-    conversation: Doc | None
-    messages: tuple[tuple[bool, Doc], ...] = ()
-    text: tuple[tuple[str, str | None, int, str], ...] = ()
-    turns: tuple[Doc, ...] = ()
+    effects: tuple[Effect, ...]
+
+    @property
+    def last_seq(self) -> int:
+        return self.effects[-1].seq
 
 
 @dataclass(slots=True)
 class _Draft:
+    """The effects a record will have, known before it is journalled (so its width is too)."""
+
     reason: str
     messages: list[tuple[bool, Doc]] = field(default_factory=list)
     text: list[tuple[str, str | None, int, str]] = field(default_factory=list)
-    turns: list[Doc] = field(default_factory=list)
+    turns: list[tuple[str | None, Doc]] = field(default_factory=list)
+    conversation: bool = True
+
+    @property
+    def width(self) -> int:
+        own = len(self.messages) + len(self.text) + len(self.turns)
+        return max(1, own + (1 if self.conversation else 0))
 
 
 Listener = Callable[[Change], None]
@@ -381,13 +404,17 @@ class Store:
             }
         if conversation is not None:
             ops = [["conv", conversation], *ops]
+        draft.conversation = conversation is not None
         await self._load_messages(shard, shard.ordinals_touched(ops))
         if any(op[0] == "turn" for op in ops):
             await self._load_turns(shard)
         if self._journal is None:
             raise Unavailable("the store is not open")
         future = self._journal.append(
-            shard.conversation_id, ops, lambda seq: self._apply(shard, seq, ops, draft)
+            shard.conversation_id,
+            ops,
+            lambda seq: self._apply(shard, seq, ops, draft),
+            width=draft.width,
         )
         seq = await future
         if self._journal.bytes_since_rotation >= self.config.checkpoint_bytes:
@@ -410,16 +437,25 @@ class Store:
                 self._shards[conversation_id] = shard
             summary = shard.summary()
             self._catalog.put(summary, len(shard.ids))
-        self._catalog.seq = seq
+        effects: list[tuple[str, Doc]] = []
+        if draft.conversation:
+            effects.append(("conversation", {"reason": draft.reason, "conversation": summary}))
+        for created, doc in draft.messages:
+            effects.append(("message", {"created": created, "message": public_message(doc)}))
+        for message_id, turn_id, offset, text in draft.text:
+            effects.append(
+                (
+                    "text",
+                    {"message_id": message_id, "turn_id": turn_id, "offset": offset, "text": text},
+                )
+            )
+        for previous, turn in draft.turns:
+            effects.append(("turn", {"turn": turn, "previous": previous}))
         change = Change(
-            seq,
             conversation_id,
-            draft.reason,
-            summary,
-            tuple((created, public_message(doc)) for created, doc in draft.messages),
-            tuple(draft.text),
-            tuple(draft.turns),
+            tuple(Effect(seq + i, kind, data) for i, (kind, data) in enumerate(effects)),
         )
+        self._catalog.seq = change.last_seq
         for listener in list(self._listeners):
             try:
                 listener(change)
@@ -966,7 +1002,8 @@ class Store:
             if latest:
                 conversation["state"] = turn.get("state", "idle")
             doc = {**turn, "conversation_id": conversation_id}
-            draft = _Draft("updated", turns=[doc])
+            previous = turns[turn["id"]].get("state") if turn["id"] in turns else None
+            draft = _Draft("updated", turns=[(previous, doc)])
             await self._commit(shard, [["turn", doc]], draft, conversation=conversation)
             return doc
 

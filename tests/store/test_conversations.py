@@ -30,10 +30,14 @@ async def test_create_get_and_survive_reopen(
     assert created["message_count"] == 0 and created["last_message_preview"] == ""
     assert created["created_at"].endswith("Z") and len(created["created_at"]) == 24
     assert await store.get_conversation(created["id"]) == created
+    seq = store.seq
     await store.close()
     reopened = await Store.open(data_dir, store_config)
     try:
         assert await reopened.get_conversation(created["id"]) == created
+        assert reopened.seq == seq, "the event sequence survives restarts"
+        await reopened.update_conversation(created["id"], {"title": "next"})
+        assert reopened.seq > seq
     finally:
         await reopened.close()
 

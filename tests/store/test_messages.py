@@ -191,12 +191,17 @@ async def test_listeners_see_every_commit_in_seq_order(store: Store) -> None:
     )
     unsubscribe()
     await store.create_conversation(id="unseen")
-    seqs = [change.seq for change in seen]
-    assert seqs == sorted(seqs) and len(seqs) == 12
-    assert seen[0].reason == "created" and seen[0].conversation is not None
-    message_changes = [c for c in seen if c.messages]
-    assert message_changes[0].messages[0][0] is True
-    assert "_request" not in message_changes[0].messages[0][1]
+    effects = [effect for change in seen for effect in change.effects]
+    seqs = [effect.seq for effect in effects]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "one seq per effect, no gaps"
+    assert len(seen) == 12 and store.seq == seqs[-1] + 1  # + the unseen create
+    first = seen[0].effects[0]
+    assert first.kind == "conversation" and first.data["reason"] == "created"
+    [message_change] = [c for c in seen if len(c.effects) == 2]
+    conversation_effect, message_effect = message_change.effects
+    assert conversation_effect.data["conversation"]["message_count"] == 1
+    assert message_effect.kind == "message" and message_effect.data["created"] is True
+    assert "_request" not in message_effect.data["message"]
 
 
 async def test_long_conversations_open_lazily(data_dir: Path, store_config: StoreConfig) -> None:
