@@ -44,6 +44,19 @@ class Setting:
         return self.parse(raw)
 
 
+def _bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"not a boolean: {raw!r}")
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "data_dir",
@@ -51,6 +64,41 @@ SETTINGS: tuple[Setting, ...] = (
         "Folder holding the store; one sidecar owns it at a time. "
         "Default: $XDG_DATA_HOME/chat-sidecar, else ~/.local/share/chat-sidecar.",
         Path,
+    ),
+    Setting("host", "127.0.0.1", "Address to bind: loopback only unless --allow-remote.", str),
+    Setting("port", 0, "Port to bind; 0 picks a free one (announced in the ready line).", int),
+    Setting(
+        "idle_timeout",
+        300.0,
+        "Exit after this many seconds with no event stream, RPC connection or request; 0 = never.",
+        float,
+    ),
+    Setting("provider", "echo", "Who writes the assistant's reply: echo, openai or external.", str),
+    Setting(
+        "allow_remote",
+        False,
+        "Allow a non-loopback --host (the token is still required).",
+        _bool,
+    ),
+    Setting(
+        "allow_origin",
+        (),
+        "Extra allowed Origin values, comma-separated (vscode-webview:// and our own are always "
+        "allowed).",
+        _origins,
+    ),
+    Setting("max_body_bytes", 4 * 1024 * 1024, "Largest request body accepted (413 beyond).", int),
+    Setting(
+        "heartbeat_interval",
+        15.0,
+        "Seconds between heartbeat comments on an idle event stream.",
+        float,
+    ),
+    Setting(
+        "event_retention",
+        10_000,
+        "Events kept for replay; older ones are also kept while younger than 10 minutes.",
+        int,
     ),
     Setting(
         "cache_size",
@@ -80,6 +128,42 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 BY_NAME = {setting.name: setting for setting in SETTINGS}
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """Everything ``serve`` runs with, resolved from flags, then environment, then defaults."""
+
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 0
+    idle_timeout: float = 300.0
+    provider: str = "echo"
+    allow_remote: bool = False
+    allow_origin: tuple[str, ...] = ()
+    max_body_bytes: int = 4 * 1024 * 1024
+    heartbeat_interval: float = 15.0
+    event_retention: int = 10_000
+    event_retention_seconds: float = 600.0
+    log_level: str = "info"
+    cache_size: int = 64
+    checkpoint_bytes: int = 8 * 1024 * 1024
+    checkpoint_interval: float = 30.0
+    storage: str = "checksummed"
+    token: str | None = None
+
+    @classmethod
+    def resolve(cls, **flags: Any) -> ServerConfig:
+        """Flags given (not ``None``) win over ``CHAT_SIDECAR_*`` variables, which win over defaults.
+
+        The token comes only from ``CHAT_SIDECAR_TOKEN`` (a flag would show in ``ps``).
+        """
+        values: dict[str, Any] = {}
+        for setting in SETTINGS:
+            flag = flags.get(setting.name)
+            values[setting.name] = flag if flag is not None else setting.from_env()
+        values["token"] = os.environ.get("CHAT_SIDECAR_TOKEN") or None
+        return cls(**values)
 
 
 def markdown_table() -> str:

@@ -13,7 +13,7 @@ from .errors import (
     Unavailable,
     ValidationFailed,
 )
-from .store import UNSET, Change, Effect, Store, StoreConfig, public_message
+from .store import UNSET, Change, Effect, Page, Store, StoreConfig, public_message
 
 __all__ = [
     "UNSET",
@@ -23,6 +23,7 @@ __all__ = [
     "ListPage",
     "ListQuery",
     "NotFound",
+    "Page",
     "Store",
     "StoreConfig",
     "StoreError",

@@ -132,6 +132,7 @@ class Journal:
         self._rotate_waiters: list[asyncio.Future[list[Path]]] = []
         self._closing = False
         self._broken: str | None = None
+        self._failing: str | None = None
         self._fd = -1
         self._path = folder
         self._offset = 0
@@ -153,7 +154,8 @@ class Journal:
 
     @property
     def writable(self) -> bool:
-        return self._broken is None and not self._closing
+        """False while the disk refuses writes (until one succeeds) or after a fatal error."""
+        return self._broken is None and self._failing is None and not self._closing
 
     @property
     def bytes_since_rotation(self) -> int:
@@ -275,10 +277,12 @@ class Journal:
             await self._in_thread(self._write_and_sync, data)
         except OSError as exc:
             log.error("journal write failed: %s", exc.strerror)
+            self._failing = exc.strerror or "I/O error"
             error = Unavailable(f"the store cannot write: {exc.strerror}")
             for entry in batch:
                 entry.future.set_exception(error)
             return
+        self._failing = None
         self._bytes_since_rotation += len(data)
         for entry in batch:
             try:

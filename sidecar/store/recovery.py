@@ -148,8 +148,8 @@ def recover(layout: Layout, storage: StorageFactory, quarantine: Quarantine) -> 
     metaless = _reconcile_folders(layout, storage, quarantine, state)
     by_conversation: dict[str, list[Record]] = {}
     for record in records:
-        if record.conversation_id in reserved:
-            continue
+        if record.conversation_id in reserved or record.ops[0][0] == "external":
+            continue  # purged, or only an announcement of files changed outside
         by_conversation.setdefault(record.conversation_id, []).append(record)
     for conversation_id, its_records in by_conversation.items():
         _replay(layout, storage, quarantine, state, conversation_id, its_records)

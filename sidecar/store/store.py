@@ -32,7 +32,7 @@ from .catalog import Catalog, ListPage, ListQuery
 from .documents import STORAGES, CorruptDocument, StorageFactory
 from .durable import make_dirs
 from .errors import Conflict, NotFound, StoreError, StoreLocked, Unavailable, ValidationFailed
-from .ids import check_id, new_id
+from .ids import check_id, id_from_path_name, new_id
 from .journal import Journal, Operation
 from .layout import Layout
 from .lock import DataDirLock
@@ -61,7 +61,7 @@ from .recovery import (
     reserved_tables,
 )
 from .schema import ensure_schema
-from .shard import Shard
+from .shard import META_FILE, FileStamp, Shard, file_stamp
 from .timeutil import now_iso
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,9 @@ class Effect:
     ``conversation``: ``{reason, conversation}`` (reason: created, updated, deleted, restored,
     purged; ``conversation`` is the summary, ``None`` once purged);
     ``message``: ``{created, message}``; ``text``: ``{message_id, turn_id, offset, text}``;
-    ``turn``: ``{turn, previous}`` (the previous state, ``None`` for a new turn).
+    ``turn``: ``{turn, previous}`` (the previous state, ``None`` for a new turn);
+    ``external``: ``{conversation_ids}`` (files changed by another program; the change's
+    ``conversation_id`` is ``""``).
     """
 
     seq: int
@@ -133,6 +135,16 @@ class _Draft:
 
 
 Listener = Callable[[Change], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A consistent read: the conversation, some of its messages, and the seq they reflect."""
+
+    conversation: Doc
+    messages: list[Doc]
+    has_more: bool
+    event_seq: int
 
 
 def public_message(doc: Doc) -> Doc:
@@ -197,10 +209,14 @@ class Store:
     # ------------------------------------------------------------------ lifecycle
 
     @classmethod
-    async def open(cls, data_dir: Path, config: StoreConfig | None = None) -> Store:
+    async def open(
+        cls, data_dir: Path, config: StoreConfig | None = None, *, lock: DataDirLock | None = None
+    ) -> Store:
         """Take the data-dir lock, recover, checkpoint, and start the background work.
 
-        Raises :class:`StoreLocked` when another process owns the data dir and
+        ``lock``: a lock on ``data_dir`` the caller already holds (the server takes it before
+        it announces itself); the store releases it on close. Raises :class:`StoreLocked` when
+        another process owns the data dir and
         :class:`~sidecar.store.errors.StoreVersionError` when it was written by a newer version.
         """
         config = config or StoreConfig()
@@ -209,7 +225,7 @@ class Store:
         layout = Layout(await asyncio.to_thread(data_dir.resolve))
         await asyncio.to_thread(make_dirs, layout.root)
         await asyncio.to_thread(layout.root.chmod, 0o700)
-        lock = DataDirLock(layout.root)
+        lock = lock or DataDirLock(layout.root)
         if not lock.try_acquire():
             raise StoreLocked(f"another process owns {layout.root}")
         store = cls(layout, lock, config)
@@ -882,6 +898,26 @@ class Store:
         No cursor: the last ``limit``; ``before``: the ``limit`` before that message (paging back);
         ``after``: the ``limit`` after it. ``has_more`` says whether more lie in that direction.
         """
+        page = await self.read_page(
+            conversation_id, limit=limit, before=before, after=after, branch=branch
+        )
+        return page.messages, page.has_more
+
+    async def read_page(
+        self,
+        conversation_id: str,
+        *,
+        limit: int = 50,
+        before: str | None = None,
+        after: str | None = None,
+        branch: str | None = None,
+    ) -> Page:
+        """The conversation, a page of messages (as :meth:`list_messages`) and ``event_seq``.
+
+        Everything is read in one step of the event loop after the needed files are loaded, so
+        ``event_seq`` is exactly the last event the content reflects: "pull, then subscribe
+        since ``event_seq``" misses nothing and repeats nothing (CONTRACT §6).
+        """
         if not isinstance(limit, int) or not 1 <= limit <= MAX_MESSAGE_PAGE:
             raise ValidationFailed("limit", f"limit must be between 1 and {MAX_MESSAGE_PAGE}")
         if before is not None and after is not None:
@@ -910,7 +946,12 @@ class Store:
             window = path[start:end]
             has_more = start > 0
         await self._load_messages(shard, window)
-        return [public_message(shard.message_at(o)) for o in window], has_more
+        return Page(
+            shard.summary(),
+            [public_message(shard.message_at(o)) for o in window],
+            has_more,
+            self.seq,
+        )
 
     # ------------------------------------------------------------------ branches
 
@@ -924,13 +965,17 @@ class Store:
 
     async def create_branch(
         self, conversation_id: str, from_message_id: str, name: str | None = None
-    ) -> Doc:
-        """A new named head at an existing message (not made active: switch to it for that)."""
+    ) -> tuple[Doc, bool]:
+        """A new named head at an existing message (not made active: switch to it for that).
+
+        Returns the branch and whether it is new: naming an existing branch that already ends at
+        ``from_message_id`` is a harmless retry; one that ends elsewhere is a :class:`Conflict`.
+        """
         check_id(from_message_id, "from_message_id")
         if name is not None:
             check_branch_name(name, "name")
 
-        async def work() -> Doc:
+        async def work() -> tuple[Doc, bool]:
             shard = await self._shard(conversation_id)
             if from_message_id not in shard.index:
                 raise ValidationFailed(
@@ -938,10 +983,19 @@ class Store:
                 )
             branch_name = name or self._free_branch_name(shard)
             if branch_name in shard.branches:
-                raise Conflict(f"branch '{branch_name}' already exists")
+                existing = {
+                    "name": branch_name,
+                    "head_message_id": shard.branches[branch_name],
+                    "active": branch_name == shard.active_branch,
+                }
+                if shard.branches[branch_name] == from_message_id:
+                    return existing, False
+                raise Conflict(
+                    f"branch '{branch_name}' already exists", details={"existing": existing}
+                )
             draft = _Draft("updated")
             await self._commit(shard, [["branch", branch_name, from_message_id]], draft)
-            return {"name": branch_name, "head_message_id": from_message_id, "active": False}
+            return {"name": branch_name, "head_message_id": from_message_id, "active": False}, True
 
         return await self._mutate(conversation_id, work)
 
@@ -987,6 +1041,68 @@ class Store:
         if shard.active_branch not in shard.branches:
             problems.append(f"the active branch {shard.active_branch!r} does not exist")
         return [f"conversation {conversation_id!r}: {problem}" for problem in problems]
+
+    # ------------------------------------------------------------------ external changes
+
+    async def apply_external_changes(self, folder_names: set[str]) -> list[str]:
+        """Re-read shard folders that another program changed (a restore, a sync tool).
+
+        Our own snapshots are recognised by the meta-file stamp recorded when we wrote them, so
+        they never echo. A conversation with changes not yet in its files keeps ours (the journal
+        holds acknowledged writes newer than anything outside could know). Returns the ids whose
+        state changed; they are announced as one ``external`` effect with a seq of its own.
+        """
+        changed: list[str] = []
+        for name in sorted(folder_names):
+            try:
+                conversation_id = id_from_path_name(name)
+            except ValidationFailed:
+                continue
+            if conversation_id in self._reserved or self._locks.busy(conversation_id):
+                continue
+            live = self._shards.get(conversation_id)
+            if live is not None and live.dirty:
+                log.warning("ignoring an outside change to %s: it has newer writes", name)
+                continue
+            if await self._reload_from_disk(conversation_id):
+                changed.append(conversation_id)
+        if changed and self._journal is not None:
+            ops: list[Operation] = [["external", changed]]
+            await self._journal.append("", ops, lambda seq: self._announce_external(seq, changed))
+        return changed
+
+    async def _reload_from_disk(self, conversation_id: str) -> bool:
+        folder = self._folder(conversation_id)
+        try:
+            stamp: FileStamp | None = await asyncio.to_thread(file_stamp, folder / META_FILE)
+        except FileNotFoundError:
+            stamp = None
+        if stamp is not None and stamp == self._catalog.stamps.get(conversation_id):
+            return False
+        if stamp is None:
+            if conversation_id not in self._catalog.entries:
+                return False
+            self._shards.pop(conversation_id, None)
+            self._catalog.remove(conversation_id)
+            return True
+        try:
+            shard = await asyncio.to_thread(Shard.load, conversation_id, folder, self._storage)
+        except CorruptDocument as exc:
+            log.warning("outside change to %s is not readable (yet): %s", folder.name, exc)
+            return False
+        self._shards.pop(conversation_id, None)
+        self._catalog.put(shard.summary(), len(shard.ids))
+        self._catalog.set_stamp(conversation_id, stamp)
+        return True
+
+    def _announce_external(self, seq: int, conversation_ids: list[str]) -> None:
+        change = Change("", (Effect(seq, "external", {"conversation_ids": conversation_ids}),))
+        self._catalog.seq = seq
+        for listener in list(self._listeners):
+            try:
+                listener(change)
+            except Exception:
+                log.exception("store listener failed")
 
     # ------------------------------------------------------------------ turns
 

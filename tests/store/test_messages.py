@@ -103,8 +103,9 @@ async def test_branches_follow_the_contract(store: Store) -> None:
     assert [m["content"] for m in items] == ["a", "b", "c"]
     items, _ = await store.list_messages(cid)
     assert [m["content"] for m in items] == ["a", "d"]
-    made = await store.create_branch(cid, b["id"])
-    assert made == {"name": "branch-3", "head_message_id": b["id"], "active": False}
+    made, new = await store.create_branch(cid, b["id"])
+    assert new and made == {"name": "branch-3", "head_message_id": b["id"], "active": False}
+    assert await store.create_branch(cid, b["id"], name="branch-3") == (made, False)
     with pytest.raises(Conflict):
         await store.create_branch(cid, b["id"], name="alt")
     with pytest.raises(ValidationFailed):

@@ -210,8 +210,10 @@ async def test_failed_write_changes_nothing(
     with pytest.raises(Unavailable, match="No space"):
         await store.append_message("c", role="user", content="lost?")
     assert (await store.get_conversation("c"))["message_count"] == 0
+    assert not store.writable and store.stats()["writable"] is False
     monkeypatch.setattr(os, "fdatasync", real)
     await store.append_message("c", role="user", content="after the disk freed up")
+    assert store.writable
     await store.close()
     store = await Store.open(data_dir, store_config)
     try:
