@@ -51,11 +51,92 @@ def _store_config() -> StoreConfig:
 
 
 @app.command()
-def serve(data_dir: DataDir = None, log_level: LogLevel = None) -> None:
-    """Run the sidecar server (not built yet: the server issue adds it)."""
+def serve(
+    data_dir: DataDir = None,
+    host: Annotated[str | None, _option("host")] = None,
+    port: Annotated[int | None, _option("port")] = None,
+    idle_timeout: Annotated[float | None, _option("idle_timeout")] = None,
+    provider: Annotated[str | None, _option("provider")] = None,
+    allow_remote: Annotated[bool | None, _option("allow_remote")] = None,
+    allow_origin: Annotated[list[str] | None, _option("allow_origin")] = None,
+    max_body_bytes: Annotated[int | None, _option("max_body_bytes")] = None,
+    heartbeat_interval: Annotated[float | None, _option("heartbeat_interval")] = None,
+    event_retention: Annotated[int | None, _option("event_retention")] = None,
+    cache_size: Annotated[int | None, _option("cache_size")] = None,
+    checkpoint_bytes: Annotated[int | None, _option("checkpoint_bytes")] = None,
+    checkpoint_interval: Annotated[float | None, _option("checkpoint_interval")] = None,
+    storage: Annotated[str | None, _option("storage")] = None,
+    log_level: LogLevel = None,
+) -> None:
+    """Run the sidecar on a data dir (or attach to the one already running there).
+
+    Prints one JSON ready line on stdout (logs go to stderr) and writes it to DATA_DIR/sidecar.json.
+    The token is random per launch unless CHAT_SIDECAR_TOKEN is set.
+    """
     _setup_logging(log_level)
-    typer.echo("chat-sidecar serve: the server is not built yet (store only)", err=True)
-    raise typer.Exit(2)
+    from .server import run
+    from .settings import ServerConfig
+
+    config = ServerConfig.resolve(
+        data_dir=data_dir,
+        host=host,
+        port=port,
+        idle_timeout=idle_timeout,
+        provider=provider,
+        allow_remote=allow_remote,
+        allow_origin=tuple(allow_origin) if allow_origin else None,
+        max_body_bytes=max_body_bytes,
+        heartbeat_interval=heartbeat_interval,
+        event_retention=event_retention,
+        cache_size=cache_size,
+        checkpoint_bytes=checkpoint_bytes,
+        checkpoint_interval=checkpoint_interval,
+        storage=storage,
+        log_level=log_level,
+    )
+    raise typer.Exit(run(config))
+
+
+@app.command()
+def status(
+    data_dir: DataDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the health as JSON.")] = False,
+) -> None:
+    """Exit 0 and print the owner's health when a sidecar runs on the data dir, else exit 1."""
+    from .server import fetch_health, owner_handshake
+
+    folder = (data_dir or BY_NAME["data_dir"].from_env()).resolve()
+
+    async def probe() -> dict[str, object] | None:
+        owner = await owner_handshake(folder)
+        if owner is None:
+            return None
+        return await fetch_health(str(owner["url"]), str(owner["token"]))
+
+    health = asyncio.run(probe())
+    if health is None:
+        typer.echo(f"no sidecar is running on {folder}", err=True)
+        raise typer.Exit(1)
+    if as_json:
+        typer.echo(orjson.dumps(health).decode())
+    else:
+        store = health.get("store", {})
+        assert isinstance(store, dict)
+        typer.echo(
+            f"{health['status']}: pid {health['pid']}, {store.get('conversations')} conversations,"
+            f" {store.get('messages')} messages, data dir {health['data_dir']}"
+        )
+
+
+@app.command()
+def stop(data_dir: DataDir = None) -> None:
+    """Ask the sidecar running on the data dir to shut down gracefully (exit 0 once it has)."""
+    from .server import stop_owner
+
+    folder = (data_dir or BY_NAME["data_dir"].from_env()).resolve()
+    if not asyncio.run(stop_owner(folder)):
+        typer.echo(f"the sidecar on {folder} did not stop", err=True)
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -285,11 +285,11 @@ class Journal:
         self._failing = None
         self._bytes_since_rotation += len(data)
         for entry in batch:
+            self.last_committed_seq = entry.last_seq  # listeners already see the new seq
             try:
                 entry.on_commit(entry.seq)
             except Exception:  # a bug in an apply step must not stall every other writer
                 log.exception("applying committed record %d failed", entry.seq)
-            self.last_committed_seq = entry.last_seq
             entry.future.set_result(entry.seq)
 
     async def _rotate_now(self) -> None:

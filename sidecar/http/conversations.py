@@ -1,0 +1,107 @@
+"""REST: conversations (CONTRACT §5). Handlers translate HTTP to store calls and back, nothing more."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ..store import ListQuery
+from .errors import ApiError
+from .jsonio import json_response, query_flag, query_int, query_str, read_object
+from .keys import STORE
+
+routes = web.RouteTableDef()
+
+CREATE_FIELDS = frozenset({"id", "title", "workspace", "tags", "metadata"})
+UPDATE_FIELDS = frozenset({"title", "starred", "pinned", "archived", "tags", "metadata"})
+
+
+def _if_match(request: web.Request) -> int | None:
+    raw = request.headers.get("If-Match")
+    if raw is None:
+        return None
+    try:
+        return int(raw.strip().strip('"').removeprefix("W/").strip('"'))
+    except ValueError:
+        raise ApiError(
+            "validation_failed", "If-Match must be a conversation revision", {"field": "If-Match"}
+        ) from None
+
+
+@routes.get("/api/v1/conversations")
+async def list_conversations(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    query = ListQuery(
+        limit=query_int(request, "limit", 50, 1, 500),
+        cursor=query_str(request, "cursor"),
+        archived=query_flag(request, "archived", False),
+        starred=query_flag(request, "starred", None),
+        pinned=query_flag(request, "pinned", None),
+        deleted=query_flag(request, "deleted", False),
+        workspace=query_str(request, "workspace"),
+        q=query_str(request, "q"),
+    )
+    page = store.list_conversations(query)
+    return json_response(
+        {"items": page.items, "next_cursor": page.next_cursor, "event_seq": store.seq}
+    )
+
+
+@routes.post("/api/v1/conversations")
+async def create_conversation(request: web.Request) -> web.Response:
+    body = await read_object(request, CREATE_FIELDS)
+    conversation, created = await request.app[STORE].create_conversation(
+        id=body.get("id"),
+        title=body.get("title"),
+        workspace=body.get("workspace"),
+        tags=body.get("tags"),
+        metadata=body.get("metadata"),
+    )
+    return json_response(conversation, status=201 if created else 200)
+
+
+@routes.get("/api/v1/conversations/{conversation_id}")
+async def get_conversation(request: web.Request) -> web.Response:
+    page = await request.app[STORE].read_page(
+        request.match_info["conversation_id"],
+        limit=query_int(request, "limit", 50, 1, 1000),
+        before=query_str(request, "before"),
+    )
+    body: dict[str, Any] = {
+        **page.conversation,
+        "messages": page.messages,
+        "has_more": page.has_more,
+        "event_seq": page.event_seq,
+    }
+    return json_response(body)
+
+
+@routes.patch("/api/v1/conversations/{conversation_id}")
+async def update_conversation(request: web.Request) -> web.Response:
+    body = await read_object(request, UPDATE_FIELDS)
+    body.pop("request_id", None)
+    conversation = await request.app[STORE].update_conversation(
+        request.match_info["conversation_id"], body, if_revision=_if_match(request)
+    )
+    return json_response(conversation)
+
+
+@routes.delete("/api/v1/conversations/{conversation_id}")
+async def delete_conversation(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    conversation_id = request.match_info["conversation_id"]
+    if query_flag(request, "purge", False):
+        await store.purge_conversation(conversation_id)
+    else:
+        await store.delete_conversation(conversation_id)
+    return web.Response(status=204)
+
+
+@routes.post("/api/v1/conversations/{conversation_id}/restore")
+async def restore_conversation(request: web.Request) -> web.Response:
+    await read_object(request, frozenset())
+    conversation = await request.app[STORE].restore_conversation(
+        request.match_info["conversation_id"]
+    )
+    return json_response(conversation)

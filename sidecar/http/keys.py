@@ -1,0 +1,16 @@
+"""Typed application keys: what the app factory puts on the app and handlers take from it."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..events.hub import EventHub
+from ..settings import ServerConfig
+from ..store import Store
+
+CONFIG = web.AppKey("config", ServerConfig)
+STORE = web.AppKey("store", Store)
+HUB = web.AppKey("hub", EventHub)
+STARTED = web.AppKey("started", float)
+TOKEN = web.AppKey("token", str)
+AUTHENTICATED = web.RequestKey("authenticated", bool)

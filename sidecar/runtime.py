@@ -1,0 +1,54 @@
+"""The discovery file ``DATA_DIR/sidecar.json`` and the ready line (CONTRACT §1).
+
+Written only by the process that holds the data-dir lock, 0600 inside a 0700 folder, and removed
+on a graceful exit. Its pid proves nothing on its own: only the lock decides who owns the data dir.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .store.durable import atomic_write
+
+DISCOVERY_FILE = "sidecar.json"
+
+
+def handshake(
+    *, pid: int, host: str, port: int, token: str, data_dir: Path, version: str, attached: bool
+) -> dict[str, Any]:
+    url_host = f"[{host}]" if ":" in host else host
+    return {
+        "event": "ready",
+        "pid": pid,
+        "host": host,
+        "port": port,
+        "url": f"http://{url_host}:{port}",
+        "token": token,
+        "data_dir": str(data_dir),
+        "version": version,
+        "attached": attached,
+    }
+
+
+def write_discovery(data_dir: Path, body: dict[str, Any]) -> None:
+    atomic_write(data_dir / DISCOVERY_FILE, orjson.dumps(body), mode=0o600)
+
+
+def read_discovery(data_dir: Path) -> dict[str, Any] | None:
+    try:
+        body = orjson.loads((data_dir / DISCOVERY_FILE).read_bytes())
+    except (FileNotFoundError, orjson.JSONDecodeError):
+        return None
+    return body if isinstance(body, dict) and body.get("event") == "ready" else None
+
+
+def remove_discovery(data_dir: Path, pid: int) -> None:
+    """Remove the file if it is ours (a newer owner may have replaced it after we lost the lock)."""
+    current = read_discovery(data_dir)
+    if current is not None and current.get("pid") == pid:
+        with contextlib.suppress(FileNotFoundError):
+            (data_dir / DISCOVERY_FILE).unlink()

@@ -1,0 +1,200 @@
+"""Running the sidecar: ownership, the ready line, serving, idle exit and graceful shutdown.
+
+Start-up order keeps slow work after the ready line (CONTRACT §1): take the data-dir lock, bind
+the listening socket, write ``sidecar.json`` and print the ready line, and only then open the store
+(journal replay, index rebuilds). Connections made meanwhile wait in the socket's backlog; they
+are never refused. A second ``serve`` on an owned data dir attaches: it prints the owner's
+handshake with ``"attached": true`` and exits 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiohttp import ClientError, ClientSession, ClientTimeout, web
+
+from . import __version__
+from .app import ACTIVITY, create_app
+from .http.keys import HUB
+from .http.security import RedactingAccessLogger
+from .runtime import handshake, read_discovery, remove_discovery, write_discovery
+from .settings import ServerConfig
+from .store.durable import make_dirs
+from .store.lock import DataDirLock
+
+log = logging.getLogger(__name__)
+
+ATTACH_WAIT_S = 15.0
+SHUTDOWN_TIMEOUT_S = 5.0
+
+
+class ServeError(Exception):
+    """A reason ``serve`` cannot run, for a one-line message and exit code 2."""
+
+
+def is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def emit(body: dict[str, Any]) -> None:
+    """The ready line: the only thing ``serve`` ever writes to stdout."""
+    sys.stdout.write(orjson.dumps(body).decode() + "\n")
+    sys.stdout.flush()
+
+
+async def fetch_health(url: str, token: str) -> dict[str, Any] | None:
+    try:
+        async with (
+            ClientSession(timeout=ClientTimeout(total=2)) as session,
+            session.get(f"{url}/health", headers={"Authorization": f"Bearer {token}"}) as response,
+        ):
+            if response.status != 200:
+                return None
+            body = await response.json()
+            return body if isinstance(body, dict) else None
+    except (ClientError, TimeoutError, ValueError):
+        return None
+
+
+async def owner_handshake(data_dir: Path) -> dict[str, Any] | None:
+    """The running owner's handshake, once it answers ``/health`` as the pid it announced."""
+    body = read_discovery(data_dir)
+    if body is None:
+        return None
+    health = await fetch_health(str(body["url"]), str(body["token"]))
+    if health is None or health.get("pid") != body.get("pid"):
+        return None
+    return body
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=512)
+    except OSError as exc:
+        raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+async def serve(config: ServerConfig) -> int:
+    if not is_loopback_host(config.host) and not config.allow_remote:
+        raise ServeError(f"--host {config.host} is not loopback; add --allow-remote to allow it")
+    data_dir = await asyncio.to_thread(config.data_dir.resolve)
+    await asyncio.to_thread(make_dirs, data_dir)
+    await asyncio.to_thread(data_dir.chmod, 0o700)
+    lock = DataDirLock(data_dir)
+    deadline = time.monotonic() + ATTACH_WAIT_S
+    while not lock.try_acquire():
+        owner = await owner_handshake(data_dir)
+        if owner is not None:
+            emit({**owner, "attached": True})
+            return 0
+        if time.monotonic() > deadline:
+            raise ServeError(f"{data_dir} is owned by a sidecar that does not answer")
+        await asyncio.sleep(0.1)
+    try:
+        return await _own(config, data_dir, lock)
+    finally:
+        lock.release()
+
+
+async def _own(config: ServerConfig, data_dir: Path, lock: DataDirLock) -> int:
+    token = config.token or secrets.token_urlsafe(32)
+    sock = _listen(config.host, config.port)
+    port = int(sock.getsockname()[1])
+    body = handshake(
+        pid=os.getpid(),
+        host=config.host,
+        port=port,
+        token=token,
+        data_dir=data_dir,
+        version=__version__,
+        attached=False,
+    )
+    await asyncio.to_thread(write_discovery, data_dir, body)
+    emit(body)
+    app = create_app(config, token=token, lock=lock)
+    runner = web.AppRunner(
+        app, access_log_class=RedactingAccessLogger, shutdown_timeout=SHUTDOWN_TIMEOUT_S
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await runner.setup()
+        await web.SockSite(runner, sock).start()
+        log.info("serving %s on %s", data_dir, body["url"])
+        idle = asyncio.create_task(_idle_watch(app, config.idle_timeout, stop))
+        await stop.wait()
+        idle.cancel()
+        log.info("shutting down")
+    finally:
+        await runner.cleanup()
+        await asyncio.to_thread(remove_discovery, data_dir, os.getpid())
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+    return 0
+
+
+async def _idle_watch(app: web.Application, limit_s: float, stop: asyncio.Event) -> None:
+    """Stop after ``limit_s`` seconds with no request, stream or connection (0 = never).
+
+    An open event stream is a request in flight, so it keeps the sidecar alive by itself; a window
+    reload drops and reopens its connections within seconds, far inside any sensible timeout.
+    """
+    if limit_s <= 0:
+        return
+    activity = app[ACTIVITY]
+    while True:
+        await asyncio.sleep(min(1.0, limit_s / 4))
+        if HUB in app and app[HUB].subscriber_count:
+            activity.touch()
+        if activity.idle_for() >= limit_s:
+            log.info("idle for %.0f s: exiting", limit_s)
+            stop.set()
+            return
+
+
+def run(config: ServerConfig) -> int:
+    """``chat-sidecar serve``: returns the exit code."""
+    try:
+        return asyncio.run(serve(config))
+    except ServeError as exc:
+        print(f"chat-sidecar serve: {exc}", file=sys.stderr)
+        return 2
+
+
+async def stop_owner(data_dir: Path, wait_s: float = 15.0) -> bool:
+    """Ask the owner of ``data_dir`` to shut down gracefully; True once the lock is free."""
+    from .store.lock import is_owned
+
+    if not await asyncio.to_thread(is_owned, data_dir):
+        return True
+    owner = await owner_handshake(data_dir)
+    if owner is None:
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(int(owner["pid"]), signal.SIGTERM)
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if not await asyncio.to_thread(is_owned, data_dir):
+            return True
+        await asyncio.sleep(0.05)
+    return False
