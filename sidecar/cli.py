@@ -67,6 +67,9 @@ def serve(
     checkpoint_interval: Annotated[float | None, _option("checkpoint_interval")] = None,
     storage: Annotated[str | None, _option("storage")] = None,
     log_level: LogLevel = None,
+    reload: Annotated[
+        bool, typer.Option("--reload", help="Development: restart when the code changes.")
+    ] = False,
 ) -> None:
     """Run the sidecar on a data dir (or attach to the one already running there).
 
@@ -94,6 +97,11 @@ def serve(
         storage=storage,
         log_level=log_level,
     )
+    if reload:
+        from watchfiles import run_process
+
+        package = Path(__file__).resolve().parent
+        raise typer.Exit(run_process(package, target=run, args=(config,), sigint_timeout=10))
     raise typer.Exit(run(config))
 
 

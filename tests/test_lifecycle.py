@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -244,3 +245,26 @@ def test_kill_9_during_concurrent_http_writes_loses_nothing_acknowledged(
 
     assert sum(len(c) for c in acked.values()) > 50
     asyncio.run(check())
+
+
+def test_reload_restarts_on_code_changes(
+    tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """``serve --reload`` (development): a change under sidecar/ restarts the server."""
+    package = tmp_path / "pkg"
+    shutil.copytree(ROOT / "sidecar", package / "sidecar")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sidecar", "serve", "--reload", "--data-dir", str(tmp_path / "d")],
+        cwd=package,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(package)},
+    )
+    processes.append(process)
+    first = ready_line(process)
+    time.sleep(0.5)
+    (package / "sidecar" / "touched.py").write_text("VALUE = 1\n")
+    second = ready_line(process)
+    assert second["pid"] != first["pid"] and second["attached"] is False
+    process.send_signal(signal.SIGINT)
+    process.wait(20)
