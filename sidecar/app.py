@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from .events.hub import EventHub
-from .http import conversations, health, messages
+from .http import conversations, health, messages, openapi
 from .http import events as event_stream
 from .http.keys import CONFIG, HUB, STARTED, STORE, TOKEN
 from .http.security import Activity, build_middlewares
@@ -83,5 +83,6 @@ def create_app(
     app.add_routes(health.routes)
     app.add_routes(conversations.routes)
     app.add_routes(messages.routes)
+    app.add_routes(openapi.routes)
     event_stream.setup_routes(app)
     return app
