@@ -152,6 +152,14 @@ class Journal:
     def next_seq(self) -> int:
         return self._next_seq
 
+    def advance_past(self, seq: int) -> None:
+        """Make every future record's seq greater than ``seq``.
+
+        A shard that came from outside may carry an ``applied_seq`` above ours; records written
+        after it must still sort after it, or replay would take them for old ones and skip them.
+        """
+        self._next_seq = max(self._next_seq, seq + 1)
+
     @property
     def writable(self) -> bool:
         """False while the disk refuses writes (until one succeeds) or after a fatal error."""

@@ -137,9 +137,13 @@ def recover(layout: Layout, storage: StorageFactory, quarantine: Quarantine) -> 
         max_seq = max(max_seq, max(r.last_seq for r in records))
 
     purged_at: dict[str, int] = {}
+    reloaded_at: dict[str, int] = {}  # files replaced from outside: older records are void
     for record in records:
-        if record.ops and record.ops[0][0] == "purge":
+        if record.ops[0][0] == "purge":
             purged_at[record.conversation_id] = record.seq
+        elif record.ops[0][0] == "external":
+            for conversation_id in record.ops[0][1]:
+                reloaded_at[conversation_id] = record.seq
     state = Recovered(catalog, {}, reserved, max_seq + 1)
     for conversation_id in purged_at.keys() - reserved:
         reserved.add(conversation_id)
@@ -150,6 +154,8 @@ def recover(layout: Layout, storage: StorageFactory, quarantine: Quarantine) -> 
     for record in records:
         if record.conversation_id in reserved or record.ops[0][0] == "external":
             continue  # purged, or only an announcement of files changed outside
+        if record.seq < reloaded_at.get(record.conversation_id, 0):
+            continue  # superseded by files another program put in place
         by_conversation.setdefault(record.conversation_id, []).append(record)
     for conversation_id, its_records in by_conversation.items():
         _replay(layout, storage, quarantine, state, conversation_id, its_records)
@@ -200,6 +206,7 @@ def _reconcile_folders(
             continue
         catalog.put(shard.summary(), len(shard.ids))
         catalog.set_stamp(conversation_id, stamp)
+        state.next_seq = max(state.next_seq, shard.applied_seq + 1)
     return metaless
 
 
@@ -239,3 +246,4 @@ def _replay(
     if shard.exists:
         state.shards[conversation_id] = shard
         state.catalog.put(shard.summary(), len(shard.ids))
+        state.next_seq = max(state.next_seq, shard.applied_seq + 1)

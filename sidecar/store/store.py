@@ -1093,6 +1093,8 @@ class Store:
         self._shards.pop(conversation_id, None)
         self._catalog.put(shard.summary(), len(shard.ids))
         self._catalog.set_stamp(conversation_id, stamp)
+        if self._journal is not None:
+            self._journal.advance_past(shard.applied_seq)
         return True
 
     def _announce_external(self, seq: int, conversation_ids: list[str]) -> None:
