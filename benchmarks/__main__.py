@@ -1,0 +1,217 @@
+"""``python -m benchmarks``: the store benchmark (see ``docs/benchmarks.md``).
+
+Prints a table (operation, ours, baselines, floor, ratio, target, met/missed) and writes every
+figure, the machine and the date as JSON. ``--quick`` runs small sizes in well under a minute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+
+from . import baselines, bigdata, store_ops
+from .common import (
+    BENCH_TMP,
+    Figures,
+    Results,
+    Sizes,
+    bench_dir,
+    code_version,
+    machine_info,
+    remove_bench_root,
+)
+from .report import NOTES, build_rows, render_markdown, render_text
+
+SECTIONS = ("append", "baseline", "sequential", "concurrent", "open", "stream", "list", "rss")
+BIG_CONTENT_CHARS = 256
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+async def _sequential(sizes: Sizes, workdir: Path) -> Figures:
+    ours = await store_ops.sequential(sizes, workdir)
+    return {"ours": ours, "baselines": baselines.sequential(sizes, workdir)}
+
+
+async def _concurrent(sizes: Sizes, workdir: Path) -> Figures:
+    ours = await store_ops.concurrent(sizes, workdir)
+    return {"ours": ours, "baselines": await baselines.concurrent(sizes, workdir)}
+
+
+async def _baseline(sizes: Sizes, workdir: Path) -> Figures:
+    return baselines.append_latency(sizes, workdir)
+
+
+SIMPLE: dict[str, Callable[[Sizes, Path], Awaitable[Figures]]] = {
+    "append": store_ops.append_latency,
+    "baseline": _baseline,
+    "sequential": _sequential,
+    "concurrent": _concurrent,
+    "open": store_ops.cold_open,
+    "stream": store_ops.streaming,
+}
+
+
+def _big_specs(sizes: Sizes) -> dict[str, tuple[int, int]]:
+    """The generated data set each of "list" and "rss" needs: (conversations, messages each)."""
+    rss = (sizes.rss_conversations, sizes.rss_messages_each)
+    if sizes.list_conversations == sizes.rss_conversations:
+        return {"list": rss, "rss": rss}
+    return {"list": (sizes.list_conversations, 1), "rss": rss}
+
+
+def _run_big(sizes: Sizes, selected: list[str], results: Results) -> None:
+    specs = _big_specs(sizes)
+    wanted = [name for name in ("list", "rss") if name in selected]
+    done: dict[tuple[int, int], Figures] = {}
+    for name in wanted:
+        spec = specs[name]
+        if spec not in done:
+            with bench_dir(f"big-{spec[0]}x{spec[1]}") as workdir:
+                data_dir = workdir / "data"
+                log(f"generating {spec[0]:,} conversations x {spec[1]} messages")
+                dataset = bigdata.generate(data_dir, spec[0], spec[1], BIG_CONTENT_CHARS)
+                log(f"  generated in {dataset['generate_s']:.1f} s; probing in fresh processes")
+                probes = bigdata.probe_all(data_dir, sizes.rss_opened, sizes.list_calls)
+            done[spec] = {"dataset": dataset, "probes": probes}
+        results.figures[name] = done[spec]
+
+
+async def run(sizes: Sizes, selected: list[str], results: Results) -> list[str]:
+    failed: list[str] = []
+    for name in SECTIONS:
+        if name not in selected or name not in SIMPLE:
+            continue
+        log(f"{name} ...")
+        start = time.perf_counter()
+        try:
+            with bench_dir(name) as workdir:
+                results.figures[name] = await SIMPLE[name](sizes, workdir)
+        except Exception as exc:
+            traceback.print_exc()
+            results.figures[name] = {"error": repr(exc)}
+            failed.append(name)
+        log(f"{name} done in {time.perf_counter() - start:.1f} s")
+    if "list" in selected or "rss" in selected:
+        start = time.perf_counter()
+        try:
+            _run_big(sizes, selected, results)
+        except Exception as exc:
+            traceback.print_exc()
+            for name in ("list", "rss"):
+                if name in selected:
+                    results.figures[name] = {"error": repr(exc)}
+                    failed.append(name)
+        log(f"list/rss done in {time.perf_counter() - start:.1f} s")
+    return failed
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description="Benchmark the durable chat-history store."
+    )
+    parser.add_argument("--quick", action="store_true", help="small sizes, fewer repetitions")
+    parser.add_argument(
+        "--out", type=Path, default=Path("bench-results.json"), help="JSON results file"
+    )
+    parser.add_argument(
+        "--only",
+        default="",
+        help=f"comma-separated subset of: {','.join(SECTIONS)}",
+    )
+    parser.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
+    parser.add_argument(
+        "--render",
+        type=Path,
+        metavar="RESULTS_JSON",
+        help="run nothing: print the table of an earlier results file",
+    )
+    args = parser.parse_args(argv)
+    selected = [s.strip() for s in args.only.split(",") if s.strip()] or list(SECTIONS)
+    unknown = sorted(set(selected) - set(SECTIONS))
+    if unknown:
+        parser.error(
+            f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}"
+        )
+    args.selected = [s for s in SECTIONS if s in selected]
+    return args
+
+
+def render(path: Path, markdown: bool) -> int:
+    saved = orjson.loads(path.read_bytes())
+    results = Results(figures=saved["figures"])
+    build_rows(results)
+    print(f"{saved['benchmark']} benchmark of {saved['date']} ({path})")
+    print(render_markdown(results.rows) if markdown else render_text(results.rows))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.render is not None:
+        return render(args.render, args.markdown)
+    sizes = Sizes.pick(args.quick)
+    BENCH_TMP.mkdir(exist_ok=True)
+    started = datetime.now(UTC)
+    clock = time.perf_counter()
+    machine = machine_info(BENCH_TMP)
+    results = Results()
+    log(f"{'quick' if sizes.quick else 'full'} run: {', '.join(args.selected)}")
+    try:
+        failed = asyncio.run(run(sizes, args.selected, results))
+    finally:
+        remove_bench_root()
+    machine["load_average_at_end"] = list(os.getloadavg())
+    build_rows(results)
+    output = {
+        "benchmark": "store",
+        "date": started.isoformat(timespec="seconds"),
+        "quick": sizes.quick,
+        "sections": args.selected,
+        "duration_s": time.perf_counter() - clock,
+        "code": code_version(),
+        "machine": machine,
+        "sizes": {k: getattr(sizes, k) for k in sizes.__dataclass_fields__},
+        "rows": [row.to_json() for row in results.rows],
+        "figures": results.figures,
+        "notes": NOTES,
+        "failed": failed,
+    }
+    args.out.write_bytes(orjson.dumps(output, option=orjson.OPT_INDENT_2))
+    cpu = machine["cpu_model"]
+    fs = machine["filesystem"].get("fstype", "?")
+    print(
+        f"store benchmark, {started:%Y-%m-%d %H:%M} UTC, {machine['nproc']} cpu ({cpu}), "
+        f"Linux {machine['kernel']}, {fs}, {'quick' if sizes.quick else 'full'} run "
+        f"in {output['duration_s']:.0f} s"
+    )
+    busy = machine["load_average_at_start"][0]
+    if busy > 0.5 * (machine["nproc"] or 1):
+        print(
+            f"warning: load average {busy:.1f} on {machine['nproc']} cpus at the start: other work "
+            "was running; fsync and CPU figures are noisy, rerun on a quieter machine"
+        )
+    print(render_text(results.rows))
+    if args.markdown:
+        print()
+        print(render_markdown(results.rows))
+    print(f"\nresults: {args.out}")
+    if failed:
+        print(f"FAILED sections: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
