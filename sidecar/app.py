@@ -19,7 +19,7 @@ from .http import events as event_stream
 from .http.keys import CONFIG, HUB, STARTED, STORE, TOKEN
 from .http.security import Activity, build_middlewares
 from .settings import ServerConfig
-from .store import Store, StoreConfig
+from .store import Store
 from .store.lock import DataDirLock
 from .watcher import watch_external_changes
 
@@ -27,19 +27,10 @@ ACTIVITY = web.AppKey("activity", Activity)
 LOCK = web.AppKey("lock", DataDirLock)
 
 
-def store_config(config: ServerConfig) -> StoreConfig:
-    return StoreConfig(
-        cache_size=config.cache_size,
-        checkpoint_bytes=config.checkpoint_bytes,
-        checkpoint_interval=config.checkpoint_interval,
-        storage=config.storage,
-    )
-
-
 async def _store_and_hub(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     lock = app.get(LOCK)
-    store = await Store.open(config.data_dir, store_config(config), lock=lock)
+    store = await Store.open(config.data_dir, config.store(), lock=lock)
     hub = EventHub(
         store,
         retention=config.event_retention,

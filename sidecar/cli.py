@@ -11,8 +11,8 @@ from typing import Annotated
 import orjson
 import typer
 
-from .settings import BY_NAME
-from .store import StoreConfig, StoreError, StoreLocked
+from .settings import BY_NAME, ServerConfig
+from .store import StoreError, StoreLocked
 from .store.doctor import run_doctor
 
 app = typer.Typer(
@@ -38,15 +38,6 @@ def _setup_logging(level: str | None) -> None:
         level=getattr(logging, chosen, logging.INFO),
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-
-
-def _store_config() -> StoreConfig:
-    return StoreConfig(
-        cache_size=BY_NAME["cache_size"].from_env(),
-        checkpoint_bytes=BY_NAME["checkpoint_bytes"].from_env(),
-        checkpoint_interval=BY_NAME["checkpoint_interval"].from_env(),
-        storage=BY_NAME["storage"].from_env(),
     )
 
 
@@ -78,7 +69,6 @@ def serve(
     """
     _setup_logging(log_level)
     from .server import run
-    from .settings import ServerConfig
 
     config = ServerConfig.resolve(
         data_dir=data_dir,
@@ -164,7 +154,11 @@ def doctor(
     _setup_logging(log_level)
     folder = data_dir or BY_NAME["data_dir"].from_env()
     try:
-        report = asyncio.run(run_doctor(folder, _store_config(), rebuild_index=rebuild_index))
+        report = asyncio.run(
+            run_doctor(
+                folder, ServerConfig.resolve(data_dir=folder).store(), rebuild_index=rebuild_index
+            )
+        )
     except StoreLocked:
         typer.echo(f"a running sidecar owns {folder}; stop it first (chat-sidecar stop)", err=True)
         raise typer.Exit(1) from None

@@ -27,12 +27,11 @@ from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
 from . import __version__
 from .app import ACTIVITY, create_app
-from .http.keys import HUB
 from .http.security import RedactingAccessLogger
 from .runtime import handshake, read_discovery, remove_discovery, write_discovery
 from .settings import ServerConfig
 from .store.durable import make_dirs
-from .store.lock import DataDirLock
+from .store.lock import DataDirLock, is_owned
 
 log = logging.getLogger(__name__)
 
@@ -164,8 +163,6 @@ async def _idle_watch(app: web.Application, limit_s: float, stop: asyncio.Event)
     activity = app[ACTIVITY]
     while True:
         await asyncio.sleep(min(1.0, limit_s / 4))
-        if HUB in app and app[HUB].subscriber_count:
-            activity.touch()
         if activity.idle_for() >= limit_s:
             log.info("idle for %.0f s: exiting", limit_s)
             stop.set()
@@ -183,8 +180,6 @@ def run(config: ServerConfig) -> int:
 
 async def stop_owner(data_dir: Path, wait_s: float = 15.0) -> bool:
     """Ask the owner of ``data_dir`` to shut down gracefully; True once the lock is free."""
-    from .store.lock import is_owned
-
     if not await asyncio.to_thread(is_owned, data_dir):
         return True
     owner = await owner_handshake(data_dir)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .store import StoreConfig
+
 APP_NAME = "chat-sidecar"
 
 
@@ -151,6 +153,15 @@ class ServerConfig:
     checkpoint_interval: float = 30.0
     storage: str = "checksummed"
     token: str | None = None
+
+    def store(self) -> StoreConfig:
+        """The store's share of the settings."""
+        return StoreConfig(
+            cache_size=self.cache_size,
+            checkpoint_bytes=self.checkpoint_bytes,
+            checkpoint_interval=self.checkpoint_interval,
+            storage=self.storage,
+        )
 
     @classmethod
     def resolve(cls, **flags: Any) -> ServerConfig:

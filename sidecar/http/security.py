@@ -33,17 +33,16 @@ _CODE_FOR_STATUS = {status: code for code, status in STATUS.items()}
 
 @dataclass
 class Activity:
-    """What keeps the sidecar from idling out: requests in flight and open streams."""
+    """What keeps the sidecar from idling out: requests in flight (an open stream is one)."""
 
     requests: int = 0
-    streams: int = 0
     last_seen: float = field(default_factory=time.monotonic)
 
     def touch(self) -> None:
         self.last_seen = time.monotonic()
 
     def idle_for(self) -> float:
-        if self.requests or self.streams:
+        if self.requests:
             return 0.0
         return time.monotonic() - self.last_seen
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import orjson
@@ -28,7 +28,7 @@ from .ids import id_from_path_name
 from .journal import Record, scan_segment, segment_first_seq, segment_paths
 from .layout import Layout
 from .quarantine import Quarantine
-from .shard import META_FILE, Shard, ShardSnapshot, file_stamp
+from .shard import META_FILE, Shard, file_stamp
 
 log = logging.getLogger(__name__)
 
@@ -93,10 +93,7 @@ def quarantine_shard(
         memory.dirty_meta = True
         memory.dirty_chunks |= memory.chunks.keys()
         memory.dirty_turns = memory.turns is not None
-        snapshot = memory.snapshot()
-        ShardSnapshot(
-            slot / "in-memory", snapshot.applied_seq, snapshot.meta, snapshot.chunks, snapshot.turns
-        ).write(plain_storage)
+        replace(memory.snapshot(), folder=slot / "in-memory").write(plain_storage)
     if records:
         lines = b"\n".join(
             orjson.dumps({"s": r.seq, "c": r.conversation_id, "o": r.ops}) for r in records

@@ -467,10 +467,15 @@ class Store:
             )
         for previous, turn in draft.turns:
             effects.append(("turn", {"turn": turn, "previous": previous}))
-        change = Change(
-            conversation_id,
-            tuple(Effect(seq + i, kind, data) for i, (kind, data) in enumerate(effects)),
+        self._publish(
+            Change(
+                conversation_id,
+                tuple(Effect(seq + i, kind, data) for i, (kind, data) in enumerate(effects)),
+            )
         )
+
+    def _publish(self, change: Change) -> None:
+        """Record the change's seq and hand it to every listener (one failing does not stop it)."""
         self._catalog.seq = change.last_seq
         for listener in list(self._listeners):
             try:
@@ -1098,13 +1103,9 @@ class Store:
         return True
 
     def _announce_external(self, seq: int, conversation_ids: list[str]) -> None:
-        change = Change("", (Effect(seq, "external", {"conversation_ids": conversation_ids}),))
-        self._catalog.seq = seq
-        for listener in list(self._listeners):
-            try:
-                listener(change)
-            except Exception:
-                log.exception("store listener failed")
+        self._publish(
+            Change("", (Effect(seq, "external", {"conversation_ids": conversation_ids}),))
+        )
 
     # ------------------------------------------------------------------ turns
 
