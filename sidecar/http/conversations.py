@@ -80,9 +80,12 @@ async def get_conversation(request: web.Request) -> web.Response:
 @routes.patch("/api/v1/conversations/{conversation_id}")
 async def update_conversation(request: web.Request) -> web.Response:
     body = await read_object(request, UPDATE_FIELDS)
-    body.pop("request_id", None)
+    request_id = body.pop("request_id", None)
     conversation = await request.app[STORE].update_conversation(
-        request.match_info["conversation_id"], body, if_revision=_if_match(request)
+        request.match_info["conversation_id"],
+        body,
+        if_revision=_if_match(request),
+        request_id=request_id,
     )
     return json_response(conversation)
 
@@ -94,14 +97,17 @@ async def delete_conversation(request: web.Request) -> web.Response:
     if query_flag(request, "purge", False):
         await store.purge_conversation(conversation_id)
     else:
-        await store.delete_conversation(conversation_id)
+        # DELETE has no body, so its request_id rides in the query.
+        await store.delete_conversation(
+            conversation_id, request_id=query_str(request, "request_id")
+        )
     return web.Response(status=204)
 
 
 @routes.post("/api/v1/conversations/{conversation_id}/restore")
 async def restore_conversation(request: web.Request) -> web.Response:
-    await read_object(request, frozenset())
+    body = await read_object(request, frozenset())
     conversation = await request.app[STORE].restore_conversation(
-        request.match_info["conversation_id"]
+        request.match_info["conversation_id"], request_id=body.get("request_id")
     )
     return json_response(conversation)

@@ -51,6 +51,7 @@ async def update_message(request: web.Request) -> web.Response:
         request.match_info["message_id"],
         content=body.get("content", UNSET),
         metadata=body.get("metadata", UNSET),
+        request_id=body.get("request_id"),
     )
     return json_response(message)
 
@@ -68,14 +69,17 @@ async def create_branch(request: web.Request) -> web.Response:
         request.match_info["conversation_id"],
         body.get("from_message_id"),  # type: ignore[arg-type]  # validated by the store
         body.get("name"),
+        request_id=body.get("request_id"),
     )
     return json_response(branch, status=201 if created else 200)
 
 
 @routes.put("/api/v1/conversations/{conversation_id}/branches/{name}")
 async def switch_branch(request: web.Request) -> web.Response:
-    await read_object(request, frozenset())
+    body = await read_object(request, frozenset())
     conversation = await request.app[STORE].switch_branch(
-        request.match_info["conversation_id"], request.match_info["name"]
+        request.match_info["conversation_id"],
+        request.match_info["name"],
+        request_id=body.get("request_id"),
     )
     return json_response(conversation)

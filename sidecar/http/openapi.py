@@ -311,7 +311,7 @@ def json_body(
 
     ``optional``: an empty body counts as ``{}``.
     """
-    schema = obj({**properties, "request_id": string()}, required)
+    schema = obj({**properties, "request_id": ID}, required)
     return {"required": not optional, "content": json_content(schema)}
 
 
@@ -444,7 +444,10 @@ def conversation_paths() -> Schema:
                 "deleteConversation",
                 "Move to the trash, or delete for good with purge=true",
                 tag="conversations",
-                parameters=(flag_param("purge", "delete for good (the id stays reserved)"),),
+                parameters=(
+                    flag_param("purge", "delete for good (the id stays reserved)"),
+                    query_param("request_id", ID, "idempotency key of this deletion (CONTRACT §4)"),
+                ),
                 ok={204: {"description": "deleted"}},
                 errors=(404, 422, 503),
             ),

@@ -11,7 +11,8 @@ A shard folder (``conversations/<path_name(id)>/``) holds TinyDB document files:
 
 Operations (the journal's payload) are idempotent puts, plus ``text`` for streaming growth:
 ``["conv", doc]``, ``["msg", ordinal, doc]``, ``["branch", name, head_id]``, ``["text", message_id,
-offset, text]``, ``["turn", doc]``. :meth:`Shard.apply` is the single code path both for live
+offset, text]``, ``["turn", doc]``, ``["req", request_id, record]`` (a remembered ``request_id``, see
+:attr:`Shard.requests`). :meth:`Shard.apply` is the single code path both for live
 commits and for crash recovery, so replay cannot drift from what was acknowledged.
 """
 
@@ -29,6 +30,9 @@ from .journal import Operation
 from .model import CONVERSATION_FIELDS, DEFAULT_BRANCH, Doc, preview_of
 
 MESSAGES_PER_CHUNK = 512
+#: How many ``request_id`` records a conversation remembers (oldest forgotten first). An offline
+#: queue retries within minutes; this bounds the meta file whatever a client sends.
+REMEMBERED_REQUESTS = 512
 SHARD_FORMAT = 1
 META_FILE = "meta.json"
 TURNS_FILE = "turns.json"
@@ -64,6 +68,9 @@ class Shard:
         self.depths: list[int] = []
         self.index: dict[str, int] = {}
         self.client_ids: dict[str, str] = {}
+        #: ``request_id`` -> ``{action, fingerprint, result}`` of mutations that carried one, in
+        #: the order they were made, so a retried request is answered instead of run twice.
+        self.requests: dict[str, Doc] = {}
         self.chunks: dict[int, list[Doc | None]] = {}
         self.turns: dict[str, Doc] | None = {}
         self.preview = ""
@@ -96,6 +103,7 @@ class Shard:
             shard.conversation = conversation
             shard.branches = {row["name"]: row["head"] for row in _table_rows(tables, "branches")}
             shard.client_ids = dict(tables.get("client_ids", {}).get("1", {}))
+            shard.requests = dict(tables.get("requests", {}).get("1", {}))
             shard.preview = str(info.get("preview", ""))
             shard.applied_seq = int(info["applied_seq"])
         except (KeyError, TypeError, ValueError) as exc:
@@ -251,6 +259,12 @@ class Shard:
                     raise LookupError("turns are not loaded")
                 self.turns[op[1]["id"]] = op[1]
                 self.dirty_turns = True
+            elif kind == "req":
+                self.requests.pop(op[1], None)
+                self.requests[op[1]] = op[2]
+                while len(self.requests) > REMEMBERED_REQUESTS:
+                    del self.requests[next(iter(self.requests))]
+                self.dirty_meta = True
             else:
                 raise ValueError(f"unknown journal operation {kind!r}")
         self._refresh_preview()
@@ -323,6 +337,7 @@ class Shard:
             },
             "tree": {"1": {"ids": list(self.ids), "parents": list(self.parents)}},
             "client_ids": {"1": dict(self.client_ids)},
+            "requests": {"1": dict(self.requests)},
         }
         self.dirty_meta = self.dirty_turns = False
         self.dirty_chunks = set()

@@ -158,6 +158,31 @@ def fingerprint(fields: dict[str, Any]) -> str:
     return hashlib.blake2b(body, digest_size=12).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A mutation that carries a client's ``request_id`` (CONTRACT §4 idempotency).
+
+    The store remembers it per conversation, with a fingerprint of the action and its fields, in the
+    same journal record as the mutation itself; a retry is answered from that memory (the current
+    state of what the first call changed) instead of being run twice.
+    """
+
+    request_id: str
+    action: str
+    fingerprint: str
+
+    @classmethod
+    def of(cls, request_id: object, action: str, fields: dict[str, Any]) -> Request | None:
+        if request_id is None:
+            return None
+        return cls(check_id(request_id, "request_id"), action, fingerprint({"@": action, **fields}))
+
+    def op(self, result: list[str]) -> Operation:
+        """The journal op remembering this request; ``result`` names what it answers with."""
+        record = {"action": self.action, "fingerprint": self.fingerprint, "result": result}
+        return ["req", self.request_id, record]
+
+
 class _KeyedLocks:
     """One asyncio lock per key, dropped when nobody holds or waits for it."""
 
@@ -467,6 +492,8 @@ class Store:
             )
         for previous, turn in draft.turns:
             effects.append(("turn", {"turn": turn, "previous": previous}))
+        if not effects:
+            return  # a remembered request_id alone: nothing a client could observe
         self._publish(
             Change(
                 conversation_id,
@@ -616,7 +643,12 @@ class Store:
         return await self._mutate(conversation_id, work)
 
     async def update_conversation(
-        self, conversation_id: str, changes: dict[str, Any], *, if_revision: int | None = None
+        self,
+        conversation_id: str,
+        changes: dict[str, Any],
+        *,
+        if_revision: int | None = None,
+        request_id: str | None = None,
     ) -> Doc:
         """Change title, starred, pinned, archived, tags or metadata (others are refused)."""
         checks: dict[str, Callable[[Any], Any]] = {
@@ -631,14 +663,21 @@ class Store:
         if unknown:
             raise ValidationFailed(unknown[0], f"field '{unknown[0]}' cannot be changed")
         clean = {name: checks[name](value) for name, value in changes.items()}
+        request = Request.of(request_id, "update_conversation", clean)
 
         async def work() -> Doc:
             shard = await self._shard(conversation_id)
+            if (answer := await self._recall(shard, request)) is not None:
+                return answer
             self._check_revision(shard, if_revision)
             if all(shard.conversation.get(k) == v for k, v in clean.items()):
+                await self._remember_alone(shard, request, ["conversation"])
                 return shard.summary()
             await self._commit(
-                shard, [], _Draft("updated"), conversation={**shard.conversation, **clean}
+                shard,
+                self._remember(request, ["conversation"]),
+                _Draft("updated"),
+                conversation={**shard.conversation, **clean},
             )
             return shard.summary()
 
@@ -653,27 +692,82 @@ class Store:
                 details={"revision": current},
             )
 
-    async def delete_conversation(self, conversation_id: str) -> Doc:
+    async def _recall(self, shard: Shard, request: Request | None) -> Doc | None:
+        """The answer to an earlier request with the same ``request_id``, or ``None`` if new.
+
+        The same action and fields: the current state of what it changed. Anything else under
+        that id is a :class:`Conflict` carrying that state as ``details.existing``.
+        """
+        if request is None or request.request_id not in shard.requests:
+            return None
+        record = shard.requests[request.request_id]
+        existing = await self._result_of(shard, record["result"])
+        if record["fingerprint"] == request.fingerprint:
+            return existing
+        raise Conflict(
+            f"request_id '{request.request_id}' was used for a different request",
+            details={"existing": existing},
+        )
+
+    async def _result_of(self, shard: Shard, result: list[str]) -> Doc:
+        kind = result[0]
+        if kind == "message":
+            return public_message((await self._message(shard, result[1]))[1])
+        if kind == "branch":
+            name = result[1]
+            head = shard.branches.get(name)
+            return {"name": name, "head_message_id": head, "active": name == shard.active_branch}
+        if kind == "turn":
+            return (await self._load_turns(shard))[result[1]]
+        return shard.summary()
+
+    @staticmethod
+    def _remember(request: Request | None, result: list[str]) -> list[Operation]:
+        return [] if request is None else [request.op(result)]
+
+    async def _remember_alone(
+        self, shard: Shard, request: Request | None, result: list[str]
+    ) -> None:
+        """Journal a request that changed nothing, so a different retry under its id still clashes."""
+        if request is not None:
+            await self._commit(shard, [request.op(result)], _Draft("noop"), touch=False)
+
+    async def delete_conversation(
+        self, conversation_id: str, *, request_id: str | None = None
+    ) -> Doc:
         """Move to the trash (``deleted_at`` set). Deleting what is in the trash changes nothing."""
+        request = Request.of(request_id, "delete_conversation", {})
 
         async def work() -> Doc:
             shard = await self._shard(conversation_id)
+            if (answer := await self._recall(shard, request)) is not None:
+                return answer
             if shard.conversation.get("deleted_at") is not None:
+                await self._remember_alone(shard, request, ["conversation"])
                 return shard.summary()
             now = now_iso()
             conversation = {**shard.conversation, "deleted_at": now}
-            await self._commit(shard, [], _Draft("deleted"), conversation=conversation, at=now)
+            ops = self._remember(request, ["conversation"])
+            await self._commit(shard, ops, _Draft("deleted"), conversation=conversation, at=now)
             return shard.summary()
 
         return await self._mutate(conversation_id, work)
 
-    async def restore_conversation(self, conversation_id: str) -> Doc:
+    async def restore_conversation(
+        self, conversation_id: str, *, request_id: str | None = None
+    ) -> Doc:
+        request = Request.of(request_id, "restore_conversation", {})
+
         async def work() -> Doc:
             shard = await self._shard(conversation_id)
+            if (answer := await self._recall(shard, request)) is not None:
+                return answer
             if shard.conversation.get("deleted_at") is None:
+                await self._remember_alone(shard, request, ["conversation"])
                 return shard.summary()
             conversation = {**shard.conversation, "deleted_at": None}
-            await self._commit(shard, [], _Draft("restored"), conversation=conversation)
+            ops = self._remember(request, ["conversation"])
+            await self._commit(shard, ops, _Draft("restored"), conversation=conversation)
             return shard.summary()
 
         return await self._mutate(conversation_id, work)
@@ -839,6 +933,7 @@ class Store:
         metadata: dict[str, Any] | _Unset = UNSET,
         status: str | _Unset = UNSET,
         tool_calls: list[dict[str, Any]] | _Unset = UNSET,
+        request_id: str | None = None,
     ) -> Doc:
         """Replace some fields of a message; an update that changes nothing writes nothing."""
         changes: dict[str, Any] = {}
@@ -850,16 +945,21 @@ class Store:
             changes["status"] = check_status(status)
         if not isinstance(tool_calls, _Unset):
             changes["tool_calls"] = check_tool_calls(tool_calls)
+        request = Request.of(request_id, "update_message", {"message_id": message_id, **changes})
 
         async def work() -> Doc:
             shard = await self._shard(conversation_id)
+            if (answer := await self._recall(shard, request)) is not None:
+                return answer
             ordinal, doc = await self._message(shard, message_id)
             if all(doc.get(k) == v for k, v in changes.items()):
+                await self._remember_alone(shard, request, ["message", message_id])
                 return public_message(doc)
             now = now_iso()
             new_doc = {**doc, **changes, "updated_at": now}
             draft = _Draft("messages", messages=[(False, new_doc)])
-            await self._commit(shard, [["msg", ordinal, new_doc]], draft, at=now)
+            ops = [["msg", ordinal, new_doc], *self._remember(request, ["message", message_id])]
+            await self._commit(shard, ops, draft, at=now)
             return public_message(new_doc)
 
         return await self._mutate(conversation_id, work)
@@ -969,7 +1069,12 @@ class Store:
         ]
 
     async def create_branch(
-        self, conversation_id: str, from_message_id: str, name: str | None = None
+        self,
+        conversation_id: str,
+        from_message_id: str,
+        name: str | None = None,
+        *,
+        request_id: str | None = None,
     ) -> tuple[Doc, bool]:
         """A new named head at an existing message (not made active: switch to it for that).
 
@@ -979,9 +1084,14 @@ class Store:
         check_id(from_message_id, "from_message_id")
         if name is not None:
             check_branch_name(name, "name")
+        request = Request.of(
+            request_id, "create_branch", {"from_message_id": from_message_id, "name": name}
+        )
 
         async def work() -> tuple[Doc, bool]:
             shard = await self._shard(conversation_id)
+            if (answer := await self._recall(shard, request)) is not None:
+                return answer, False
             if from_message_id not in shard.index:
                 raise ValidationFailed(
                     "from_message_id", f"message '{from_message_id}' does not exist"
@@ -994,29 +1104,41 @@ class Store:
                     "active": branch_name == shard.active_branch,
                 }
                 if shard.branches[branch_name] == from_message_id:
+                    await self._remember_alone(shard, request, ["branch", branch_name])
                     return existing, False
                 raise Conflict(
                     f"branch '{branch_name}' already exists", details={"existing": existing}
                 )
             draft = _Draft("updated")
-            await self._commit(shard, [["branch", branch_name, from_message_id]], draft)
+            ops = [
+                ["branch", branch_name, from_message_id],
+                *self._remember(request, ["branch", branch_name]),
+            ]
+            await self._commit(shard, ops, draft)
             return {"name": branch_name, "head_message_id": from_message_id, "active": False}, True
 
         return await self._mutate(conversation_id, work)
 
-    async def switch_branch(self, conversation_id: str, name: str) -> Doc:
+    async def switch_branch(
+        self, conversation_id: str, name: str, *, request_id: str | None = None
+    ) -> Doc:
         check_branch_name(name, "name")
+        request = Request.of(request_id, "switch_branch", {"name": name})
 
         async def work() -> Doc:
             shard = await self._shard(conversation_id)
+            if (answer := await self._recall(shard, request)) is not None:
+                return answer
             if name not in shard.branches:
                 raise NotFound(
                     f"branch '{name}' does not exist in conversation '{conversation_id}'"
                 )
             if shard.active_branch == name:
+                await self._remember_alone(shard, request, ["conversation"])
                 return shard.summary()
             conversation = {**shard.conversation, "active_branch": name}
-            await self._commit(shard, [], _Draft("updated"), conversation=conversation)
+            ops = self._remember(request, ["conversation"])
+            await self._commit(shard, ops, _Draft("updated"), conversation=conversation)
             return shard.summary()
 
         return await self._mutate(conversation_id, work)
