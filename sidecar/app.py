@@ -1,8 +1,10 @@
 """The application factory: ``create_app(config)`` wires the store, the event hub and the routes.
 
 Resources live in ``cleanup_ctx`` (opened in order at start-up, closed in reverse at shutdown):
-the store first, then the hub that listens to it and the watcher that reports outside changes. On shutdown the hub sends ``server.shutdown`` to
-every event stream before the store's final checkpoint.
+the store first, then the hub that listens to it and the watcher that reports outside changes,
+then the search index (which also listens; it catches up in the background), then the turn engine (which marks turns a dead process left running as interrupted). On
+shutdown, running turns are persisted as interrupted, then the hub sends ``server.shutdown`` to
+every event stream, and the store's final checkpoint comes last.
 """
 
 from __future__ import annotations
@@ -14,13 +16,18 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from .events.hub import EventHub
-from .http import conversations, health, messages, openapi
+from .http import actions, conversations, health, messages, openapi, search, transfer, ui
 from .http import events as event_stream
-from .http.keys import CONFIG, HUB, STARTED, STORE, TOKEN
+from .http.keys import CONFIG, HUB, STARTED, STORE, TOKEN, TURNS
 from .http.security import Activity, build_middlewares
+from .providers import EchoProvider, ExternalBroker, ExternalProvider, OpenAIProvider, Provider
+from .rpc import endpoint as rpc_endpoint
+from .rpc.methods.chat import announce_turns
+from .service.turns import TurnConfig, TurnEngine
 from .settings import ServerConfig
 from .store import Store
 from .store.lock import DataDirLock
+from .tools import ToolRegistry, builtin_tools
 from .watcher import watch_external_changes
 
 ACTIVITY = web.AppKey("activity", Activity)
@@ -49,6 +56,55 @@ async def _store_and_hub(app: web.Application) -> AsyncIterator[None]:
         await store.close()
 
 
+def build_turn_engine(config: ServerConfig, store: Store) -> TurnEngine:
+    """The turn engine with the configured provider and the built-in tools."""
+    broker = ExternalBroker(config.external_claim_timeout)
+    provider: Provider
+    if config.provider == "echo":
+        provider = EchoProvider(config.echo_chunk, config.echo_delay_ms)
+    elif config.provider == "openai":
+        provider = OpenAIProvider(
+            config.openai_base_url,
+            config.openai_model,
+            config.openai_api_key,
+            timeout_s=config.provider_timeout,
+        )
+    elif config.provider == "external":
+        provider = ExternalProvider(broker)
+    else:
+        raise ValueError(f"unknown provider {config.provider!r}: use echo, openai or external")
+    return TurnEngine(
+        store,
+        provider,
+        ToolRegistry(builtin_tools(), config.tool_auto_approve),
+        TurnConfig(
+            retry_attempts=max(1, config.retry_attempts),
+            retry_base_delay_s=config.retry_base_delay,
+            tool_timeout_s=config.tool_timeout,
+        ),
+        broker=broker,
+    )
+
+
+async def _turns(app: web.Application) -> AsyncIterator[None]:
+    engine = build_turn_engine(app[CONFIG], app[STORE])
+    await engine.start()
+    app[TURNS] = engine
+    announce_turns(app)
+    try:
+        yield
+    finally:
+        await engine.close()
+        if isinstance(engine.provider, OpenAIProvider):
+            await engine.provider.close()
+
+
+async def _stop_turns(app: web.Application) -> None:
+    """Persist running turns as interrupted before the final ``server.shutdown`` event."""
+    if TURNS in app:
+        await app[TURNS].close()
+
+
 async def _announce_shutdown(app: web.Application) -> None:
     if HUB in app:
         app[HUB].stop("shutdown")
@@ -70,10 +126,18 @@ def create_app(
     if lock is not None:
         app[LOCK] = lock
     app.cleanup_ctx.append(_store_and_hub)
+    app.cleanup_ctx.append(search.open_index)
+    app.cleanup_ctx.append(_turns)
+    app.on_shutdown.append(_stop_turns)
     app.on_shutdown.append(_announce_shutdown)
     app.add_routes(health.routes)
     app.add_routes(conversations.routes)
     app.add_routes(messages.routes)
+    app.add_routes(actions.routes)
+    app.add_routes(transfer.routes)
+    app.add_routes(search.routes)
     app.add_routes(openapi.routes)
+    app.add_routes(ui.routes)
     event_stream.setup_routes(app)
+    rpc_endpoint.setup(app)  # after _announce_shutdown: clients get server.shutdown, then 1001
     return app

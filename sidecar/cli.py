@@ -58,6 +58,16 @@ def serve(
     checkpoint_interval: Annotated[float | None, _option("checkpoint_interval")] = None,
     storage: Annotated[str | None, _option("storage")] = None,
     log_level: LogLevel = None,
+    echo_chunk: Annotated[int | None, _option("echo_chunk")] = None,
+    echo_delay_ms: Annotated[float | None, _option("echo_delay_ms")] = None,
+    openai_base_url: Annotated[str | None, _option("openai_base_url")] = None,
+    openai_model: Annotated[str | None, _option("openai_model")] = None,
+    provider_timeout: Annotated[float | None, _option("provider_timeout")] = None,
+    retry_attempts: Annotated[int | None, _option("retry_attempts")] = None,
+    retry_base_delay: Annotated[float | None, _option("retry_base_delay")] = None,
+    tool_auto_approve: Annotated[list[str] | None, _option("tool_auto_approve")] = None,
+    tool_timeout: Annotated[float | None, _option("tool_timeout")] = None,
+    external_claim_timeout: Annotated[float | None, _option("external_claim_timeout")] = None,
     reload: Annotated[
         bool, typer.Option("--reload", help="Development: restart when the code changes.")
     ] = False,
@@ -86,6 +96,16 @@ def serve(
         checkpoint_interval=checkpoint_interval,
         storage=storage,
         log_level=log_level,
+        echo_chunk=echo_chunk,
+        echo_delay_ms=echo_delay_ms,
+        openai_base_url=openai_base_url,
+        openai_model=openai_model,
+        provider_timeout=provider_timeout,
+        retry_attempts=retry_attempts,
+        retry_base_delay=retry_base_delay,
+        tool_auto_approve=tuple(tool_auto_approve) if tool_auto_approve else None,
+        tool_timeout=tool_timeout,
+        external_claim_timeout=external_claim_timeout,
     )
     if reload:
         from watchfiles import run_process
@@ -171,6 +191,85 @@ def doctor(
         for line in report.lines():
             typer.echo(line)
     raise typer.Exit(0 if report.healthy else 1)
+
+
+async def _export(folder: Path, ids: list[str] | None, include_deleted: bool) -> dict[str, object]:
+    """Read through the owner's REST API while a sidecar owns ``folder``, else open the store."""
+    from .server import owner_handshake
+    from .service.exporter import export_document, export_over_http
+    from .store import Store
+    from .store.lock import is_owned
+
+    if await asyncio.to_thread(is_owned, folder):
+        owner = await owner_handshake(folder)
+        if owner is None:
+            raise StoreLocked(f"a sidecar owns {folder} but does not answer")
+        return await export_over_http(
+            str(owner["url"]), str(owner["token"]), ids, include_deleted=include_deleted
+        )
+    store = await Store.open(folder, ServerConfig.resolve(data_dir=folder).store())
+    try:
+        return await export_document(store, ids, include_deleted=include_deleted)
+    finally:
+        await store.close()
+
+
+@app.command()
+def export(
+    data_dir: DataDir = None,
+    conversation: Annotated[
+        list[str] | None,
+        typer.Option("--conversation", help="A conversation to export (repeatable)."),
+    ] = None,
+    all_conversations: Annotated[
+        bool, typer.Option("--all", help="Export every conversation (archived ones too).")
+    ] = False,
+    include_deleted: Annotated[
+        bool, typer.Option("--include-deleted", help="With --all: the trash too.")
+    ] = False,
+    output_format: Annotated[
+        str, typer.Option("--format", help="json (lossless, re-importable) or markdown.")
+    ] = "json",
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Write to this file (mode 0600), not stdout.")
+    ] = None,
+) -> None:
+    """Export conversations: the lossless JSON format (docs/export-format.md) or Markdown.
+
+    Works whether or not a sidecar runs on the data dir (then it reads through its API).
+    Exit 0: exported; 1: nothing to export or the store cannot be read; 2: bad usage.
+    """
+    from .service.exporter import to_markdown
+    from .store.durable import atomic_write
+
+    if output_format not in ("json", "markdown"):
+        raise typer.BadParameter("must be json or markdown", param_hint="--format")
+    if bool(conversation) == all_conversations:
+        raise typer.BadParameter("give --conversation ID (one or more) or --all")
+    folder = (data_dir or BY_NAME["data_dir"].from_env()).resolve()
+    if not folder.is_dir():
+        typer.echo(f"chat-sidecar export: no data dir at {folder}", err=True)
+        raise typer.Exit(1)
+    try:
+        document = asyncio.run(_export(folder, conversation or None, include_deleted))
+    except StoreError as exc:
+        typer.echo(f"chat-sidecar export: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+    if output_format == "json":
+        data = orjson.dumps(document, option=orjson.OPT_INDENT_2) + b"\n"
+    else:
+        entries = document["conversations"]
+        assert isinstance(entries, list)
+        data = "\n".join(to_markdown(entry) for entry in entries).encode()
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    try:
+        atomic_write(output.resolve(), data)
+    except OSError as exc:
+        typer.echo(f"chat-sidecar export: cannot write {output}: {exc.strerror}", err=True)
+        raise typer.Exit(1) from None
 
 
 def main() -> None:

@@ -27,6 +27,7 @@ from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
 from . import __version__
 from .app import ACTIVITY, create_app
+from .http.keys import TURNS
 from .http.security import RedactingAccessLogger
 from .runtime import handshake, read_discovery, remove_discovery, write_discovery
 from .settings import ServerConfig
@@ -156,13 +157,17 @@ async def _idle_watch(app: web.Application, limit_s: float, stop: asyncio.Event)
     """Stop after ``limit_s`` seconds with no request, stream or connection (0 = never).
 
     An open event stream is a request in flight, so it keeps the sidecar alive by itself; a window
-    reload drops and reopens its connections within seconds, far inside any sensible timeout.
+    reload drops and reopens its connections within seconds, far inside any sensible timeout. A
+    turn still running (a reply streaming with every window closed) counts as activity too.
     """
     if limit_s <= 0:
         return
     activity = app[ACTIVITY]
     while True:
         await asyncio.sleep(min(1.0, limit_s / 4))
+        turns = app.get(TURNS)
+        if turns is not None and turns.running:
+            activity.touch()  # a reply being written keeps us up; the clock starts when it ends
         if activity.idle_for() >= limit_s:
             log.info("idle for %.0f s: exiting", limit_s)
             stop.set()

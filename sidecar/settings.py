@@ -127,6 +127,51 @@ SETTINGS: tuple[Setting, ...] = (
         str,
     ),
     Setting("log_level", "info", "Log level for stderr: debug, info, warning, error.", str),
+    Setting("echo_chunk", 8, "Echo provider: characters per streamed chunk.", int),
+    Setting("echo_delay_ms", 20.0, "Echo provider: milliseconds between chunks.", float),
+    Setting(
+        "openai_base_url",
+        "https://api.openai.com/v1",
+        "OpenAI-compatible endpoint (OpenAI, Ollama, LM Studio, vLLM); its key comes only from "
+        "CHAT_SIDECAR_OPENAI_API_KEY.",
+        str,
+    ),
+    Setting(
+        "openai_model", "gpt-4o-mini", "Model name sent to the OpenAI-compatible endpoint.", str
+    ),
+    Setting(
+        "provider_timeout",
+        60.0,
+        "Seconds to wait for the model's next piece of a reply before the attempt fails "
+        "(a transient failure, retried).",
+        float,
+    ),
+    Setting(
+        "retry_attempts",
+        3,
+        "Attempts per model call when it fails transiently (timeouts, 5xx, 429, cuts).",
+        int,
+    ),
+    Setting(
+        "retry_base_delay",
+        0.5,
+        "Seconds before the first automatic retry; doubled each time, with jitter.",
+        float,
+    ),
+    Setting(
+        "tool_auto_approve",
+        (),
+        "Tools that run without asking, comma-separated (* = all); by default every tool call "
+        "waits for the user's approval.",
+        _origins,
+    ),
+    Setting("tool_timeout", 60.0, "Seconds a tool call may take before it fails.", float),
+    Setting(
+        "external_claim_timeout",
+        30.0,
+        "External provider: seconds for an RPC client to claim a turn before it fails (transient).",
+        float,
+    ),
 )
 
 BY_NAME = {setting.name: setting for setting in SETTINGS}
@@ -152,7 +197,18 @@ class ServerConfig:
     checkpoint_bytes: int = 8 * 1024 * 1024
     checkpoint_interval: float = 30.0
     storage: str = "checksummed"
+    echo_chunk: int = 8
+    echo_delay_ms: float = 20.0
+    openai_base_url: str = "https://api.openai.com/v1"
+    openai_model: str = "gpt-4o-mini"
+    provider_timeout: float = 60.0
+    retry_attempts: int = 3
+    retry_base_delay: float = 0.5
+    tool_auto_approve: tuple[str, ...] = ()
+    tool_timeout: float = 60.0
+    external_claim_timeout: float = 30.0
     token: str | None = None
+    openai_api_key: str | None = None
 
     def store(self) -> StoreConfig:
         """The store's share of the settings."""
@@ -167,13 +223,15 @@ class ServerConfig:
     def resolve(cls, **flags: Any) -> ServerConfig:
         """Flags given (not ``None``) win over ``CHAT_SIDECAR_*`` variables, which win over defaults.
 
-        The token comes only from ``CHAT_SIDECAR_TOKEN`` (a flag would show in ``ps``).
+        The token comes only from ``CHAT_SIDECAR_TOKEN`` and the provider key only from
+        ``CHAT_SIDECAR_OPENAI_API_KEY`` (a flag would show in ``ps``).
         """
         values: dict[str, Any] = {}
         for setting in SETTINGS:
             flag = flags.get(setting.name)
             values[setting.name] = flag if flag is not None else setting.from_env()
         values["token"] = os.environ.get("CHAT_SIDECAR_TOKEN") or None
+        values["openai_api_key"] = os.environ.get("CHAT_SIDECAR_OPENAI_API_KEY") or None
         return cls(**values)
 
 

@@ -115,6 +115,13 @@ def to_events(change: Change, published_at: float | None = None) -> list[Event]:
                 "previous": data.get("previous"),
                 "error": turn.get("error"),
             }
+        elif effect.kind == "approval":
+            etype = "tool.approval_requested"
+            body = {
+                "conversation_id": cid,
+                "turn_id": data.get("turn_id"),
+                "tool_calls": data.get("tool_calls"),
+            }
         elif effect.kind == "external":
             etype = "store.changed"
             body = {"reason": "external", "conversation_ids": list(data["conversation_ids"])}

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ..store import ListQuery
+from ..store import ListPage, ListQuery, Page
 from .errors import ApiError
 from .jsonio import json_response, query_flag, query_int, query_str, read_object
 from .keys import STORE
@@ -15,6 +15,23 @@ routes = web.RouteTableDef()
 
 CREATE_FIELDS = frozenset({"id", "title", "workspace", "tags", "metadata"})
 UPDATE_FIELDS = frozenset({"title", "starred", "pinned", "archived", "tags", "metadata"})
+#: The largest page of ``GET /api/v1/conversations`` (and of ``conversations.list`` over JSON-RPC).
+LIST_LIMIT_MAX = 500
+
+
+def conversation_list_body(page: ListPage, event_seq: int) -> dict[str, Any]:
+    """The answer to a list of conversations, the same over REST and JSON-RPC."""
+    return {"items": page.items, "next_cursor": page.next_cursor, "event_seq": event_seq}
+
+
+def conversation_page_body(page: Page) -> dict[str, Any]:
+    """A conversation with the last page of its active branch (REST GET, ``conversations.get``)."""
+    return {
+        **page.conversation,
+        "messages": page.messages,
+        "has_more": page.has_more,
+        "event_seq": page.event_seq,
+    }
 
 
 def _if_match(request: web.Request) -> int | None:
@@ -33,7 +50,7 @@ def _if_match(request: web.Request) -> int | None:
 async def list_conversations(request: web.Request) -> web.Response:
     store = request.app[STORE]
     query = ListQuery(
-        limit=query_int(request, "limit", 50, 1, 500),
+        limit=query_int(request, "limit", 50, 1, LIST_LIMIT_MAX),
         cursor=query_str(request, "cursor"),
         archived=query_flag(request, "archived", False),
         starred=query_flag(request, "starred", None),
@@ -42,10 +59,7 @@ async def list_conversations(request: web.Request) -> web.Response:
         workspace=query_str(request, "workspace"),
         q=query_str(request, "q"),
     )
-    page = store.list_conversations(query)
-    return json_response(
-        {"items": page.items, "next_cursor": page.next_cursor, "event_seq": store.seq}
-    )
+    return json_response(conversation_list_body(store.list_conversations(query), store.seq))
 
 
 @routes.post("/api/v1/conversations")
@@ -68,13 +82,7 @@ async def get_conversation(request: web.Request) -> web.Response:
         limit=query_int(request, "limit", 50, 1, 1000),
         before=query_str(request, "before"),
     )
-    body: dict[str, Any] = {
-        **page.conversation,
-        "messages": page.messages,
-        "has_more": page.has_more,
-        "event_seq": page.event_seq,
-    }
-    return json_response(body)
+    return json_response(conversation_page_body(page))
 
 
 @routes.patch("/api/v1/conversations/{conversation_id}")

@@ -4,37 +4,49 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 from aiohttp import web
 
 from .. import __version__
+from ..rpc.connection import CONNECTIONS
 from .jsonio import json_response
 from .keys import AUTHENTICATED, CONFIG, HUB, STARTED, STORE
 
 routes = web.RouteTableDef()
 
 
-@routes.get("/health")
-async def health(request: web.Request) -> web.Response:
-    store = request.app[STORE]
+def health_body(app: web.Application, *, full: bool = True) -> dict[str, Any]:
+    """The health of CONTRACT §5; ``full=False``: only the status (no token). JSON-RPC's
+    ``sidecar.health`` answers the full one."""
+    store = app[STORE]
     stats = store.stats()
     degraded = bool(stats["quarantined"]) or not stats["writable"]
     status = "degraded" if degraded else "ok"
-    if not request.get(AUTHENTICATED):
-        return json_response({"status": status})
-    return json_response(
-        {
-            "status": status,
-            "version": __version__,
-            "pid": os.getpid(),
-            "uptime_s": round(time.monotonic() - request.app[STARTED], 3),
-            "data_dir": str(request.app[CONFIG].data_dir),
-            "store": {
-                "conversations": stats["conversations"],
-                "messages": stats["messages"],
-                "writable": stats["writable"],
-                "quarantined": stats["quarantined"],
-            },
-            "clients": {"event_streams": request.app[HUB].subscriber_count, "rpc": 0},
-        }
-    )
+    if not full:
+        return {"status": status}
+    rpc = app.get(CONNECTIONS)
+    # An event subscription over JSON-RPC is a hub subscriber too, but not an event stream.
+    rpc_subscriptions = 0 if rpc is None else rpc.subscription_count
+    return {
+        "status": status,
+        "version": __version__,
+        "pid": os.getpid(),
+        "uptime_s": round(time.monotonic() - app[STARTED], 3),
+        "data_dir": str(app[CONFIG].data_dir),
+        "store": {
+            "conversations": stats["conversations"],
+            "messages": stats["messages"],
+            "writable": stats["writable"],
+            "quarantined": stats["quarantined"],
+        },
+        "clients": {
+            "event_streams": max(0, app[HUB].subscriber_count - rpc_subscriptions),
+            "rpc": 0 if rpc is None else len(rpc),
+        },
+    }
+
+
+@routes.get("/health")
+async def health(request: web.Request) -> web.Response:
+    return json_response(health_body(request.app, full=bool(request.get(AUTHENTICATED))))

@@ -25,6 +25,14 @@ async def read_object(request: web.Request, allowed: frozenset[str]) -> dict[str
         raise ApiError("bad_request", "request body is not valid JSON") from None
     if not isinstance(body, dict):
         raise ApiError("validation_failed", "request body must be a JSON object", {"field": "body"})
+    return check_object(body, allowed)
+
+
+def check_object(body: dict[str, Any], allowed: frozenset[str]) -> dict[str, Any]:
+    """``body`` if it has only ``allowed`` fields (plus ``request_id``), none nested too deep.
+
+    Shared by the REST bodies and the JSON-RPC params, so both refuse the same things.
+    """
     unknown = sorted(set(body) - allowed - {"request_id"})
     if unknown:
         raise ApiError("validation_failed", f"unknown field '{unknown[0]}'", {"field": unknown[0]})

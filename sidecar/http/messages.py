@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
-from ..store import UNSET
+from ..store import UNSET, Page
 from .jsonio import json_response, query_int, query_str, read_object
 from .keys import STORE
 
@@ -13,6 +15,11 @@ routes = web.RouteTableDef()
 APPEND_FIELDS = frozenset({"role", "content", "client_message_id", "parent_id", "metadata"})
 PATCH_FIELDS = frozenset({"content", "metadata"})
 BRANCH_FIELDS = frozenset({"from_message_id", "name"})
+
+
+def message_page_body(page: Page) -> dict[str, Any]:
+    """A page of messages, the same over REST and JSON-RPC (``messages.list``)."""
+    return {"items": page.messages, "has_more": page.has_more, "event_seq": page.event_seq}
 
 
 @routes.get("/api/v1/conversations/{conversation_id}/messages")
@@ -24,9 +31,7 @@ async def list_messages(request: web.Request) -> web.Response:
         after=query_str(request, "after"),
         branch=query_str(request, "branch"),
     )
-    return json_response(
-        {"items": page.messages, "has_more": page.has_more, "event_seq": page.event_seq}
-    )
+    return json_response(message_page_body(page))
 
 
 @routes.post("/api/v1/conversations/{conversation_id}/messages")

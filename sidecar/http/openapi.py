@@ -17,7 +17,14 @@ from typing import Any, Final
 from aiohttp import web
 
 from .. import __version__
-from ..store.model import CONVERSATION_STATES, MESSAGE_STATUSES, ROLES, TAGS_MAX, TITLE_MAX
+from ..store.model import (
+    CONVERSATION_STATES,
+    MESSAGE_STATUSES,
+    ROLES,
+    TAGS_MAX,
+    TITLE_MAX,
+    TURN_STATES,
+)
 from .errors import STATUS
 from .jsonio import MAX_NESTING, json_response
 
@@ -239,6 +246,31 @@ def schemas() -> Schema:
         "Error": error,
         "Health": health,
         "HealthStatus": obj({"status": status}),
+        "Turn": obj(
+            {
+                "id": ID,
+                "conversation_id": ID,
+                "user_message_id": ID,
+                "assistant_message_id": ID,
+                "state": enum(TURN_STATES),
+                "attempts": array(
+                    obj(
+                        {
+                            "number": integer(minimum=1),
+                            "started_at": TIMESTAMP,
+                            "ended_at": nullable(TIMESTAMP),
+                            "outcome": nullable(string()),
+                            "error": free_object("why the attempt failed"),
+                        },
+                        ("number", "started_at", "ended_at", "outcome"),
+                    )
+                ),
+                "error": nullable(free_object("{code, message, ...}: why the turn failed")),
+                "created_at": TIMESTAMP,
+                "updated_at": TIMESTAMP,
+            }
+        ),
+        "SendResult": obj({"message": ref("Message"), "turn": ref("Turn")}),
     }
 
 
@@ -554,6 +586,88 @@ def message_paths() -> Schema:
     }
 
 
+def action_paths() -> Schema:
+    """CONTRACT §5 ``actions/*``: the webview dispatches, the turn engine runs the turn."""
+    turn = response(ref("Turn"), "the turn, as persisted after this action")
+    turn_body = json_body({"turn_id": ID}, ("turn_id",))
+    prefix = "/api/v1/conversations/{conversation_id}/actions"
+    return {
+        f"{prefix}/send_message": {
+            "parameters": [CONVERSATION_ID],
+            "post": operation(
+                "sendMessage",
+                "Send a user message and start the assistant's turn",
+                tag="actions",
+                body=json_body(
+                    {
+                        "content": string(),
+                        "client_message_id": nullable(ID),
+                        "parent_id": nullable(ID),
+                        "branch": nullable(ID),
+                    },
+                    ("content",),
+                ),
+                ok={
+                    202: response(ref("SendResult"), "sent; the turn runs"),
+                    200: response(
+                        ref("SendResult"), "the same client_message_id again: the first result"
+                    ),
+                },
+                errors=(404, 409, 503),
+            ),
+        },
+        f"{prefix}/approve_tools": {
+            "parameters": [CONVERSATION_ID],
+            "post": operation(
+                "approveTools",
+                "Approve or deny proposed tool calls; approved ones run once all are decided",
+                tag="actions",
+                body=json_body(
+                    {
+                        "turn_id": ID,
+                        "decisions": array(
+                            obj(
+                                {
+                                    "tool_call_id": string(minLength=1, maxLength=256),
+                                    "approved": boolean(),
+                                    "reason": nullable(string(maxLength=1000)),
+                                },
+                                ("tool_call_id", "approved"),
+                            ),
+                            minItems=1,
+                        ),
+                    },
+                    ("turn_id", "decisions"),
+                ),
+                ok={200: turn},
+                errors=(404, 409, 503),
+            ),
+        },
+        f"{prefix}/cancel": {
+            "parameters": [CONVERSATION_ID],
+            "post": operation(
+                "cancelTurn",
+                "Stop the turn; partial content is kept as cancelled",
+                tag="actions",
+                body=turn_body,
+                ok={200: turn},
+                errors=(404, 409, 503),
+            ),
+        },
+        f"{prefix}/retry": {
+            "parameters": [CONVERSATION_ID],
+            "post": operation(
+                "retryTurn",
+                "Write the reply anew; the failed one is kept on a new branch",
+                tag="actions",
+                body=turn_body,
+                ok={200: turn},
+                errors=(404, 409, 503),
+            ),
+        },
+    }
+
+
 def other_paths() -> Schema:
     health = operation(
         "health",
@@ -606,6 +720,176 @@ def other_paths() -> Schema:
     }
 
 
+def rpc_paths() -> Schema:
+    """``GET /rpc``: the JSON-RPC WebSocket (CONTRACT §7); its methods are not REST operations."""
+    rpc = operation(
+        "rpc",
+        "JSON-RPC 2.0 over WebSocket (CONTRACT §7): one message per text frame",
+        tag="server",
+        ok={101: {"description": "switching to the WebSocket protocol"}},
+        errors=(400,),
+    )
+    rpc["responses"]["400"]["description"] = "bad_request: not a WebSocket upgrade request"
+    rpc["security"] = [*BEARER, {"accessToken": []}]
+    return {"/rpc": {"get": rpc}}
+
+
+def transfer_paths() -> Schema:
+    """Export, import and migration rollback (``sidecar/http/transfer.py``; the format is
+    docs/export-format.md). Conversation entries in an import body are described loosely here:
+    the importer validates them whole and names the JSON path of the first problem (422)."""
+    branch = obj({"name": ID, "head_message_id": nullable(ID)})
+    entry = obj(
+        {
+            **{
+                name: schema
+                for name, schema in conversation_properties().items()
+                if name not in ("message_count", "last_message_preview", "state")
+            },
+            "branches": array(branch),
+            "messages": array(ref("Message")),
+            "turns": array(free_object("a Turn (CONTRACT §4) as stored")),
+        }
+    )
+    document = obj(
+        {
+            "format": enum(("chat-sidecar.export",)),
+            "version": integer(minimum=1),
+            "exported_at": TIMESTAMP,
+            "conversations": array(entry),
+        }
+    )
+    import_body = obj(
+        {
+            "format": enum(("chat-sidecar.export",)),
+            "version": integer(minimum=1),
+            "exported_at": nullable(TIMESTAMP),
+            "run_id": nullable(ID),
+            "conversations": array(
+                free_object("a conversation entry of the export format (docs/export-format.md)")
+            ),
+        },
+        ("format", "version", "conversations"),
+    )
+    imported = obj(
+        {
+            "created": array(ID),
+            "merged": array(ID),
+            "unchanged": array(ID),
+            "skipped": array(obj({"id": ID, "reason": enum(("purged", "quarantined"))})),
+        }
+    )
+    rolled_back = obj(
+        {"run_id": ID, "removed": array(ID), "reverted": array(ID), "refused": array(ID)}
+    )
+    formats = query_param(
+        "format", enum(("json", "markdown")), "json (default): the export document; markdown"
+    )
+    exported = {
+        "description": "the export document holding this conversation, or its Markdown",
+        "content": {
+            **json_content(document),
+            "text/markdown": {"schema": string()},
+        },
+    }
+    rollback = operation(
+        "rollbackMigration",
+        "Undo what a migration run imported; 409 lists conversations changed since",
+        tag="conversations",
+        parameters=(path_param("run_id", "the migration run's id"),),
+        body=json_body({"force": boolean()}, optional=True),
+        ok={200: response(rolled_back, "what was removed and reverted")},
+        errors=(404, 409, 503),
+    )
+    rollback["responses"]["409"]["description"] = (
+        "conflict: details lists refused (changed since the run, left alone) and what was"
+        " rolled back anyway (removed, reverted)"
+    )
+    return {
+        "/api/v1/conversations/{conversation_id}/export": {
+            "parameters": [CONVERSATION_ID],
+            "get": operation(
+                "exportConversation",
+                "Export one conversation: lossless JSON or readable Markdown",
+                tag="conversations",
+                parameters=(formats,),
+                ok={200: exported},
+                errors=(404, 422),
+            ),
+        },
+        "/api/v1/import": {
+            "post": operation(
+                "importConversations",
+                "Import an export document (idempotent; validated whole before any write)",
+                tag="conversations",
+                body={"required": True, "content": json_content(import_body)},
+                ok={200: response(imported, "what the import did, by conversation id")},
+                errors=(409, 503),
+            ),
+        },
+        "/api/v1/migrations/{run_id}/rollback": {"post": rollback},
+    }
+
+
+def search_paths() -> Schema:
+    """``GET /api/v1/search`` (``sidecar/http/search.py``; the query syntax is in
+    docs/decisions.md, "Search")."""
+    from ..search.query import DATE_OR_TIMESTAMP_PATTERN, MAX_LIMIT, MAX_QUERY_CHARS
+
+    hit = obj(
+        {
+            "conversation_id": ID,
+            "message_id": {
+                **nullable(ID),
+                "description": "the matching message; null when the conversation's title matched",
+            },
+            "snippet": string(description="plain text around the match (never markup)"),
+            "highlights": array(
+                array(integer(minimum=0), minItems=2, maxItems=2),
+                description="[start, end) ranges in snippet, in Unicode code points",
+            ),
+            "created_at": TIMESTAMP,
+        }
+    )
+    result = obj(
+        {
+            "items": array(hit),
+            "event_seq": SEQ,
+            "indexing": {
+                **boolean(),
+                "description": "true while the index catches up with the store (may miss hits)",
+            },
+        }
+    )
+    q = {
+        "name": "q",
+        "in": "query",
+        "required": True,
+        "description": 'words (all must match), "exact phrases" and prefix* (3+ letters)',
+        "schema": string(minLength=1, maxLength=MAX_QUERY_CHARS, pattern=r"\S"),
+    }
+    bound = string(pattern=DATE_OR_TIMESTAMP_PATTERN)
+    search = operation(
+        "search",
+        "Full-text search over message content and conversation titles, best first",
+        tag="conversations",
+        parameters=(
+            q,
+            limit_param(20, MAX_LIMIT),
+            query_param("conversation_id", ID, "only this conversation"),
+            query_param("role", enum((*ROLES, "")), "only messages of this role (no title hits)"),
+            flag_param("archived", "archived conversations (default any)"),
+            flag_param("deleted", "conversations in the trash (default false)"),
+            query_param("from", bound, "created at or after (a date: from its start)"),
+            query_param("to", bound, "created at or before (a date: to its end)"),
+        ),
+        ok={200: response(result, "the hits")},
+        errors=(422, 503),
+    )
+    search["responses"]["503"]["description"] = "unavailable: the index is being rebuilt"
+    return {"/api/v1/search": {"get": search}}
+
+
 def build_document() -> Schema:
     """A fresh copy of the whole document (callers may change it)."""
     document: Schema = {
@@ -618,9 +902,18 @@ def build_document() -> Schema:
         "servers": [{"url": "http://127.0.0.1:{port}", "variables": {"port": {"default": "0"}}}],
         "security": BEARER,
         "tags": [
-            {"name": name} for name in ("conversations", "messages", "branches", "events", "server")
+            {"name": name}
+            for name in ("conversations", "messages", "branches", "actions", "events", "server")
         ],
-        "paths": {**conversation_paths(), **message_paths(), **other_paths()},
+        "paths": {
+            **conversation_paths(),
+            **message_paths(),
+            **action_paths(),
+            **other_paths(),
+            **rpc_paths(),
+            **transfer_paths(),
+            **search_paths(),
+        },
         "components": {
             "schemas": schemas(),
             "securitySchemes": {
@@ -629,7 +922,7 @@ def build_document() -> Schema:
                     "type": "apiKey",
                     "in": "query",
                     "name": "access_token",
-                    "description": "the launch token, only on /api/v1/events (no header in a browser)",
+                    "description": "the launch token, only on /api/v1/events and /rpc (no header in a browser)",
                 },
             },
         },

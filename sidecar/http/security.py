@@ -21,6 +21,7 @@ from ..settings import ServerConfig
 from ..store import StoreError
 from .errors import STATUS, ApiError, error_response, from_exception
 from .keys import AUTHENTICATED
+from .ui import is_ui_path
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +166,10 @@ def build_middlewares(config: ServerConfig, token: str, activity: Activity) -> l
             request[AUTHENTICATED] = True
             return await handler(request)
         if request.path == "/health" and request.method == "GET":
+            request[AUTHENTICATED] = False
+            return await handler(request)
+        if request.method in ("GET", "HEAD") and is_ui_path(request.path):
+            # The UI's static files hold no data; the page sends the token on every API call.
             request[AUTHENTICATED] = False
             return await handler(request)
         return error_response("unauthorized", "missing or wrong token")

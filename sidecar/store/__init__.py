@@ -13,7 +13,18 @@ from .errors import (
     Unavailable,
     ValidationFailed,
 )
-from .store import UNSET, Change, Effect, Page, Store, StoreConfig, public_message
+from .store import (
+    UNSET,
+    Change,
+    Effect,
+    NewMessage,
+    Page,
+    Request,
+    Store,
+    StoreConfig,
+    TurnStep,
+    public_message,
+)
 
 __all__ = [
     "UNSET",
@@ -22,13 +33,16 @@ __all__ = [
     "Effect",
     "ListPage",
     "ListQuery",
+    "NewMessage",
     "NotFound",
     "Page",
+    "Request",
     "Store",
     "StoreConfig",
     "StoreError",
     "StoreLocked",
     "StoreVersionError",
+    "TurnStep",
     "Unavailable",
     "ValidationFailed",
     "public_message",

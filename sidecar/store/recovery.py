@@ -6,7 +6,8 @@
 4. Reconcile the catalog with the shard folders on disk: an entry whose meta file changed (by
    stamp) or that has no entry is re-derived from the shard; a damaged shard is quarantined.
 5. Replay each journal record newer than its shard's ``applied_seq`` through the same
-   :meth:`Shard.apply` that live commits use. Purged ids win over everything before their purge.
+   :meth:`Shard.apply` that live commits use. Purged ids win over everything before their purge;
+   a ``drop`` (a rolled back import: the id is not reserved) voids the records before it.
 
 The result is handed to the live :class:`~sidecar.store.store.Store`, which then checkpoints it.
 """
@@ -135,24 +136,29 @@ def recover(layout: Layout, storage: StorageFactory, quarantine: Quarantine) -> 
 
     purged_at: dict[str, int] = {}
     reloaded_at: dict[str, int] = {}  # files replaced from outside: older records are void
+    dropped_at: dict[str, int] = {}  # removed without reserving the id: older records are void
     for record in records:
         if record.ops[0][0] == "purge":
             purged_at[record.conversation_id] = record.seq
         elif record.ops[0][0] == "external":
             for conversation_id in record.ops[0][1]:
                 reloaded_at[conversation_id] = record.seq
+        elif record.ops[0][0] == "drop":
+            dropped_at[record.conversation_id] = record.seq
     state = Recovered(catalog, {}, reserved, max_seq + 1)
     for conversation_id in purged_at.keys() - reserved:
         reserved.add(conversation_id)
         state.reserved_dirty = True
 
-    metaless = _reconcile_folders(layout, storage, quarantine, state)
+    metaless = _reconcile_folders(layout, storage, quarantine, state, dropped_at)
     by_conversation: dict[str, list[Record]] = {}
     for record in records:
         if record.conversation_id in reserved or record.ops[0][0] == "external":
             continue  # purged, or only an announcement of files changed outside
         if record.seq < reloaded_at.get(record.conversation_id, 0):
             continue  # superseded by files another program put in place
+        if record.seq <= dropped_at.get(record.conversation_id, 0):
+            continue  # the drop itself, or what it removed
         by_conversation.setdefault(record.conversation_id, []).append(record)
     for conversation_id, its_records in by_conversation.items():
         _replay(layout, storage, quarantine, state, conversation_id, its_records)
@@ -171,9 +177,17 @@ def recover(layout: Layout, storage: StorageFactory, quarantine: Quarantine) -> 
 
 
 def _reconcile_folders(
-    layout: Layout, storage: StorageFactory, quarantine: Quarantine, state: Recovered
+    layout: Layout,
+    storage: StorageFactory,
+    quarantine: Quarantine,
+    state: Recovered,
+    dropped_at: dict[str, int],
 ) -> set[str]:
-    """Bring catalog entries level with shard folders; return ids whose folder has no meta."""
+    """Bring catalog entries level with shard folders; return ids whose folder has no meta.
+
+    A folder older than a journalled drop of its conversation (a crash between the drop's record
+    and the folder's removal) is removed now, as the drop was acknowledged.
+    """
     catalog = state.catalog
     metaless: set[str] = set()
     for folder in sorted(layout.conversations.iterdir()):
@@ -185,6 +199,12 @@ def _reconcile_folders(
             log.warning("ignoring %s: not a conversation folder name", folder)
             continue
         if conversation_id in state.reserved:
+            remove_shard_folder(layout, folder)
+            catalog.remove(conversation_id)
+            continue
+        if conversation_id in dropped_at and _older_than(
+            folder, conversation_id, storage, dropped_at[conversation_id]
+        ):
             remove_shard_folder(layout, folder)
             catalog.remove(conversation_id)
             continue
@@ -205,6 +225,17 @@ def _reconcile_folders(
         catalog.set_stamp(conversation_id, stamp)
         state.next_seq = max(state.next_seq, shard.applied_seq + 1)
     return metaless
+
+
+def _older_than(folder: Path, conversation_id: str, storage: StorageFactory, seq: int) -> bool:
+    """Whether the shard in ``folder`` was last written before ``seq`` (unreadable: not known,
+    so it is left to the normal checks, which quarantine rather than delete)."""
+    if not (folder / META_FILE).exists():
+        return True
+    try:
+        return Shard.load(conversation_id, folder, storage).applied_seq < seq
+    except CorruptDocument:
+        return False
 
 
 def _replay(

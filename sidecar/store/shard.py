@@ -12,7 +12,8 @@ A shard folder (``conversations/<path_name(id)>/``) holds TinyDB document files:
 Operations (the journal's payload) are idempotent puts, plus ``text`` for streaming growth:
 ``["conv", doc]``, ``["msg", ordinal, doc]``, ``["branch", name, head_id]``, ``["text", message_id,
 offset, text]``, ``["turn", doc]``, ``["req", request_id, record]`` (a remembered ``request_id``, see
-:attr:`Shard.requests`). :meth:`Shard.apply` is the single code path both for live
+:attr:`Shard.requests`), ``["reset", {branches, messages, turns}]`` (the whole tree replaced: a
+rollback removing messages, see :mod:`.rewrite`). :meth:`Shard.apply` is the single code path both for live
 commits and for crash recovery, so replay cannot drift from what was acknowledged.
 """
 
@@ -170,6 +171,8 @@ class Shard:
         touched: set[int] = set()
         branches = dict(self.branches)
         active = self.conversation.get("active_branch", DEFAULT_BRANCH)
+        if any(op[0] == "reset" for op in ops):
+            return touched  # it brings every message it keeps; nothing needs reading first
         for op in ops:
             if op[0] == "msg":
                 touched.add(op[1])
@@ -265,10 +268,35 @@ class Shard:
                 while len(self.requests) > REMEMBERED_REQUESTS:
                     del self.requests[next(iter(self.requests))]
                 self.dirty_meta = True
+            elif kind == "reset":
+                self._reset(op[1])
             else:
                 raise ValueError(f"unknown journal operation {kind!r}")
         self._refresh_preview()
         self.applied_seq = max(self.applied_seq, seq)
+
+    def _reset(self, image: Doc) -> None:
+        """Replace the message tree, branches and turns with ``image`` (idempotent).
+
+        Ordinals are reassigned, so every chunk up to the old and the new end is rewritten (the
+        ones past the new end empty) and none is read from disk again: the store checkpoints
+        right before journalling a reset, so no older record of this shard is left to replay
+        against chunk files that no longer match its ordinals.
+        """
+        old_end = len(self.ids)
+        self.ids, self.parents, self.depths = [], [], []
+        self.index, self.client_ids = {}, {}
+        self.chunks = {}
+        for doc in image["messages"]:
+            self._put_message(len(self.ids), doc)
+        end = max(old_end, len(self.ids))
+        for number in range((end + MESSAGES_PER_CHUNK - 1) // MESSAGES_PER_CHUNK):
+            self.chunks.setdefault(number, [None] * MESSAGES_PER_CHUNK)
+            self.dirty_chunks.add(number)
+        self.branches = dict(image["branches"])
+        self.turns = {turn["id"]: turn for turn in image["turns"]}
+        self.dirty_turns = True
+        self.dirty_meta = True
 
     def _put_message(self, ordinal: int, doc: Doc) -> None:
         if ordinal == len(self.ids):

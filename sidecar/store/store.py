@@ -21,7 +21,7 @@ import hashlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -60,6 +60,7 @@ from .recovery import (
     remove_shard_folder,
     reserved_tables,
 )
+from .rewrite import Image, Rewrite, check_rewrite
 from .schema import ensure_schema
 from .shard import META_FILE, FileStamp, Shard, file_stamp
 from .timeutil import now_iso
@@ -97,8 +98,10 @@ class Effect:
     purged; ``conversation`` is the summary, ``None`` once purged);
     ``message``: ``{created, message}``; ``text``: ``{message_id, turn_id, offset, text}``;
     ``turn``: ``{turn, previous}`` (the previous state, ``None`` for a new turn);
+    ``approval``: ``{turn_id, tool_calls}`` (tool calls that wait for the user's decision);
     ``external``: ``{conversation_ids}`` (files changed by another program; the change's
-    ``conversation_id`` is ``""``).
+    ``conversation_id`` is ``""``; or a conversation rewritten whole by an import or a rollback,
+    in that conversation's change: read it again).
     """
 
     seq: int
@@ -126,12 +129,16 @@ class _Draft:
     messages: list[tuple[bool, Doc]] = field(default_factory=list)
     text: list[tuple[str, str | None, int, str]] = field(default_factory=list)
     turns: list[tuple[str | None, Doc]] = field(default_factory=list)
+    approvals: list[Doc] = field(default_factory=list)
     conversation: bool = True
+    #: A whole-conversation rewrite (import, rollback): listeners should read it again, as
+    #: an ``external`` effect naming it says (messages may have appeared or gone).
+    reread: bool = False
 
     @property
     def width(self) -> int:
-        own = len(self.messages) + len(self.text) + len(self.turns)
-        return max(1, own + (1 if self.conversation else 0))
+        own = len(self.messages) + len(self.text) + len(self.turns) + len(self.approvals)
+        return max(1, own + (1 if self.conversation else 0) + (1 if self.reread else 0))
 
 
 Listener = Callable[[Change], None]
@@ -183,6 +190,60 @@ class Request:
         return ["req", self.request_id, record]
 
 
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message that a turn step adds; the caller picks its id (the turn names it first)."""
+
+    id: str
+    role: str
+    content: str = ""
+    status: str = "complete"
+    turn_id: str | None = None
+    tool_calls: tuple[Doc, ...] = ()
+    tool_call_id: str | None = None
+    metadata: Doc = field(default_factory=dict)
+    client_message_id: str | None = None
+
+    def document(self, conversation_id: str, parent_id: str | None, now: str) -> Doc:
+        return {
+            "id": self.id,
+            "conversation_id": conversation_id,
+            "parent_id": parent_id,
+            "role": self.role,
+            "content": self.content,
+            "status": self.status,
+            "created_at": now,
+            "updated_at": now,
+            "client_message_id": self.client_message_id,
+            "turn_id": self.turn_id,
+            "tool_calls": [dict(call) for call in self.tool_calls],
+            "tool_call_id": self.tool_call_id,
+            "metadata": dict(self.metadata),
+            "source": None,
+        }
+
+    def fingerprint(self, parent_id: str | _Unset | None, branch: str | None) -> str:
+        """What a retry under the same ``client_message_id`` must repeat to count as the same."""
+        return fingerprint(
+            {
+                "role": self.role,
+                "content": self.content,
+                "parent_id": None if isinstance(parent_id, _Unset) else parent_id,
+                "branch": branch,
+            }
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TurnStep:
+    """What :meth:`Store.write_turn` did: the turn as stored, the messages added, and whether
+    anything was written (``False``: a retry answered from what was stored)."""
+
+    turn: Doc | None
+    messages: list[Doc]
+    created: bool
+
+
 class _KeyedLocks:
     """One asyncio lock per key, dropped when nobody holds or waits for it."""
 
@@ -227,6 +288,8 @@ class Store:
         self._background: set[asyncio.Task[Any]] = set()
         self._timer: asyncio.Task[None] | None = None
         self._quarantined: list[QuarantinedItem] = []
+        #: Conversations whose snapshot the running checkpoint has taken but not yet written.
+        self._writing: set[str] = set()
         self._closed = False
         self.last_checkpoint: float = time.monotonic()
         self.replayed_records = 0
@@ -409,7 +472,10 @@ class Store:
             if excess <= 0:
                 return
             shard = self._shards[conversation_id]
-            if not shard.dirty and not self._locks.busy(conversation_id):
+            # One a checkpoint is writing looks clean but must stay: re-read from disk half way
+            # it would have the new chunks and the old meta (losing the writes in between).
+            writing = conversation_id in self._writing
+            if not shard.dirty and not self._locks.busy(conversation_id) and not writing:
                 del self._shards[conversation_id]
                 excess -= 1
         self._schedule_checkpoint()
@@ -492,6 +558,10 @@ class Store:
             )
         for previous, turn in draft.turns:
             effects.append(("turn", {"turn": turn, "previous": previous}))
+        for approval in draft.approvals:
+            effects.append(("approval", approval))
+        if draft.reread:
+            effects.append(("external", {"conversation_ids": [conversation_id]}))
         if not effects:
             return  # a remembered request_id alone: nothing a client could observe
         self._publish(
@@ -538,10 +608,12 @@ class Store:
         async with self._checkpoint_lock:
             sealed = await self._journal.rotate()
             snapshots = [(s, s.snapshot()) for s in list(self._shards.values()) if s.dirty]
+            self._writing = {shard.conversation_id for shard, _ in snapshots}
             written = 0
             try:
                 for shard, snapshot in snapshots:
                     stamp = await asyncio.to_thread(snapshot.write, self._storage)
+                    self._writing.discard(shard.conversation_id)
                     written += 1
                     shard.on_disk = True
                     if shard.conversation_id in self._catalog.entries:
@@ -560,6 +632,8 @@ class Store:
                 self._catalog.dirty = True
                 self._reserved_dirty = True
                 raise Unavailable(f"checkpoint could not write: {exc.strerror}") from exc
+            finally:
+                self._writing = set()
             await self._journal.remove_segments(sealed)
             self.last_checkpoint = time.monotonic()
         self._evict()
@@ -924,6 +998,20 @@ class Store:
         shard = await self._shard(conversation_id)
         return public_message((await self._message(shard, message_id))[1])
 
+    async def all_messages(self, conversation_id: str) -> tuple[Doc, list[Doc]]:
+        """The conversation and every message of it (all branches, in insertion order).
+
+        Read-only, for derived indexes (search). The result is taken in one step of the event
+        loop once every chunk is loaded, so it reflects exactly the changes published so far: a
+        listener that asks for this and then applies later changes misses nothing.
+        """
+        while True:
+            shard = await self._shard(conversation_id)
+            await self._load_messages(shard, range(len(shard.ids)))
+            if self._shards.get(conversation_id) is shard:  # not evicted while we read
+                messages = [public_message(shard.message_at(o)) for o in range(len(shard.ids))]
+                return shard.summary(), messages
+
     async def update_message(
         self,
         conversation_id: str,
@@ -1169,6 +1257,128 @@ class Store:
             problems.append(f"the active branch {shard.active_branch!r} does not exist")
         return [f"conversation {conversation_id!r}: {problem}" for problem in problems]
 
+    # ------------------------------------------------------------------ import and rollback
+    # Whole-conversation reads and atomic rewrites for sidecar/service/{exporter,importer}.py.
+
+    def id_state(self, conversation_id: str) -> str:
+        """``free``, ``exists``, ``reserved`` (purged: the id stays taken) or ``quarantined``."""
+        check_id(conversation_id, "conversation_id")
+        if conversation_id in self._reserved:
+            return "reserved"
+        if any(item.conversation_id == conversation_id for item in self.quarantined):
+            return "quarantined"
+        return "exists" if conversation_id in self._catalog.entries else "free"
+
+    async def read_image(self, conversation_id: str) -> Image:
+        """Everything a conversation holds (every branch, message and turn), read consistently."""
+        shard = await self._shard(conversation_id)
+        return await self._image(shard)
+
+    async def _image(self, shard: Shard) -> Image:
+        await self._load_messages(shard, range(len(shard.ids)))
+        turns = await self._load_turns(shard)
+        return Image(
+            dict(shard.conversation),
+            dict(shard.branches),
+            [shard.message_at(o) for o in range(len(shard.ids))],
+            list(turns.values()),
+        )
+
+    async def rewrite(
+        self,
+        conversation_id: str,
+        decide: Callable[[Image | None], tuple[Rewrite | None, T]],
+    ) -> T:
+        """Change a whole conversation atomically: ``decide`` sees it (``None``: it does not
+        exist) under its lock and returns the :class:`Rewrite` to journal (``None``: nothing)
+        and the caller's result. See :mod:`.rewrite` for the kinds.
+
+        Raises :class:`Conflict` (``details.reason``: ``purged`` / ``quarantined``) for an id
+        that cannot be used, and :class:`ValidationFailed` for a rewrite that would break the
+        message tree (nothing is written then).
+        """
+        check_id(conversation_id, "conversation_id")
+
+        async def work() -> T:
+            state = self.id_state(conversation_id)
+            if state in ("reserved", "quarantined"):
+                reason = "purged" if state == "reserved" else state
+                raise Conflict(
+                    f"conversation '{conversation_id}' is {reason}", details={"reason": reason}
+                )
+            exists = conversation_id in self._catalog.entries
+            shard = await self._shard(conversation_id) if exists else None
+            image = None if shard is None else await self._image(shard)
+            change, result = decide(image)
+            if change is None:
+                return result
+            check_rewrite(conversation_id, image, change)
+            if change.kind == "create":
+                await self._create_from(conversation_id, change)
+            elif shard is not None and change.kind == "extend":
+                await self._extend(shard, change)
+            elif shard is not None and change.kind == "replace":
+                await self._replace(shard, change)
+            elif shard is not None:
+                await self._drop(shard)
+            return result
+
+        return await self._mutate(conversation_id, work)
+
+    async def _create_from(self, conversation_id: str, change: Rewrite) -> None:
+        assert change.conversation is not None
+        shard = Shard(conversation_id, self._folder(conversation_id))
+        ops: list[Operation] = [["branch", name, head] for name, head in change.branches.items()]
+        ops += [["msg", ordinal, doc] for ordinal, doc in enumerate(change.messages)]
+        ops += [["turn", turn] for turn in change.turns]
+        draft = _Draft("created", reread=True)
+        await self._commit(shard, ops, draft, conversation=change.conversation, touch=False)
+        self._evict()
+
+    async def _extend(self, shard: Shard, change: Rewrite) -> None:
+        assert change.conversation is not None
+        start = len(shard.ids)
+        ops: list[Operation] = [["msg", start + i, doc] for i, doc in enumerate(change.messages)]
+        ops += [["branch", name, head] for name, head in change.branches.items()]
+        ops += [["turn", turn] for turn in change.turns]
+        draft = _Draft("updated", messages=[(True, doc) for doc in change.messages])
+        await self._commit(shard, ops, draft, conversation=change.conversation, touch=False)
+
+    async def _replace(self, shard: Shard, change: Rewrite) -> None:
+        """A ``reset`` renumbers messages, so first checkpoint: then no older record of this
+        shard (we hold its lock) is left to replay against chunk files the reset rewrites."""
+        await self.checkpoint()
+        image = {
+            "branches": change.branches,
+            "messages": change.messages,
+            "turns": change.turns,
+        }
+        draft = _Draft("updated", reread=True)
+        await self._commit(
+            shard, [["reset", image]], draft, conversation=change.conversation, touch=False
+        )
+
+    async def _drop(self, shard: Shard) -> None:
+        """Remove a conversation without reserving its id (a rolled back import).
+
+        The checkpoint lock is held from the record to the folder's removal, so no checkpoint
+        can delete the journal segment holding the drop while the folder still exists.
+        """
+        conversation_id = shard.conversation_id
+        if self._journal is None:
+            raise Unavailable("the store is not open")
+        journal = self._journal
+
+        def applied(seq: int) -> None:
+            self._shards.pop(conversation_id, None)
+            self._catalog.remove(conversation_id)
+            effect = Effect(seq, "conversation", {"reason": "purged", "conversation": None})
+            self._publish(Change(conversation_id, (effect,)))
+
+        async with self._checkpoint_lock:
+            await journal.append(conversation_id, [["drop"]], applied)
+            await asyncio.to_thread(remove_shard_folder, self.layout, self._folder(conversation_id))
+
     # ------------------------------------------------------------------ external changes
 
     async def apply_external_changes(self, folder_names: set[str]) -> list[str]:
@@ -1187,6 +1397,8 @@ class Store:
                 continue
             if conversation_id in self._reserved or self._locks.busy(conversation_id):
                 continue
+            if conversation_id in self._writing:
+                continue  # our own checkpoint, half written: not a change from outside
             live = self._shards.get(conversation_id)
             if live is not None and live.dirty:
                 log.warning("ignoring an outside change to %s: it has newer writes", name)
@@ -1249,6 +1461,137 @@ class Store:
             return doc
 
         return await self._mutate(conversation_id, work)
+
+    async def write_turn(
+        self,
+        conversation_id: str,
+        turn: Doc,
+        *,
+        add: Sequence[NewMessage] = (),
+        parent_id: str | _Unset | None = UNSET,
+        branch: str | None = None,
+        update: Sequence[Doc] = (),
+        retire_head: str | None = None,
+        approval: list[Doc] | None = None,
+        request: Request | None = None,
+        guard: Callable[[Doc], None] | None = None,
+    ) -> TurnStep:
+        """One step of a turn (CONTRACT §4) as ONE journal record: the turn, its messages, branches.
+
+        ``add`` are new messages, chained: the first follows ``parent_id`` (the rules of
+        :meth:`append_message`, ``branch`` included), each next one follows the one before, and
+        the branch ends at the last. ``update`` are changes to stored messages (``id`` plus the
+        fields that change). ``retire_head`` names the active branch's head, which is kept on a
+        new branch while ``add`` takes its place (``retry``: the failed reply is kept, unchanged). ``approval`` announces
+        tool calls waiting for the user. Every transition is durable before it is visible.
+
+        ``guard`` sees the conversation under its lock and may refuse the step (one turn at a
+        time). A first message whose ``client_message_id`` is known, or a ``request`` already
+        answered, writes nothing: the step comes back with ``created`` false and the stored
+        message (or the request's answer) — or a :class:`Conflict` when the fields differ.
+        """
+        check_id(turn.get("id"), "turn.id")
+        for new in add:
+            check_id(new.id, "message id")
+            check_role(new.role)
+            check_status(new.status)
+            check_content(new.content)
+            if new.client_message_id is not None:
+                check_id(new.client_message_id, "client_message_id")
+        if parent_id is not UNSET and parent_id is not None:
+            check_id(parent_id, "parent_id")
+        if branch is not None:
+            check_branch_name(branch)
+
+        async def work() -> TurnStep:
+            shard = await self._shard(conversation_id)
+            turns = await self._load_turns(shard)
+            first = add[0] if add else None
+            if first is not None and first.client_message_id in shard.client_ids:
+                existing_id = shard.client_ids[str(first.client_message_id)]
+                _, existing = await self._message(shard, existing_id)
+                if existing.get("_request") == first.fingerprint(parent_id, branch):
+                    known = turns.get(str(existing.get("turn_id")))
+                    return TurnStep(known, [public_message(existing)], False)
+                raise Conflict(
+                    f"client_message_id '{first.client_message_id}' was used for a different message",
+                    details={"existing": public_message(existing)},
+                )
+            if (recalled := await self._recall(shard, request)) is not None:
+                return TurnStep(recalled, [], False)
+            if add and shard.conversation.get("deleted_at") is not None:
+                raise Conflict(f"conversation '{conversation_id}' is in the trash")
+            if guard is not None:
+                guard(shard.summary())
+            now = now_iso()
+            ops: list[Operation] = []
+            draft = _Draft("updated")
+            for changes in update:
+                unknown = set(changes) - set(MESSAGE_FIELDS)
+                if unknown:
+                    raise ValueError(f"not message fields: {sorted(unknown)}")
+                ordinal, stored = await self._message(shard, changes["id"])
+                replaced = {**stored, **changes, "updated_at": now}
+                ops.append(["msg", ordinal, replaced])
+                draft.messages.append((False, replaced))
+            active = shard.active_branch
+            if retire_head is not None:
+                head = shard.branches.get(active)
+                if head != retire_head:
+                    raise Conflict(
+                        f"message '{retire_head}' is no longer the end of branch '{active}'"
+                    )
+                ops.append(["branch", self._free_branch_name(shard), head])
+                _, retired = await self._message(shard, head)
+                target, parent = active, retired.get("parent_id")
+            elif add:
+                target, parent = self._target_branch(shard, parent_id, branch)
+            else:
+                target, parent = active, None
+            for position, new in enumerate(add):
+                doc = new.document(conversation_id, parent, now)
+                if position == 0:
+                    doc["_request"] = new.fingerprint(parent_id, branch)
+                ops.append(["msg", len(shard.ids) + position, doc])
+                draft.messages.append((True, doc))
+                parent = new.id
+            if add:
+                ops.append(["branch", target, parent])
+            previous = turns[turn["id"]].get("state") if turn["id"] in turns else None
+            latest = turn["id"] not in turns or next(reversed(turns)) == turn["id"]
+            turn_doc = {**turn, "conversation_id": conversation_id, "updated_at": now}
+            ops.append(["turn", turn_doc])
+            draft.turns.append((previous, turn_doc))
+            if approval:
+                draft.approvals.append({"turn_id": turn["id"], "tool_calls": approval})
+            ops.extend(self._remember(request, ["turn", turn["id"]]))
+            conversation = {**shard.conversation, "active_branch": target}
+            if latest:
+                conversation["state"] = turn_doc.get("state", "idle")
+            await self._commit(shard, ops, draft, conversation=conversation, at=now)
+            added = [public_message(doc) for created, doc in draft.messages if created]
+            return TurnStep(turn_doc, added, True)
+
+        return await self._mutate(conversation_id, work)
+
+    async def recall(self, conversation_id: str, request: Request | None) -> Doc | None:
+        """The stored answer to an earlier request with this ``request_id``, if any (§4)."""
+        shard = await self._shard(conversation_id)
+        return await self._recall(shard, request)
+
+    async def path_to(self, conversation_id: str, message_id: str, limit: int) -> list[Doc]:
+        """The last ``limit`` messages from the root to ``message_id`` (inclusive), in order:
+        the history a model sees, whatever branch is active meanwhile."""
+        shard = await self._shard(conversation_id)
+        await self._message(shard, message_id)
+        window = shard.path_to(message_id)[-limit:]
+        await self._load_messages(shard, window)
+        return [public_message(shard.message_at(o)) for o in window]
+
+    def conversations_in_state(self, states: Iterable[str]) -> list[str]:
+        """Ids of conversations whose latest turn is in one of ``states`` (from the catalog)."""
+        wanted = set(states)
+        return [cid for cid, doc in self._catalog.entries.items() if doc.get("state") in wanted]
 
     async def get_turn(self, conversation_id: str, turn_id: str) -> Doc:
         check_id(turn_id, "turn_id")

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -20,6 +19,7 @@ from sidecar.http.events import setup_routes
 from sidecar.http.keys import CONFIG, HUB, STORE
 from sidecar.settings import ServerConfig
 from sidecar.store import Store, StoreConfig
+from tests.sse import events, frame
 
 Client = TestClient[web.Request, web.Application]
 PATH = "/api/v1/events"
@@ -92,29 +92,6 @@ async def make_sidecar(
 @pytest.fixture
 async def sidecar(make_sidecar: SidecarFactory) -> Sidecar:
     return await make_sidecar()
-
-
-async def frame(response: aiohttp.ClientResponse, within: float = 2.0) -> dict[str, Any]:
-    """One raw SSE frame: ``{"comment": ...}`` or ``{"id": int, "event": str, "data": obj}``."""
-    raw = await asyncio.wait_for(response.content.readuntil(b"\n\n"), within)
-    assert raw.endswith(b"\n\n"), f"stream ended: {raw!r}"
-    lines = raw.decode().rstrip("\n").split("\n")
-    if lines[0].startswith(":"):
-        assert len(lines) == 1
-        return {"comment": lines[0][1:].strip()}
-    fields = dict(line.split(": ", 1) for line in lines)
-    assert list(fields) == ["id", "event", "data"], raw
-    return {"id": int(fields["id"]), "event": fields["event"], "data": orjson.loads(fields["data"])}
-
-
-async def events(response: aiohttp.ClientResponse, count: int) -> list[dict[str, Any]]:
-    """The next ``count`` events, skipping heartbeats."""
-    found: list[dict[str, Any]] = []
-    while len(found) < count:
-        got = await frame(response)
-        if "comment" not in got:
-            found.append(got)
-    return found
 
 
 async def no_event_within(response: aiohttp.ClientResponse, seconds: float) -> None:

@@ -1,0 +1,520 @@
+"""The SQLite side of the search index: schema, writes and reads. Runs on threads, never the loop.
+
+One file, ``DATA_DIR/search/index.sqlite3`` (WAL mode, so queries read while the writer writes):
+
+- ``convs``: one row per indexed conversation: its id, the ``revision`` and ``updated_at`` it
+  was indexed at (what start-up reconciliation compares with the store's catalog), its flags
+  (``archived``, ``deleted``: filters) and ``created_at`` (the date of a title hit).
+- ``msgs``: one row per indexed message (conversation, message id, role, created_at); its rowid
+  is the rowid of the message's text in ``messages``.
+- ``messages``: FTS5 over message content, plus ``scope``, one token naming the conversation
+  (``k<key>``) so "search in this conversation" is an index intersection, not a filter scan.
+- ``titles``: FTS5 over conversation titles (rowid = the conversation's key), kept apart so that
+  bm25's length statistics of short titles are not diluted by millions of messages.
+
+Tokenizer ``unicode61 remove_diacritics 2``: case- and accent-insensitive (café = CAFE), with a
+prefix index for 3-letter prefixes. Everything here is derived from the store and can be rebuilt.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from .query import WORD_RUN, Filters, Part, match_expression
+from .snippets import CLOSE, ELLIPSIS, OPEN, clean_text, plain_snippet
+
+FORMAT: Final = 1
+TOKENIZER: Final = "unicode61 remove_diacritics 2"
+#: Queries rank at most this many of the most recently indexed matching messages: bm25 over every
+#: match of a word found in half a million messages would cost far more than 50 ms.
+RANK_WINDOW: Final = 5_000
+SNIPPET_TOKENS: Final = 24
+#: A title hit's bm25 score counts this many times a message hit's.
+TITLE_WEIGHT: Final = 2.0
+DAMAGE_CODES: Final = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+
+SCHEMA: Final = f"""
+CREATE TABLE meta(key TEXT PRIMARY KEY, value ANY) STRICT;
+CREATE TABLE convs(
+    key INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    revision INTEGER NOT NULL,
+    updated_at TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    archived INTEGER NOT NULL,
+    deleted INTEGER NOT NULL,
+    title TEXT
+) STRICT;
+CREATE TABLE msgs(
+    row INTEGER PRIMARY KEY,
+    conv INTEGER NOT NULL,
+    message_id TEXT NOT NULL,
+    role TEXT NOT NULL,
+    created_at TEXT NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX msgs_by_conversation ON msgs(conv, message_id);
+CREATE VIRTUAL TABLE messages USING fts5(body, scope, tokenize='{TOKENIZER}', prefix='3');
+CREATE VIRTUAL TABLE titles USING fts5(title, tokenize='{TOKENIZER}', prefix='3');
+INSERT INTO meta(key, value) VALUES ('format', {FORMAT});
+"""
+
+
+class IndexDamaged(Exception):
+    """The index file is not a readable index of our format: quarantine it and rebuild."""
+
+
+def is_damage(exc: sqlite3.Error) -> bool:
+    """Whether SQLite says the file itself is damaged (not busy, full or misused)."""
+    name = str(getattr(exc, "sqlite_errorname", ""))
+    return name.startswith(DAMAGE_CODES)
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), WAL, relaxed syncing.
+
+    ``synchronous=NORMAL``: a power cut may lose the last commits but never consistency, and
+    start-up reconciliation re-indexes whatever the store has that the index lost.
+    """
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA cache_size=-16000")
+    return conn
+
+
+def prepare(path: Path) -> bool:
+    """Create the index if there is none; check an existing one. True if it was created.
+
+    Raises :class:`IndexDamaged` when the file is not an index of this format, and other
+    ``sqlite3`` errors (cannot open, disk full, read-only) as they are.
+    """
+    fresh = not path.exists()
+    try:
+        conn = connect(path)
+        try:
+            if fresh:
+                conn.executescript(f"BEGIN; {SCHEMA} COMMIT;")
+                return True
+            row = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+            if row is None or row[0] != FORMAT:
+                raise IndexDamaged(f"index format {row and row[0]!r} is not {FORMAT}")
+            conn.execute("SELECT count(*) FROM convs").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        if is_damage(exc) or "no such table" in str(exc):
+            raise IndexDamaged(f"index cannot be read: {exc}") from None
+        raise
+    return False
+
+
+def check_integrity(path: Path) -> str | None:
+    """What ``PRAGMA quick_check`` finds wrong (``None``: nothing). Read-only, so it runs beside
+    the writer; damage inside FTS5's own blobs shows up later, when a query or write reads it."""
+    try:
+        conn = connect(path)
+        try:
+            rows = [str(row[0]) for row in conn.execute("PRAGMA quick_check").fetchall()]
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        return str(exc)
+    problems = [row for row in rows if row != "ok"]
+    return "; ".join(problems[:5]) if problems else None
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRow:
+    id: str
+    title: str | None
+    revision: int
+    updated_at: str
+    created_at: str
+    archived: bool
+    deleted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRow:
+    message_id: str
+    role: str
+    created_at: str
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """What one store change did to a conversation, applied in one transaction: its new state
+    (``None`` when only messages changed) and its created or updated messages. Never split, so
+    an indexed revision always comes with the messages of that revision."""
+
+    conversation_id: str
+    conversation: ConversationRow | None
+    messages: list[MessageRow]
+
+
+@dataclass(frozen=True, slots=True)
+class Replace:
+    """Everything about one conversation, replacing whatever the index held (reindexing)."""
+
+    conversation: ConversationRow
+    messages: list[MessageRow]
+
+
+@dataclass(frozen=True, slots=True)
+class Purge:
+    conversation_id: str
+
+
+Command = Update | Replace | Purge
+
+
+def command_weight(command: Command) -> int:
+    """How much work a command is, in messages (for batching and back-pressure)."""
+    return len(command.messages) + 1 if isinstance(command, Update | Replace) else 1
+
+
+class Writer:
+    """Applies commands through one connection; every batch is one transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self._keys: dict[str, int] = dict(conn.execute("SELECT id, key FROM convs").fetchall())
+        row = conn.execute("SELECT max(row), count(*) FROM msgs").fetchone()
+        self._next_row = int(row[0] or 0) + 1
+        #: Indexed messages (the reader's "how common is this word" threshold scales with it).
+        self.message_rows = int(row[1])
+
+    def apply(self, commands: Iterable[Command]) -> None:
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        keys_before = dict(self._keys)
+        next_row, rows = self._next_row, self.message_rows
+        try:
+            for command in commands:
+                if isinstance(command, Update):
+                    self._update(command)
+                elif isinstance(command, Replace):
+                    self._replace(command)
+                else:
+                    self._purge(command.conversation_id)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            self._keys, self._next_row, self.message_rows = keys_before, next_row, rows
+            raise
+
+    def _key(self, conversation_id: str) -> int:
+        """The conversation's key, with a placeholder row (revision 0) if it is not indexed yet:
+        reconciliation then sees the revision differ and reindexes it whole."""
+        key = self._keys.get(conversation_id)
+        if key is None:
+            cursor = self.conn.execute(
+                "INSERT INTO convs(id, revision, updated_at, created_at, archived, deleted)"
+                " VALUES (?, 0, '', '', 0, 0)",
+                (conversation_id,),
+            )
+            key = int(cursor.lastrowid or 0)
+            self._keys[conversation_id] = key
+        return key
+
+    def _update(self, command: Update) -> None:
+        if command.conversation is not None:
+            key = self._put_conversation(command.conversation)
+        else:
+            key = self._key(command.conversation_id)
+        for message in command.messages:
+            self._put_message(key, message)
+
+    def _put_conversation(self, conv: ConversationRow) -> int:
+        key = self._key(conv.id)
+        old = self.conn.execute("SELECT title FROM convs WHERE key = ?", (key,)).fetchone()
+        title = clean_text(conv.title) if conv.title else None
+        self.conn.execute(
+            "UPDATE convs SET revision = ?, updated_at = ?, created_at = ?, archived = ?,"
+            " deleted = ?, title = ? WHERE key = ?",
+            (
+                conv.revision,
+                conv.updated_at,
+                conv.created_at,
+                int(conv.archived),
+                int(conv.deleted),
+                title,
+                key,
+            ),
+        )
+        if old is None or old[0] != title:
+            self.conn.execute("DELETE FROM titles WHERE rowid = ?", (key,))
+            if title:
+                self.conn.execute("INSERT INTO titles(rowid, title) VALUES (?, ?)", (key, title))
+        return key
+
+    def _put_message(self, key: int, message: MessageRow) -> None:
+        content = clean_text(message.content)
+        old = self.conn.execute(
+            "SELECT m.row, b.body FROM msgs m JOIN messages b ON b.rowid = m.row"
+            " WHERE m.conv = ? AND m.message_id = ?",
+            (key, message.message_id),
+        ).fetchone()
+        if old is not None:
+            if old[1] == content:
+                return  # a status or metadata change: the text is indexed already
+            self._delete_rows([old[0]])
+        if content.strip():
+            self._insert(key, [message], [content])
+
+    def _insert(self, key: int, messages: list[MessageRow], contents: list[str]) -> None:
+        first = self._next_row
+        self._next_row += len(messages)
+        self.message_rows += len(messages)
+        scope = f"k{key}"
+        self.conn.executemany(
+            "INSERT INTO msgs(row, conv, message_id, role, created_at) VALUES (?, ?, ?, ?, ?)",
+            [(first + i, key, m.message_id, m.role, m.created_at) for i, m in enumerate(messages)],
+        )
+        self.conn.executemany(
+            "INSERT INTO messages(rowid, body, scope) VALUES (?, ?, ?)",
+            [(first + i, text, scope) for i, text in enumerate(contents)],
+        )
+
+    def _delete_rows(self, rows: list[int]) -> None:
+        params = [(row,) for row in rows]
+        self.conn.executemany("DELETE FROM messages WHERE rowid = ?", params)
+        self.conn.executemany("DELETE FROM msgs WHERE row = ?", params)
+        self.message_rows -= len(rows)
+
+    def _replace(self, command: Replace) -> None:
+        key = self._put_conversation(command.conversation)
+        rows = [r for (r,) in self.conn.execute("SELECT row FROM msgs WHERE conv = ?", (key,))]
+        self._delete_rows(rows)
+        kept = [(m, clean_text(m.content)) for m in command.messages]
+        kept = [(m, text) for m, text in kept if text.strip()]
+        if kept:
+            self._insert(key, [m for m, _ in kept], [text for _, text in kept])
+
+    def _purge(self, conversation_id: str) -> None:
+        key = self._keys.pop(conversation_id, None)
+        if key is None:
+            return
+        rows = [r for (r,) in self.conn.execute("SELECT row FROM msgs WHERE conv = ?", (key,))]
+        self._delete_rows(rows)
+        self.conn.execute("DELETE FROM titles WHERE rowid = ?", (key,))
+        self.conn.execute("DELETE FROM convs WHERE key = ?", (key,))
+
+
+def indexed_revisions(conn: sqlite3.Connection) -> dict[str, tuple[int, str]]:
+    """Every indexed conversation's (revision, updated_at), for reconciliation."""
+    rows = conn.execute("SELECT id, revision, updated_at FROM convs").fetchall()
+    return {str(cid): (int(revision), str(updated_at)) for cid, revision, updated_at in rows}
+
+
+# ---------------------------------------------------------------------------- reading
+
+CommonCheck = Callable[[sqlite3.Connection, Part], bool]
+
+
+def is_common(conn: sqlite3.Connection, part: Part, threshold: int) -> bool:
+    """Whether more than ``threshold`` indexed messages hold this word (stops at that many)."""
+    row = conn.execute(
+        "SELECT rowid FROM messages WHERE messages MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+        (f"{{body}} : {part.fts()}", threshold),
+    ).fetchone()
+    return row is not None
+
+
+def _conversation_filters(filters: Filters, alias: str) -> tuple[list[str], list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if filters.archived is not None:
+        clauses.append(f"{alias}.archived = ?")
+        params.append(int(filters.archived))
+    if filters.deleted is not None:
+        clauses.append(f"{alias}.deleted = ?")
+        params.append(int(filters.deleted))
+    return clauses, params
+
+
+def _date_filters(filters: Filters, column: str) -> tuple[list[str], list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if filters.created_from is not None:
+        clauses.append(f"{column} >= ?")
+        params.append(filters.created_from)
+    if filters.created_to is not None:
+        clauses.append(f"{column} <= ?")
+        params.append(filters.created_to)
+    return clauses, params
+
+
+def search(
+    conn: sqlite3.Connection,
+    parts: list[Part],
+    filters: Filters,
+    limit: int,
+    common: CommonCheck,
+) -> list[dict[str, Any]]:
+    """The best ``limit`` hits (titles and messages), best first, with snippets."""
+    if not parts:
+        return []
+    key: int | None = None
+    if filters.conversation_id is not None:
+        row = conn.execute("SELECT key FROM convs WHERE id = ?", (filters.conversation_id,))
+        found = row.fetchone()
+        if found is None:
+            return []
+        key = int(found[0])
+    droppable = [part for part in parts if part.single_word]
+    if droppable and len(parts) > 1:
+        dropped = {part for part in droppable if common(conn, part)}
+        if len(dropped) < len(parts):
+            parts = [part for part in parts if part not in dropped]
+    hits = _message_hits(conn, parts, filters, limit, key, _newest_first(conn, parts, common))
+    if filters.role is None:
+        hits += _title_hits(conn, parts, filters, limit, key)
+    hits.sort(key=lambda hit: (hit[0], -hit[1]))
+    items = []
+    for _, _, table, rowid, item in hits[:limit]:
+        item["snippet"], item["highlights"] = _snippet(conn, table, parts, rowid)
+        items.append(item)
+    return items
+
+
+Hit = tuple[float, int, str, int, dict[str, Any]]
+
+
+def _newest_first(conn: sqlite3.Connection, parts: list[Part], common: CommonCheck) -> bool:
+    """Whether to rank message hits newest first instead of by bm25.
+
+    FTS5's bm25 counts, for each phrase of the query, every row it matches (its idf), which for
+    a phrase holding a very common word means walking that word's whole posting list. So: when
+    every word left is common (``the``; bm25 would say next to nothing anyway), or a quoted
+    phrase holds a common word (``"what the"``: every hit is an exact match, recency orders them
+    well), hits come newest first.
+    """
+    every_word_common = True
+    for part in parts:
+        words = WORD_RUN.findall(part.text)
+        flags = [common(conn, Part(word, False, False)) for word in words] if words else [False]
+        if part.phrase and not part.prefix and any(flags):
+            return True
+        every_word_common = every_word_common and not part.prefix and all(flags)
+    return every_word_common
+
+
+def _message_hits(
+    conn: sqlite3.Connection,
+    parts: list[Part],
+    filters: Filters,
+    limit: int,
+    key: int | None,
+    newest_first: bool,
+) -> list[Hit]:
+    expression = match_expression(parts, "body", None if key is None else f"k{key}")
+    clauses, params = _conversation_filters(filters, "c")
+    dates, date_params = _date_filters(filters, "d.created_at")
+    clauses += dates
+    params += date_params
+    if filters.role is not None:
+        clauses.append("d.role = ?")
+        params.append(filters.role)
+    where = "".join(f" AND {clause}" for clause in clauses)
+    joins = "FROM messages JOIN msgs d ON d.row = messages.rowid JOIN convs c ON c.key = d.conv"
+    if newest_first:
+        rows = conn.execute(
+            f"SELECT 0.0, messages.rowid, c.id, d.message_id, d.created_at {joins}"
+            f" WHERE messages MATCH ?{where} ORDER BY messages.rowid DESC LIMIT ?",
+            [expression, *params, limit],
+        ).fetchall()
+        return _message_rows(rows)
+    # The window's edge, and the best candidates in it, from the FTS table alone (no joins):
+    # then only the candidates are looked up and filtered. Filters that drop too many of them
+    # (a rare role, a narrow date range) fall back to ranking the filtered window in one join.
+    edge = conn.execute(
+        "SELECT rowid FROM messages WHERE messages MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+        (expression, RANK_WINDOW - 1),
+    ).fetchone()
+    low = 0 if edge is None else int(edge[0])
+    wanted = limit * 3 + 10
+    candidates = conn.execute(
+        "SELECT bm25(messages, 1.0, 0.0) AS score, rowid FROM messages"
+        " WHERE messages MATCH ? AND rowid >= ? ORDER BY score, rowid DESC LIMIT ?",
+        (expression, low, wanted),
+    ).fetchall()
+    scores = {int(rowid): float(score) for score, rowid in candidates}
+    marks = ", ".join("?" * len(scores))
+    found = conn.execute(
+        f"SELECT d.row, c.id, d.message_id, d.created_at FROM msgs d"
+        f" JOIN convs c ON c.key = d.conv WHERE d.row IN ({marks}){where}",
+        [*scores, *params],
+    ).fetchall()
+    if len(found) >= limit or len(candidates) < wanted:
+        rows = [(scores[int(row)], row, cid, mid, at) for row, cid, mid, at in found]
+        rows.sort(key=lambda row: (row[0], -row[1]))
+        return _message_rows(rows[:limit])
+    rows = conn.execute(
+        f"SELECT bm25(messages, 1.0, 0.0) AS score, messages.rowid, c.id, d.message_id,"
+        f" d.created_at {joins} WHERE messages MATCH ? AND messages.rowid >= ?{where}"
+        " ORDER BY score, messages.rowid DESC LIMIT ?",
+        [expression, low, *params, limit],
+    ).fetchall()
+    return _message_rows(rows)
+
+
+def _message_rows(rows: list[Any]) -> list[Hit]:
+    return [
+        (
+            float(score),
+            int(rowid),
+            "messages",
+            int(rowid),
+            {"conversation_id": cid, "message_id": mid, "created_at": created_at},
+        )
+        for score, rowid, cid, mid, created_at in rows
+    ]
+
+
+def _title_hits(
+    conn: sqlite3.Connection, parts: list[Part], filters: Filters, limit: int, key: int | None
+) -> list[Hit]:
+    clauses, params = _conversation_filters(filters, "c")
+    dates, date_params = _date_filters(filters, "c.created_at")
+    clauses += dates
+    params += date_params
+    if key is not None:
+        clauses.append("titles.rowid = ?")
+        params.append(key)
+    where = "".join(f" AND {clause}" for clause in clauses)
+    rows = conn.execute(
+        "SELECT bm25(titles) AS score, titles.rowid, c.id, c.created_at"
+        f" FROM titles JOIN convs c ON c.key = titles.rowid WHERE titles MATCH ?{where}"
+        " ORDER BY score LIMIT ?",
+        [match_expression(parts, None), *params, limit],
+    ).fetchall()
+    return [
+        (
+            float(score) * TITLE_WEIGHT,
+            -1,
+            "titles",
+            int(rowid),
+            {"conversation_id": cid, "message_id": None, "created_at": created_at},
+        )
+        for score, rowid, cid, created_at in rows
+    ]
+
+
+def _snippet(
+    conn: sqlite3.Connection, table: str, parts: list[Part], rowid: int
+) -> tuple[str, list[list[int]]]:
+    expression = match_expression(parts, "body" if table == "messages" else None)
+    row = conn.execute(
+        f"SELECT snippet({table}, 0, ?, ?, ?, ?) FROM {table} WHERE {table} MATCH ? AND rowid = ?",
+        (OPEN, CLOSE, ELLIPSIS, SNIPPET_TOKENS, expression, rowid),
+    ).fetchone()
+    return plain_snippet(str(row[0])) if row is not None else ("", [])

@@ -1,0 +1,631 @@
+"""The search index as the rest of the sidecar sees it: open, keep up with the store, query, close.
+
+Keeping up: :class:`SearchIndex` listens to the store (``Store.subscribe``) and turns each change
+into one command for a writer thread, which applies whatever has queued up in one SQLite
+transaction. Streaming growth (``text`` effects) is ignored: a reply is indexed when its message
+is created and again when it is updated (its completion), both of which carry the whole message.
+``external`` changes and start-up reconciliation reindex whole conversations, read through
+:meth:`Store.all_messages`.
+
+Consistency: the index is derived. At every start it is compared with the store's catalog
+(per conversation: the ``revision`` and ``updated_at`` it was indexed at); conversations that
+differ or are missing are reindexed, ones the store no longer has are dropped, in the background
+(the ready line was printed long before). A file SQLite calls damaged, at start or later, is
+moved to ``quarantine/`` and rebuilt from the store.
+
+The request path never waits for SQLite writes: queries run on reader threads, and wait at most
+``fresh_wait`` seconds for changes already queued (so a search right after a write usually sees
+it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from ..store import Change, ListQuery, NotFound, Store, Unavailable
+from ..store.durable import make_dirs
+from ..store.model import Doc
+from ..store.quarantine import Quarantine
+from . import database
+from .database import (
+    Command,
+    ConversationRow,
+    IndexDamaged,
+    MessageRow,
+    Purge,
+    Replace,
+    Update,
+    command_weight,
+    is_damage,
+)
+from .query import Part, check_filters, check_limit, parse_query
+
+log = logging.getLogger(__name__)
+
+INDEX_FILE: Final = "index.sqlite3"
+FOLDER: Final = "search"
+RETRY_AFTER_FAILURE_S: Final = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class SearchConfig:
+    """Tuning knobs (defaults suit a million messages; tests shrink the common-word ones)."""
+
+    #: A bare word in more than this share of all indexed messages is dropped from a query that
+    #: has other words: it would match nearly everything, add almost nothing to bm25, and cost
+    #: a scan of its whole posting list.
+    common_fraction: float = 0.2
+    #: ... but only once the index holds this many messages (small indexes stay exact).
+    common_min_rows: int = 5000
+    #: At most this many messages per transaction.
+    batch_weight: int = 2000
+    #: Reindexing waits while more than this many messages are queued for the writer.
+    backlog_weight: int = 20_000
+    fresh_wait: float = 0.25
+    readers: int = 2
+
+
+class CommonWords:
+    """Which words are in more than ``common_fraction`` of the indexed messages (a probe that
+    stops at that many), cached; the cache is dropped when the index grew or shrank by a fifth.
+    Safe to share between reader threads (a lost race only repeats a probe)."""
+
+    def __init__(self, config: SearchConfig) -> None:
+        self.config = config
+        self._known: dict[str, bool] = {}
+        self._rows = 0
+
+    def check(self, conn: sqlite3.Connection, part: Part, rows: int) -> bool:
+        threshold = max(self.config.common_min_rows, int(rows * self.config.common_fraction))
+        if rows <= threshold:
+            return False
+        if abs(rows - self._rows) > self._rows // 5:
+            self._known = {}
+            self._rows = rows
+        key = part.fts().casefold()
+        known = self._known.get(key)
+        if known is None:
+            known = self._known[key] = database.is_common(conn, part, threshold)
+        return known
+
+
+def conversation_row(summary: Doc) -> ConversationRow:
+    return ConversationRow(
+        id=str(summary["id"]),
+        title=summary.get("title") if isinstance(summary.get("title"), str) else None,
+        revision=int(summary.get("revision") or 0),
+        updated_at=str(summary.get("updated_at") or ""),
+        created_at=str(summary.get("created_at") or ""),
+        archived=bool(summary.get("archived")),
+        deleted=summary.get("deleted_at") is not None,
+    )
+
+
+def message_row(doc: Doc) -> MessageRow:
+    content = doc.get("content")
+    return MessageRow(
+        message_id=str(doc["id"]),
+        role=str(doc.get("role") or ""),
+        created_at=str(doc.get("created_at") or ""),
+        content=content if isinstance(content, str) else "",
+    )
+
+
+class _Stop:
+    """Tells the writer thread to finish what it has and exit."""
+
+
+_STOP: Final = _Stop()
+Queued = tuple[int, Command] | _Stop
+
+
+class _WriterThread(threading.Thread):
+    """Owns the write connection; applies queued commands in batches, one transaction each."""
+
+    def __init__(self, index: SearchIndex, path: Path, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(name="search-writer", daemon=True)
+        self.index = index
+        self.path = path
+        self.loop = loop
+        self.queue: queue.SimpleQueue[Queued] = queue.SimpleQueue()
+
+    def _report(self, callback: Any, *args: Any) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting
+            self.loop.call_soon_threadsafe(callback, *args)
+
+    def run(self) -> None:
+        try:
+            conn = database.connect(self.path)
+            writer = database.Writer(conn)
+        except sqlite3.Error as exc:
+            self._report(self.index._on_damage, self, f"index cannot be opened: {exc}")
+            return
+        self._report(self.index._on_rows, self, writer.message_rows)
+        try:
+            self._serve(writer)
+        finally:
+            conn.close()
+
+    def _serve(self, writer: database.Writer) -> None:
+        limit = self.index.config.batch_weight
+        while True:
+            first = self.queue.get()
+            if isinstance(first, _Stop):
+                return
+            batch = [first]
+            weight = command_weight(first[1])
+            stop = False
+            while weight < limit:
+                try:
+                    item = self.queue.get_nowait()
+                except queue.Empty:
+                    break
+                if isinstance(item, _Stop):
+                    stop = True
+                    break
+                batch.append(item)
+                weight += command_weight(item[1])
+            try:
+                writer.apply(command for _, command in batch)
+            except sqlite3.Error as exc:
+                if is_damage(exc):
+                    self._report(self.index._on_damage, self, f"index write failed: {exc}")
+                    return
+                log.error("search index write failed (will reconcile): %s", exc)
+                self._report(self.index._on_write_failed, self)
+            self._report(self.index._on_written, self, batch[-1][0], writer.message_rows)
+            if stop:
+                return
+
+
+class _Readers:
+    """Reader threads, each with its own connection (reopened after the file was replaced)."""
+
+    def __init__(self, path: Path, size: int) -> None:
+        self.path = path
+        self.executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="search-read")
+        self.generation = 0
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection to the current file (call on a reader thread)."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None or getattr(self._local, "generation", -1) != self.generation:
+            if conn is not None:
+                self._forget(conn)
+            conn = database.connect(self.path)
+            with self._lock:
+                self._all.append(conn)
+            self._local.conn, self._local.generation = conn, self.generation
+        return conn
+
+    def _forget(self, conn: sqlite3.Connection) -> None:
+        with self._lock:
+            if conn in self._all:
+                self._all.remove(conn)
+        conn.close()
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+
+
+class SearchIndex:
+    """Full-text search over every conversation's title and messages (CONTRACT §5 search)."""
+
+    def __init__(self, store: Store, folder: Path, config: SearchConfig) -> None:
+        self.store = store
+        self.folder = folder
+        self.path = folder / INDEX_FILE
+        self.config = config
+        self._quarantine = Quarantine(store.layout.quarantine)
+        self._loop = asyncio.get_running_loop()
+        self._readers = _Readers(self.path, config.readers)
+        self._writer: _WriterThread | None = None
+        self._unsubscribe: Any = None
+        self._issued = 0
+        self._done = 0
+        self._weights: deque[tuple[int, int]] = deque()
+        self._backlog = 0
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._seen_seq = store.seq
+        self._written_seq = store.seq
+        self._seqs: deque[tuple[int, int]] = deque()
+        self._message_rows = 0
+        self._common = CommonWords(config)
+        self._pending: dict[str, None] = {}
+        self._wake = asyncio.Event()
+        self._progress = asyncio.Event()
+        self._reindexing = False
+        self._recovering = False
+        self._reconciling = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._worker: asyncio.Task[None] | None = None
+        self._closed = False
+        self._unavailable: str | None = None
+        #: How many times a damaged index was quarantined and rebuilt since this one opened.
+        self.rebuilds = 0
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @classmethod
+    async def open(
+        cls, store: Store, config: SearchConfig | None = None, *, folder: Path | None = None
+    ) -> SearchIndex:
+        """Open (or create) the index beside the store and start keeping it up to date.
+
+        Quick: it checks the file's format and starts the writer; the integrity check and
+        reconciliation with the store run in the background.
+        """
+        index = cls(store, folder or store.data_dir / FOLDER, config or SearchConfig())
+        try:
+            fresh = await index._prepare()
+        except (sqlite3.Error, OSError) as exc:
+            # Search is not worth a sidecar that does not start: the rest works, search is 503.
+            log.error("search is unavailable: the index cannot be opened: %s", exc)
+            index._unavailable = f"the search index cannot be opened ({exc})"
+            return index
+        index._writer = index._start_writer()
+        index._unsubscribe = store.subscribe(index._on_change)
+        index._worker = asyncio.create_task(index._reindex_worker(), name="search-reindex")
+        index._start_reconcile(check=not fresh)
+        return index
+
+    async def _prepare(self) -> bool:
+        await asyncio.to_thread(make_dirs, self.folder)
+        try:
+            return await asyncio.to_thread(database.prepare, self.path)
+        except IndexDamaged as exc:
+            await asyncio.to_thread(self._move_aside, str(exc))
+            self.rebuilds += 1
+            return await asyncio.to_thread(database.prepare, self.path)
+
+    def _move_aside(self, reason: str) -> None:
+        """Quarantine the whole index folder (never delete it) and make an empty one."""
+        self._quarantine.move(self.folder, kind="search-index", reason=reason)
+        make_dirs(self.folder)
+
+    def _start_writer(self) -> _WriterThread:
+        writer = _WriterThread(self, self.path, self._loop)
+        writer.start()
+        return writer
+
+    async def close(self) -> None:
+        """Stop listening, finish every queued write, close the file."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        tasks = [*self._tasks, *([self._worker] if self._worker else [])]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        writer = self._writer
+        if writer is not None:
+            writer.queue.put(_STOP)
+            await asyncio.to_thread(writer.join)
+        await asyncio.to_thread(self._readers.close)
+        self._release_all()
+
+    def _release_all(self) -> None:
+        """Count everything queued as done (it was written, or dropped with a damaged file)."""
+        self._done = self._issued
+        for _, future in self._waiters:
+            if not future.done():
+                future.set_result(None)
+        self._waiters = []
+
+    def _spawn(self, coroutine: Any) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def indexing(self) -> bool:
+        """True while the index is catching up with the store (results may be incomplete)."""
+        return (
+            bool(self._pending or self._reindexing or self._recovering or self._reconciling)
+            or self._backlog > self.config.batch_weight
+        )
+
+    @property
+    def event_seq(self) -> int:
+        """The last store seq whose changes the index reflects."""
+        return self._seen_seq if self._done >= self._issued else self._written_seq
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "messages": self._message_rows,
+            "indexing": self.indexing,
+            "queued": self._issued - self._done,
+            "rebuilds": self.rebuilds,
+        }
+
+    async def idle(self) -> None:
+        """Wait until every change so far is written and no reindexing is left (tests, bench)."""
+        while not self._closed and (self.indexing or self._done < self._issued):
+            self._progress.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._progress.wait(), 0.1)
+
+    # ------------------------------------------------------------------ writing
+
+    def _send(self, command: Command) -> None:
+        if self._closed or self._writer is None:
+            return
+        self._issued += 1
+        weight = command_weight(command)
+        self._weights.append((self._issued, weight))
+        self._seqs.append((self._issued, self._seen_seq))
+        self._backlog += weight
+        self._writer.queue.put((self._issued, command))
+
+    def _on_change(self, change: Change) -> None:
+        """Store listener (on the loop, in seq order): queue what the change means for search."""
+        cid = change.conversation_id
+        conversation: ConversationRow | None = None
+        messages: list[MessageRow] = []
+        purged = False
+        for effect in change.effects:
+            data = effect.data
+            if effect.kind == "conversation":
+                summary = data.get("conversation")
+                if data.get("reason") == "purged" or summary is None:
+                    purged = True
+                else:
+                    conversation = conversation_row(summary)
+            elif effect.kind == "message" and isinstance(data.get("message"), dict):
+                messages.append(message_row(data["message"]))
+            elif effect.kind == "external":
+                self._want([str(c) for c in data.get("conversation_ids", [])])
+        self._seen_seq = change.last_seq
+        if purged:
+            self._pending.pop(cid, None)
+            self._send(Purge(cid))
+        elif conversation is not None or messages:
+            self._send(Update(cid, conversation, messages))
+
+    def _on_written(self, writer: _WriterThread, ticket: int, rows: int) -> None:
+        if writer is not self._writer:
+            return
+        self._done = max(self._done, ticket)
+        self._message_rows = rows
+        while self._weights and self._weights[0][0] <= ticket:
+            self._backlog -= self._weights.popleft()[1]
+        while self._seqs and self._seqs[0][0] <= ticket:
+            self._written_seq = self._seqs.popleft()[1]
+        self._progress.set()
+        ready = [(t, f) for t, f in self._waiters if t <= ticket]
+        self._waiters = [(t, f) for t, f in self._waiters if t > ticket]
+        for _, future in ready:
+            if not future.done():
+                future.set_result(None)
+
+    def _on_rows(self, writer: _WriterThread, rows: int) -> None:
+        if writer is self._writer:
+            self._message_rows = rows
+
+    def _on_write_failed(self, writer: _WriterThread) -> None:
+        """A batch was rolled back (disk full, say): reconcile later, which redoes it."""
+        if writer is self._writer and not self._closed:
+            self._start_reconcile(check=False, delay=RETRY_AFTER_FAILURE_S)
+
+    def _on_damage(self, writer: _WriterThread, reason: str) -> None:
+        if writer is self._writer and not self._closed and not self._recovering:
+            self._recovering = True
+            self._spawn(self._rebuild(reason))
+
+    async def _wait_written(self, within: float) -> None:
+        """Wait (at most ``within`` seconds) until what is queued now has been written."""
+        ticket = self._issued
+        if self._done >= ticket or within <= 0:
+            return
+        future: asyncio.Future[None] = self._loop.create_future()
+        self._waiters.append((ticket, future))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(future, within)
+
+    # ------------------------------------------------------------------ reindexing
+
+    def _want(self, conversation_ids: list[str]) -> None:
+        for conversation_id in conversation_ids:
+            self._pending[conversation_id] = None
+        if conversation_ids:
+            self._wake.set()
+
+    async def _reindex_worker(self) -> None:
+        """Reindex wanted conversations one at a time, reading each whole from the store."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                self._reindexing = True
+                conversation_id = next(iter(self._pending))
+                del self._pending[conversation_id]
+                try:
+                    summary, messages = await self.store.all_messages(conversation_id)
+                except NotFound:
+                    self._send(Purge(conversation_id))
+                    continue
+                except Exception as exc:  # a damaged shard: the store quarantines it
+                    log.warning("cannot reindex conversation %s: %s", conversation_id, exc)
+                    continue
+                finally:
+                    self._reindexing = bool(self._pending)
+                self._send(Replace(conversation_row(summary), [message_row(m) for m in messages]))
+                while self._backlog > self.config.backlog_weight and not self._closed:
+                    await self._wait_written(1.0)
+            self._reindexing = False
+            self._progress.set()
+
+    def _start_reconcile(self, *, check: bool, delay: float = 0.0) -> None:
+        self._reconciling += 1  # counted from now, so idle() cannot slip in before it starts
+        self._spawn(self._reconcile(check=check, delay=delay))
+
+    async def _reconcile(self, *, check: bool, delay: float = 0.0) -> None:
+        """Compare the index with the store's catalog; reindex what differs, drop what is gone.
+
+        The caller has counted it in ``_reconciling``.
+        """
+        try:
+            if delay:
+                await asyncio.sleep(delay)
+            if check:
+                started = time.perf_counter()
+                problem = await asyncio.to_thread(database.check_integrity, self.path)
+                log.debug("search index check took %.2f s", time.perf_counter() - started)
+                if problem is not None:
+                    if not self._recovering:
+                        self._recovering = True
+                        self._spawn(self._rebuild(f"integrity check: {problem}"))
+                    return
+            indexed = await self._read(database.indexed_revisions)
+            entries = self._catalog()
+            stale = [
+                summary
+                for summary in entries
+                if indexed.get(summary["id"])
+                != (int(summary.get("revision") or 0), str(summary.get("updated_at") or ""))
+            ]
+            known = {summary["id"] for summary in entries}
+            for conversation_id in sorted(set(indexed) - known):
+                self._send(Purge(conversation_id))
+            # Oldest first: the newest conversations get the highest rowids, which the rank
+            # window (the most recently indexed matches) favours.
+            stale.sort(key=lambda summary: str(summary.get("updated_at") or ""))
+            if stale:
+                log.info("search: reindexing %d conversations in the background", len(stale))
+            self._want([str(summary["id"]) for summary in stale])
+        except sqlite3.Error as exc:
+            if is_damage(exc) and not self._recovering:
+                self._recovering = True
+                self._spawn(self._rebuild(f"index read failed: {exc}"))
+            else:
+                log.error("search reconciliation failed: %s", exc)
+        finally:
+            self._reconciling -= 1
+            self._progress.set()
+
+    def _catalog(self) -> list[Doc]:
+        """Every conversation the store has (any flag), from its catalog."""
+        entries: list[Doc] = []
+        cursor: str | None = None
+        while True:
+            page = self.store.list_conversations(
+                ListQuery(limit=500, cursor=cursor, archived=None, deleted=None)
+            )
+            entries += page.items
+            if page.next_cursor is None:
+                return entries
+            cursor = page.next_cursor
+
+    async def _rebuild(self, reason: str) -> None:
+        """Quarantine a damaged index and build a new one from the store."""
+        log.error("search index is damaged (%s): rebuilding it from the store", reason)
+        try:
+            old = self._writer
+            self._writer = None
+            if old is not None:
+                old.queue.put(_STOP)
+                await asyncio.to_thread(old.join)
+            self._release_all()
+            self._weights.clear()
+            self._seqs.clear()
+            self._backlog = 0
+            self._readers.generation += 1
+            self._common = CommonWords(self.config)
+            await asyncio.to_thread(self._move_aside, reason)
+            await asyncio.to_thread(database.prepare, self.path)
+            if self._closed:
+                return
+            self._message_rows = 0
+            self._writer = self._start_writer()
+            self.rebuilds += 1
+        finally:
+            self._recovering = False
+            self._progress.set()
+        self._reconciling += 1
+        await self._reconcile(check=False)
+
+    # ------------------------------------------------------------------ querying
+
+    async def _read(self, function: Any, *args: Any) -> Any:
+        def run() -> Any:
+            return function(self._readers.connection(), *args)
+
+        return await self._loop.run_in_executor(self._readers.executor, run)
+
+    def _is_common(self, conn: sqlite3.Connection, part: Part) -> bool:
+        return self._common.check(conn, part, self._message_rows)
+
+    async def query(
+        self,
+        q: object,
+        *,
+        limit: object = 20,
+        conversation_id: object = None,
+        role: object = None,
+        archived: object = None,
+        deleted: object = False,
+        created_from: object = None,
+        created_to: object = None,
+    ) -> dict[str, Any]:
+        """Search (the one implementation behind REST ``GET /api/v1/search`` and RPC
+        ``search.query``). Arguments are the wire's, already JSON-typed: ``archived`` /
+        ``deleted`` are true, false or ``None`` (any); ``created_from`` / ``created_to`` are the
+        wire's ``from`` / ``to``. Raises ``ValidationFailed`` naming the wire field, and
+        ``Unavailable`` while a damaged index is being replaced.
+
+        Returns ``{items, event_seq, indexing}``; each item is ``{conversation_id, message_id,
+        snippet, highlights, created_at}`` (``message_id`` null for a title hit).
+        """
+        parts = parse_query(q)
+        size = check_limit(limit)
+        filters = check_filters(
+            conversation_id=conversation_id,
+            role=role,
+            archived=archived,
+            deleted=deleted,
+            created_from=created_from,
+            created_to=created_to,
+        )
+        if self._closed:
+            raise Unavailable("the search index is closed")
+        if self._unavailable is not None:
+            raise Unavailable(self._unavailable)
+        if not self.indexing:  # while catching up, the answer says so instead of waiting
+            await self._wait_written(self.config.fresh_wait)
+        seq = self.event_seq
+        if self._recovering or self._writer is None:
+            raise Unavailable("the search index was damaged and is being rebuilt")
+        try:
+            items = await self._read(database.search, parts, filters, size, self._is_common)
+        except sqlite3.Error as exc:
+            if is_damage(exc):
+                if self._writer is not None:
+                    self._on_damage(self._writer, f"index read failed: {exc}")
+                raise Unavailable("the search index was damaged and is being rebuilt") from None
+            log.error("search query failed: %s", exc)
+            raise Unavailable("the search index cannot be read right now") from None
+        return {"items": items, "event_seq": seq, "indexing": self.indexing}
