@@ -1,10 +1,434 @@
-"""``chat-migrate``: the migration toolkit's command line (built by the migration issue)."""
+"""``chat-migrate``: turn legacy localStorage chat exports into sidecar conversations, once.
+
+Exit codes (CONTRACT §8): 0 success; 1 ``validate`` found differences or ``rollback`` refused
+some conversations; 2 bad input or usage, with a one-line reason naming the file.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import sys
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import orjson
+import typer
+
+from .apply import (
+    Outcome,
+    build_report,
+    copy_inputs,
+    execute,
+    new_run_id,
+    plan_actions,
+    run_folder,
+    write_report,
+)
+from .dedupe import apply_dedupe, plan_dedupe
+from .normalize import DEFAULT_DUP_WINDOW_MS
+from .plan import Plan, build_plan
+from .problems import BadInput
+from .progress import Reporter
+from .target import TOKEN_ENV, Target, TargetError, open_target
+from .validate import validate as validate_store
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="chat-migrate",
+    help=(
+        "Import legacy localStorage chat exports (navi, memory-loop, zustand, redux-persist, "
+        "chat-sidecar) into the sidecar store exactly once: nothing lost, nothing doubled."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+Exports = Annotated[
+    list[Path],
+    typer.Argument(
+        help="Export files (JSON: a flat localStorage object or an envelope).", show_default=False
+    ),
+]
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        envvar="CHAT_SIDECAR_DATA_DIR",
+        help="The sidecar's data dir (default: the sidecar's default). When a sidecar owns it, "
+        "the work goes through that sidecar's API; otherwise the store is opened directly.",
+    ),
+]
+Url = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        help=f"A running sidecar's URL instead of a data dir (token in {TOKEN_ENV}).",
+    ),
+]
+Quiet = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print only errors (and --json output).")
+]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of text.")]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Write nothing; print what would be done.")]
+
+
+def _fail(reason: str) -> NoReturn:
+    typer.echo(f"chat-migrate: {reason}", err=True)
+    raise typer.Exit(2)
+
+
+def _say(quiet: bool, text: str) -> None:
+    if not quiet:
+        typer.echo(text)
+
+
+def _emit_json(body: Any) -> None:
+    sys.stdout.write(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def _check_source(data_dir: Path | None, url: str | None) -> None:
+    if data_dir is not None and url is not None:
+        _fail("give --data-dir or --url, not both")
+
+
+def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run ``work``; bad input and refusals become exit 2 with their one-line reason."""
+    try:
+        return asyncio.run(work())
+    except BadInput as exc:
+        _fail(str(exc))
+    except TargetError as exc:
+        _fail(str(exc))
+
+
+async def _with_target(
+    data_dir: Path | None,
+    url: str | None,
+    work: Callable[[Target], Awaitable[T]],
+    *,
+    create: bool = False,
+) -> T:
+    target = await open_target(data_dir, url, create=create)
+    try:
+        return await work(target)
+    finally:
+        await target.close()
+
+
+def _plan(exports: list[Path], window: float, strict: bool, reporter: Reporter) -> Plan:
+    bar = reporter.bar("reading", total=len(exports))
+
+    def on_file(label: str) -> None:
+        bar.describe(f"reading {Path(label).name}")
+        bar.advance(1)
+
+    try:
+        return build_plan(exports, window_ms=round(window * 1000), strict=strict, on_file=on_file)
+    except BadInput as exc:
+        _fail(str(exc))
+
+
+WINDOW_HELP = "Re-saves of one message at most this many seconds apart collapse into one."
+
+
+@app.command()
+def inspect(exports: Exports, json_out: Json = False, quiet: Quiet = False) -> None:
+    """Show what each export holds: apps detected, conversations, messages, ignored keys, problems.
+
+    Reads only the files (the store is not touched). Also lists the merges and possible
+    duplicates an import would make.
+    """
+    reporter = Reporter(not (quiet or json_out))
+    with reporter.live():
+        plan = _plan(exports, DEFAULT_DUP_WINDOW_MS / 1000, False, reporter)
+    if json_out:
+        _emit_json(
+            {
+                "inputs": [i.to_json() for i in plan.inputs],
+                "conversations": len(plan.conversations) + len(plan.documents),
+                "messages": sum(len(c.messages) for c in plan.conversations),
+                "dropped_as_duplicates": plan.dropped,
+                "notes": [n.to_json() for n in plan.notes],
+            }
+        )
+        return
+    for item in plan.inputs:
+        _say(quiet, f"{item.path}: {item.shape}, {item.size:,} bytes")
+        _say(quiet, f"  apps: {', '.join(item.apps)}")
+        _say(quiet, f"  conversations: {item.conversations}, messages: {item.messages}")
+        if item.unrelated_keys:
+            _say(quiet, f"  unrelated keys (ignored): {', '.join(item.unrelated_keys)}")
+        for problem in item.problems:
+            _say(quiet, f"  {problem.severity}: [{problem.key or '-'}] {problem.message}")
+    kept = sum(len(c.messages) for c in plan.conversations)
+    _say(
+        quiet,
+        f"after the rules: {len(plan.conversations) + len(plan.documents)} conversations, "
+        f"{kept} messages, {plan.dropped} re-saves collapsed",
+    )
+    for note in plan.notes:
+        _say(quiet, f"  {note.message}")
+
+
+@app.command("import")
+def import_(
+    exports: Exports,
+    dry_run: DryRun = False,
+    json_out: Json = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Any bad key makes the whole run fail (exit 2).")
+    ] = False,
+    dup_window: Annotated[
+        float, typer.Option("--dup-window", min=0, metavar="SECONDS", help=WINDOW_HELP)
+    ] = DEFAULT_DUP_WINDOW_MS / 1000,
+    data_dir: DataDir = None,
+    url: Url = None,
+    quiet: Quiet = False,
+) -> None:
+    """Import exports into the store. Re-importing the same exports changes nothing.
+
+    Each run gets an id and a folder DATA_DIR/migrations/<run_id>/ with a copy of every input and
+    report.json. A bad file (not JSON, truncated, no known app's keys) stops everything before
+    anything is written (exit 2).
+    """
+    _check_source(data_dir, url)
+    started = int(time.time() * 1000)
+    reporter = Reporter(not (quiet or json_out))
+    with reporter.live():
+        plan = _plan(exports, dup_window, strict, reporter)
+
+        async def work(target: Target) -> dict[str, Any]:
+            run_id = None if dry_run else new_run_id()
+            total = len(plan.conversations) + len(plan.documents)
+            bar = reporter.bar("comparing with the store", total=total)
+            actions = await plan_actions(plan, target, run_id, advance=bar.advance)
+            if dry_run:
+                return {
+                    "dry_run": True,
+                    "write_path": target.kind,
+                    "actions": [a.to_json() for a in actions],
+                    "messages": {
+                        "imported": sum(a.messages for a in actions if a.kind != "unchanged"),
+                        "dropped_as_duplicates": plan.dropped,
+                        "same_in_another_copy": plan.shared,
+                    },
+                    "problems": [p.to_json() for p in plan.problems],
+                }
+            assert run_id is not None
+            if target.data_dir is None:
+                raise TargetError("the sidecar did not say where its data dir is")
+            folder = run_folder(target.data_dir, run_id)
+            copies = copy_inputs(folder, list(exports))
+            bar = reporter.bar("importing", total=len(actions))
+            outcome = Outcome()
+            error: str | None = None
+            try:
+                await execute(actions, target, run_id, advance=bar.advance, outcome=outcome)
+            except TargetError as exc:
+                error = str(exc)
+                raise TargetError(
+                    f"{exc} (run {run_id}: what was imported is in its report)"
+                ) from None
+            finally:
+                report = build_report(
+                    run_id=run_id,
+                    plan=plan,
+                    actions=actions,
+                    outcome=outcome,
+                    path=target.kind,
+                    data_dir=target.data_dir,
+                    started_ms=started,
+                    copies=copies,
+                    error=error,
+                )
+                report["report"] = str(write_report(folder, report))
+            if outcome.failed:
+                first = outcome.failed[0]
+                raise TargetError(
+                    f"{len(outcome.failed)} conversation(s) refused by the store, the rest "
+                    f"imported (first: {first['id']}: {first['reason']}); report: "
+                    f"{report['report']}"
+                )
+            return report
+
+        result = _run(lambda: _with_target(data_dir, url, work, create=not dry_run))
+    if json_out:
+        _emit_json(result)
+        return
+    if result.get("dry_run"):
+        _say(quiet, f"dry run (nothing written; would go through the {result['write_path']} path):")
+        for action in result["actions"]:
+            note = f" - {action['note']}" if action["note"] else ""
+            _say(
+                quiet,
+                f"  {action['action']:9} {action['id']} ({action['identity']}, "
+                f"{action['messages']} messages){note}",
+            )
+    else:
+        conversations = result["conversations"]
+        _say(
+            quiet,
+            f"run {result['run_id']} ({result['write_path']}): "
+            f"{len(conversations['created'])} created, {len(conversations['merged'])} merged, "
+            f"{len(conversations['unchanged'])} unchanged",
+        )
+    messages = result["messages"]
+    _say(
+        quiet,
+        f"messages: {messages['imported']} imported, "
+        f"{messages['dropped_as_duplicates']} re-saves dropped as duplicates, "
+        f"{messages['same_in_another_copy']} already in another copy",
+    )
+    for problem in result["problems"]:
+        line = f"{problem['severity']}: {problem['file']} [{problem['key'] or '-'}]: {problem['message']}"
+        if problem["severity"] == "error":
+            typer.echo(line, err=True)  # even with --quiet: something was not imported
+        elif problem["severity"] == "warning":
+            _say(quiet, line)
+    if not result.get("dry_run"):
+        _say(quiet, f"report: {result['report']}")
+
+
+@app.command()
+def validate(
+    exports: Exports,
+    json_out: Json = False,
+    dup_window: Annotated[
+        float, typer.Option("--dup-window", min=0, metavar="SECONDS", help=WINDOW_HELP)
+    ] = DEFAULT_DUP_WINDOW_MS / 1000,
+    data_dir: DataDir = None,
+    url: Url = None,
+    quiet: Quiet = False,
+) -> None:
+    """Check the store against the exports (same rules as import); exit 1 on any difference.
+
+    Every conversation present; every message on its main branch, in order, with the same role,
+    content and time; titles and flags kept. Prints one line per difference.
+    """
+    _check_source(data_dir, url)
+    reporter = Reporter(not (quiet or json_out))
+    with reporter.live():
+        plan = _plan(exports, dup_window, False, reporter)
+
+        async def work(target: Target) -> Any:
+            bar = reporter.bar("validating", total=len(plan.conversations) + len(plan.documents))
+            return await validate_store(plan, target, advance=bar.advance)
+
+        checked = _run(lambda: _with_target(data_dir, url, work))
+    if json_out:
+        _emit_json(
+            {
+                "differences": checked.differences,
+                "conversations": checked.conversations,
+                "messages": checked.messages,
+            }
+        )
+    else:
+        for line in checked.differences:
+            typer.echo(line)
+        _say(
+            quiet,
+            f"checked {checked.conversations} conversations, {checked.messages} messages: "
+            f"{len(checked.differences)} difference(s)",
+        )
+    if checked.differences:
+        raise typer.Exit(1)
+
+
+@app.command()
+def dedupe(
+    dry_run: DryRun = False,
+    json_out: Json = False,
+    data_dir: DataDir = None,
+    url: Url = None,
+    quiet: Quiet = False,
+) -> None:
+    """Find conversations already in the store that are copies of another and merge them.
+
+    A copy (>= 3 messages whose roles and contents equal or start another conversation, and only
+    one) is recorded in the survivor's metadata and moved to the trash (restorable). The plan is
+    printed first; --dry-run stops there.
+    """
+    _check_source(data_dir, url)
+    reporter = Reporter(not (quiet or json_out))
+
+    async def work(target: Target) -> Any:
+        with reporter.live():
+            summaries = len(await target.summaries())
+            bar = reporter.bar("scanning", total=summaries)
+            plan = await plan_dedupe(target, advance=bar.advance)
+        if not json_out:
+            for merge in plan.merges:
+                _say(quiet, ("would " if dry_run else "") + merge.line())
+            for line in plan.possible:
+                _say(quiet, line)
+        if not dry_run:
+            await apply_dedupe(plan, target)
+        return plan
+
+    plan = _run(lambda: _with_target(data_dir, url, work))
+    if json_out:
+        _emit_json(
+            {
+                "dry_run": dry_run,
+                "scanned": plan.scanned,
+                "merges": [
+                    {"from": m.source.store_id, "into": m.target.store_id, "identity": m.identity}
+                    for m in plan.merges
+                ],
+                "possible_duplicates": plan.possible,
+            }
+        )
+        return
+    verb = "would merge" if dry_run else "merged"
+    _say(quiet, f"scanned {plan.scanned} conversations: {verb} {len(plan.merges)}")
+
+
+@app.command()
+def rollback(
+    run_id: Annotated[str, typer.Argument(help="The run to undo (from its report).")],
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Also undo conversations that changed since the run."),
+    ] = False,
+    json_out: Json = False,
+    data_dir: DataDir = None,
+    url: Url = None,
+    quiet: Quiet = False,
+) -> None:
+    """Remove what a run added (conversations it created, messages it merged in), nothing else.
+
+    A conversation changed since the run is left alone and listed (exit 1), unless --force.
+    """
+    _check_source(data_dir, url)
+    from sidecar.store.ids import ID_PATTERN
+
+    if not ID_PATTERN.fullmatch(run_id):
+        _fail(f"{run_id!r} is not a run id (it must match {ID_PATTERN.pattern})")
+
+    async def work(target: Target) -> tuple[bool, dict[str, Any]]:
+        return await target.rollback(run_id, force)
+
+    refused, body = _run(lambda: _with_target(data_dir, url, work))
+    if json_out:
+        _emit_json({"run_id": run_id, "refused_any": refused, **body})
+    else:
+        for name in ("removed", "reverted"):
+            items = body.get(name) or []
+            _say(
+                quiet,
+                f"{name}: {len(items)}" + (f" ({', '.join(map(str, items))})" if items else ""),
+            )
+        for item in body.get("refused") or []:
+            typer.echo(f"refused (changed since the run; use --force): {item}")
+    if refused:
+        raise typer.Exit(1)
 
 
 def main() -> None:
-    print("chat-migrate: not built yet (the migration issue adds it)", file=sys.stderr)
-    sys.exit(2)
+    app()

@@ -1,0 +1,5 @@
+"""``python -m migrate`` is ``chat-migrate``."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,177 @@
+"""From export files to the conversations the store should hold: every rule, nothing written.
+
+``build_plan`` reads each file once (its raw legacy records are dropped as soon as they are
+normalised), merges copies of the same conversation, and applies the cross-app rule. The store is
+not consulted here; :mod:`migrate.apply` aligns the plan with the store's existing copies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .adapters import ADAPTERS, Adapter, Extraction
+from .model import Conversation, RawConversation
+from .normalize import normalise
+from .problems import BadInput, Problem, Problems
+from .reading import ExportFile, parse_value, read_export
+from .rules import absorb, find_cross_app, merge
+
+
+@dataclass(slots=True)
+class InputReport:
+    """One input file as ``inspect`` and ``report.json`` describe it."""
+
+    path: str
+    shape: str
+    size: int
+    apps: list[str] = field(default_factory=list)
+    conversations: int = 0
+    messages: int = 0
+    unrelated_keys: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "shape": self.shape,
+            "bytes": self.size,
+            "apps": self.apps,
+            "conversations": self.conversations,
+            "messages": self.messages,
+            "unrelated_keys": self.unrelated_keys,
+            "problems": [p.to_json() for p in self.problems],
+        }
+
+
+@dataclass(slots=True)
+class Plan:
+    inputs: list[InputReport]
+    conversations: list[Conversation]
+    documents: list[dict[str, Any]]
+    notes: list[Problem]
+    dropped: int
+    shared: int = 0
+
+    @property
+    def problems(self) -> list[Problem]:
+        return [p for i in self.inputs for p in i.problems] + self.notes
+
+
+def _by_key(key: str) -> Adapter | None:
+    return next((a for a in ADAPTERS if a.claims_key(key)), None)
+
+
+def _by_value(key: str, value: Any) -> Adapter | None:
+    return next((a for a in ADAPTERS if a.claims_value(key, value)), None)
+
+
+def scan_file(
+    export: ExportFile, sink: Callable[[RawConversation], None]
+) -> tuple[InputReport, list[dict[str, Any]]]:
+    """Sort the file's keys among the adapters (unclaimed ones are unrelated) and run them.
+
+    Legacy conversations go to ``sink`` as they are read; chat-sidecar ones are returned.
+    """
+    problems = Problems(export.label)
+    report = InputReport(export.label, export.shape, export.size)
+    claimed: dict[str, dict[str, Any]] = {}
+    items = export.items
+    for key in list(items):
+        value = items.pop(key)
+        adapter = _by_key(key)
+        if adapter is None:
+            try:
+                value = parse_value(value)
+            except ValueError:
+                report.unrelated_keys.append(key)
+                continue
+            adapter = _by_value(key, value)
+        if adapter is None:
+            report.unrelated_keys.append(key)
+        else:
+            claimed.setdefault(adapter.name, {})[key] = value
+    if not claimed:
+        seen = ", ".join(report.unrelated_keys[:5]) or "none"
+        raise BadInput(export.label, f"no known app's keys (keys: {seen})")
+    report.problems = problems.items
+    out = Extraction(sink)
+    for adapter in ADAPTERS:
+        if adapter.name in claimed:
+            adapter.extract(claimed.pop(adapter.name), export.label, problems, out)
+            report.apps.append(adapter.name)
+    report.conversations = out.conversations + len(out.documents)
+    report.messages = out.messages + sum(len(d.get("messages") or []) for d in out.documents)
+    return report, out.documents
+
+
+def build_plan(
+    paths: Sequence[Path],
+    *,
+    window_ms: int,
+    strict: bool = False,
+    on_file: Callable[[str], None] | None = None,
+) -> Plan:
+    """Read, normalise and merge; :class:`BadInput` for a bad file (or any error with strict)."""
+    inputs: list[InputReport] = []
+    by_id: dict[str, Conversation] = {}
+    documents: dict[str, dict[str, Any]] = {}
+    notes = Problems("(several files)")
+    for path in paths:
+        label = str(path)
+        if on_file is not None:
+            on_file(label)
+        problems = Problems(label)
+
+        def add(raw: RawConversation, problems: Problems = problems) -> None:
+            conversation = normalise(raw, problems, window_ms)
+            existing = by_id.get(conversation.store_id)
+            if existing is None:
+                by_id[conversation.store_id] = conversation
+                return
+            if existing.identity != conversation.identity:
+                conversation.aliases.append(conversation.identity)
+            outcome = merge(existing, conversation)
+            notes.info(
+                None,
+                f"{conversation.identity}: copies in {', '.join(existing.files)} merged"
+                + (f" (diverging tail kept on branch {outcome.branch})" if outcome.branch else ""),
+            )
+
+        report, found = scan_file(read_export(path, label), add)
+        report.problems.extend(problems.items)
+        for document in found:
+            documents[document["id"]] = document
+        if strict and (errors := [p for p in report.problems if p.severity == "error"]):
+            first = errors[0]
+            raise BadInput(label, f"[{first.key}] {first.message} (--strict)")
+        inputs.append(report)
+    conversations = list(by_id.values())
+    cross = find_cross_app(conversations)
+    gone: set[int] = set()
+    for index, into in cross.merges:
+        source, target = conversations[index], conversations[into]
+        absorb(target, source)
+        gone.add(index)
+        notes.info(
+            None,
+            f"{source.identity} is a copy of {target.identity} "
+            f"({len(source.messages)} messages): merged into {target.store_id}",
+        )
+    for index, others in cross.possible:
+        shown = ", ".join(conversations[o].identity for o in others[:5])
+        more = f" and {len(others) - 5} more" if len(others) > 5 else ""
+        notes.info(
+            None,
+            f"{conversations[index].identity} may be a duplicate of {shown}{more} "
+            "(too short or ambiguous to merge)",
+        )
+    kept = [c for i, c in enumerate(conversations) if i not in gone]
+    for conversation in kept:
+        if conversation.aliases:
+            conversation.metadata["migration"]["aliases"] = list(conversation.aliases)
+    dropped = sum(c.dropped for c in kept)
+    shared = sum(c.shared for c in kept)
+    return Plan(inputs, kept, list(documents.values()), notes.items, dropped, shared)

@@ -1,0 +1,205 @@
+"""LEGACY_FORMATS §4 across conversations: merging copies and finding cross-app duplicates.
+
+``merge`` combines two copies of one conversation (two exports, or an export and the store's
+copy); ``find_cross_app`` finds conversations that are the same chat under another legacy id.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from .model import Branch, Conversation, Message
+
+MIN_CROSS_APP = 3
+BRANCH_PREFIX = "import-"
+
+
+def same_message(a: Message, b: Message) -> bool:
+    """Both with legacy ids: equal ids. Otherwise equal role, content and time (to the ms)."""
+    if a.legacy_id is not None and b.legacy_id is not None:
+        return a.legacy_id == b.legacy_id
+    return a.role == b.role and a.content == b.content and a.created_ms == b.created_ms
+
+
+def _free_branch(taken: set[str]) -> str:
+    number = 1
+    while f"{BRANCH_PREFIX}{number}" in taken:
+        number += 1
+    return f"{BRANCH_PREFIX}{number}"
+
+
+def _detached(tail: list[Message]) -> list[Message]:
+    """Copies of another conversation's messages (a later merge may change their content)."""
+    return [copy.copy(m) for m in tail]
+
+
+@dataclass(slots=True)
+class MergeOutcome:
+    """What a merge did: how many of ``other``'s messages were new, and the branch it made."""
+
+    added: int = 0
+    branch: str | None = None
+
+
+def merge(
+    base: Conversation,
+    other: Conversation,
+    *,
+    taken: Sequence[str] = (),
+    stored: bool = False,
+) -> MergeOutcome:
+    """Merge ``other`` into ``base`` in place (§4 "the same conversation in several exports").
+
+    ``base``'s message ids win for messages both have (the store's copy is always the base);
+    content and flags come from the copy with the later ``updated_at``. Where the copies diverge,
+    the main branch is the common prefix plus the later copy's tail, and the earlier copy's tail
+    goes on a branch ``import-<n>`` (``taken``: branch names already used in the store).
+
+    ``stored``: ``base`` is the store's copy. Its messages are already stored, so when the
+    later copy diverges its tail is simply offered as the main branch: the importer keeps the
+    stored tail where it is and holds the new one on an ``import-<n>`` branch, made active
+    because it is the later copy.
+    """
+    outcome = MergeOutcome()
+    later_is_other = other.updated_ms > base.updated_ms
+    ours, theirs = base.messages, other.messages
+    prefix = 0
+    while (
+        prefix < len(ours) and prefix < len(theirs) and same_message(ours[prefix], theirs[prefix])
+    ):
+        if later_is_other:
+            ours[prefix].content = theirs[prefix].content
+        prefix += 1
+    if prefix == len(theirs):
+        pass
+    elif prefix == len(ours):
+        base.messages = ours + _detached(theirs[prefix:])
+        outcome.added = len(theirs) - prefix
+    else:
+        names = {*taken, *(b.name for b in base.branches), *(b.name for b in other.branches)}
+        name = _free_branch(names)
+        parent = ours[prefix - 1].id if prefix else None
+        outcome.added = len(theirs) - prefix
+        outcome.branch = name
+        if later_is_other:
+            if not stored:
+                base.branches.append(Branch(name, parent, ours[prefix:]))
+            base.messages = ours[:prefix] + _detached(theirs[prefix:])
+        else:
+            base.branches.append(Branch(name, parent, _detached(theirs[prefix:])))
+    known = {b.name for b in base.branches}
+    base.branches.extend(b for b in other.branches if b.name not in known)
+    if later_is_other:
+        base.title = other.title or base.title
+        base.starred, base.pinned, base.archived = other.starred, other.pinned, other.archived
+        legacy = other.metadata.get("legacy")
+        if legacy is not None:
+            base.metadata["legacy"] = legacy
+    base.updated_ms = max(base.updated_ms, other.updated_ms)
+    base.created_ms = min(base.created_ms, other.created_ms)
+    base.files.extend(f for f in other.files if f not in base.files)
+    base.aliases.extend(a for a in other.aliases if a not in base.aliases)
+    base.dropped += other.dropped
+    base.shared += other.shared + prefix
+    return outcome
+
+
+def _rolling(messages: Sequence[Message]) -> list[int]:
+    """Hashes of every prefix of the (role, content) sequence: ``result[k]`` covers ``k+1``."""
+    out: list[int] = []
+    value = 0
+    for message in messages:
+        value = hash((value, message.role, message.content))
+        out.append(value)
+    return out
+
+
+def _is_prefix(short: Sequence[Message], long: Sequence[Message]) -> bool:
+    return len(short) <= len(long) and all(
+        a.role == b.role and a.content == b.content for a, b in zip(short, long, strict=False)
+    )
+
+
+@dataclass(slots=True)
+class CrossApp:
+    """Decisions: ``merges`` (index merged into index) and possible duplicates left separate."""
+
+    merges: list[tuple[int, int]] = field(default_factory=list)
+    possible: list[tuple[int, list[int]]] = field(default_factory=list)
+
+
+def different_apps(a: Conversation, b: Conversation) -> bool:
+    """The import rule's pairs: the same chat copied between two apps."""
+    return a.app != b.app
+
+
+def find_cross_app(
+    conversations: Sequence[Conversation],
+    eligible: Callable[[Conversation, Conversation], bool] = different_apps,
+) -> CrossApp:
+    """§4: a conversation whose (role, content) sequence has >= 3 messages and equals or is a
+    prefix of exactly one other's is merged into it; shorter or ambiguous matches are only listed.
+
+    Only ``eligible`` pairs are compared: by default two different apps (two sessions of one app
+    that start alike are two chats, not a copy). Linear in the number of messages: every
+    conversation's full-sequence hash is indexed, then each conversation's prefix hashes are
+    looked up in that index; candidates are verified.
+    """
+    hashes = [_rolling(c.messages) for c in conversations]
+    full: dict[tuple[int, int], list[int]] = {}
+    for index, rolled in enumerate(hashes):
+        if rolled:
+            full.setdefault((len(rolled), rolled[-1]), []).append(index)
+    matches: dict[int, list[int]] = {}
+    for other, rolled in enumerate(hashes):
+        for length, value in enumerate(rolled, start=1):
+            for index in full.get((length, value), ()):
+                if index != other and eligible(conversations[index], conversations[other]):
+                    matches.setdefault(index, []).append(other)
+    result = CrossApp()
+    target_of: dict[int, int] = {}
+    for index in sorted(matches):
+        found = sorted(
+            {
+                o
+                for o in matches[index]
+                if _is_prefix(conversations[index].messages, conversations[o].messages)
+            }
+        )
+        if not found:
+            continue
+        size = len(conversations[index].messages)
+        if size >= MIN_CROSS_APP and len(found) == 1:
+            into = found[0]
+            if len(conversations[into].messages) == size and into > index:
+                continue  # equal twins: the later one is merged into the earlier one
+            target_of[index] = into
+        else:
+            result.possible.append((index, found))
+    for index, into in target_of.items():
+        seen = {index}
+        while into in target_of and into not in seen:
+            seen.add(into)
+            into = target_of[into]
+        result.merges.append((index, into))
+    return result
+
+
+def absorb(target: Conversation, source: Conversation) -> None:
+    """Record ``source`` (a cross-app copy) in ``target`` and take its newer title and flags."""
+    names = [source.identity, *source.aliases]
+    target.aliases.extend(a for a in names if a not in target.aliases and a != target.identity)
+    if source.updated_ms > target.updated_ms:
+        target.title = source.title or target.title
+        target.starred, target.pinned, target.archived = (
+            source.starred,
+            source.pinned,
+            source.archived,
+        )
+        target.updated_ms = source.updated_ms
+    target.created_ms = min(target.created_ms, source.created_ms)
+    target.files.extend(f for f in source.files if f not in target.files)
+    target.dropped += source.dropped
+    target.shared += source.shared + len(source.messages)

@@ -1,0 +1,369 @@
+"""Where ``chat-migrate`` writes: one small interface, two ways (CONTRACT §8).
+
+When a sidecar owns the data dir (its lock is held), everything goes through its REST API so
+webviews see the change live (:class:`ApiTarget`); when none does, the command takes the lock
+itself and calls the sidecar's importer on the store directly (:class:`DirectTarget`). Both paths
+run the same importer, so they give the same store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import quote
+
+import orjson
+from aiohttp import ClientError, ClientSession, ClientTimeout
+
+from .document import export_document
+from .problems import BadInput
+
+TOKEN_ENV = "CHAT_SIDECAR_TOKEN"
+API_BODY_BUDGET = 3 * 1024 * 1024
+API_PAGE = 500
+DIRECT_BATCH_MESSAGES = 2_000
+MAX_UNWRITTEN = 400
+BACKPRESSURE_POLL_S = 0.05
+BACKPRESSURE_POLLS = 600
+
+Doc = dict[str, Any]
+
+
+class TargetError(Exception):
+    """The store or the sidecar cannot do something: a one-line reason, exit 2."""
+
+
+class Refused(TargetError):
+    """The importer refused a document (validation, conflict, too large): the request changed
+    nothing, and the other conversations can still be imported one by one."""
+
+
+class Target(Protocol):
+    """The store as ``chat-migrate`` sees it."""
+
+    kind: str
+    data_dir: Path | None
+    #: How many import batches may be in flight at once (the store's group commit shares one
+    #: fsync among concurrent writes, so this is what makes a big import fast).
+    concurrency: int
+
+    async def summaries(self) -> list[Doc]:
+        """Every conversation's summary: archived and trashed ones too."""
+        ...
+
+    async def export(self, conversation_id: str) -> Doc | None:
+        """One conversation in the export format (all branches), ``None`` if there is none."""
+        ...
+
+    async def import_conversations(self, conversations: list[Doc], run_id: str | None) -> Doc:
+        """Import export-format conversations; ``{created, merged, unchanged}`` (lists of ids)."""
+        ...
+
+    async def rollback(self, run_id: str, force: bool) -> tuple[bool, Doc]:
+        """Undo a run: (refused anything, ``{removed, reverted, refused}``)."""
+        ...
+
+    async def trash(self, conversation_id: str) -> None: ...
+
+    async def update(self, conversation_id: str, changes: Doc) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+def _document_bytes(conversations: list[bytes], run_id: str | None) -> bytes:
+    """An export document around already-serialised conversations (no second copy of them)."""
+    head = export_document([], run_id)
+    del head["conversations"]
+    return b"".join(
+        [orjson.dumps(head)[:-1], b',"conversations":[', b",".join(conversations), b"]}"]
+    )
+
+
+def _merge_counts(total: Doc, part: Doc) -> None:
+    for name in ("created", "merged", "unchanged", "skipped"):
+        total.setdefault(name, []).extend(part.get(name) or [])
+
+
+class DirectTarget:
+    """The store opened in this process (it holds the data-dir lock until :meth:`close`)."""
+
+    kind = "direct"
+    concurrency = 16
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self.data_dir: Path | None = store.data_dir
+
+    @classmethod
+    async def open(cls, data_dir: Path) -> DirectTarget:
+        from sidecar.store import Store
+
+        return cls(await Store.open(data_dir))
+
+    async def summaries(self) -> list[Doc]:
+        from sidecar.store import ListQuery
+
+        items: list[Doc] = []
+        cursor: str | None = None
+        while True:
+            page = self._store.list_conversations(
+                ListQuery(limit=500, cursor=cursor, archived=None, deleted=None)
+            )
+            items.extend(page.items)
+            if page.next_cursor is None:
+                return items
+            cursor = page.next_cursor
+
+    async def export(self, conversation_id: str) -> Doc | None:
+        from sidecar.service.exporter import export_conversation
+        from sidecar.store import NotFound
+
+        try:
+            document = await export_conversation(self._store, conversation_id)
+        except NotFound:
+            return None
+        conversations = document.get("conversations") if "conversations" in document else None
+        if isinstance(conversations, list):
+            return conversations[0] if conversations else None
+        return dict(document)
+
+    async def import_conversations(self, conversations: list[Doc], run_id: str | None) -> Doc:
+        from sidecar.service.importer import import_document
+        from sidecar.store import StoreError
+
+        await self._backpressure()
+        document = export_document(conversations, run_id)
+        try:
+            result = await import_document(self._store, document, run_id=run_id)
+        except StoreError as exc:
+            raise Refused(f"the store refused the import: {exc}") from None
+        return dict(result.to_json())
+
+    async def _backpressure(self) -> None:
+        """Wait while the store holds many conversations in memory that its checkpoint has not
+        written yet: importing is faster than writing conversation files, and without this a
+        huge import would keep most of it in memory until the end."""
+        for _ in range(BACKPRESSURE_POLLS):  # bounded: a stuck checkpoint never stops us
+            if self._store.stats()["cached_conversations"] <= MAX_UNWRITTEN:
+                return
+            await asyncio.sleep(BACKPRESSURE_POLL_S)
+
+    async def rollback(self, run_id: str, force: bool) -> tuple[bool, Doc]:
+        from sidecar.service.importer import rollback_run
+        from sidecar.store import StoreError
+
+        try:
+            result = await rollback_run(self._store, run_id, force=force)
+        except StoreError as exc:
+            raise TargetError(f"rollback failed: {exc}") from None
+        body = dict(result.to_json())
+        return bool(body.get("refused")), body
+
+    async def trash(self, conversation_id: str) -> None:
+        from sidecar.store import StoreError
+
+        try:
+            await self._store.delete_conversation(conversation_id)
+        except StoreError as exc:
+            raise Refused(f"cannot move {conversation_id} to the trash: {exc}") from None
+
+    async def update(self, conversation_id: str, changes: Doc) -> None:
+        from sidecar.store import StoreError
+
+        try:
+            await self._store.update_conversation(conversation_id, changes)
+        except StoreError as exc:
+            raise Refused(f"cannot update {conversation_id}: {exc}") from None
+
+    async def close(self) -> None:
+        await self._store.close()
+
+
+class ApiTarget:
+    """A running sidecar, over its REST API (the token in ``CHAT_SIDECAR_TOKEN``)."""
+
+    kind = "api"
+    concurrency = 4
+
+    def __init__(self, url: str, token: str, data_dir: Path | None = None) -> None:
+        self.url = url.rstrip("/")
+        self.data_dir = data_dir
+        self._session = ClientSession(
+            timeout=ClientTimeout(total=600),
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+    @classmethod
+    async def connect(cls, url: str, token: str) -> ApiTarget:
+        target = cls(url, token)
+        try:
+            health = await target._call("GET", "/health")
+        except BaseException:
+            await target.close()
+            raise
+        if isinstance(health, dict) and isinstance(health.get("data_dir"), str):
+            target.data_dir = Path(health["data_dir"])
+        return target
+
+    async def _call(
+        self, method: str, path: str, body: bytes | None = None, ok: tuple[int, ...] = (200,)
+    ) -> Any:
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        try:
+            async with self._session.request(
+                method, self.url + path, data=body, headers=headers
+            ) as response:
+                text = await response.read()
+                status = response.status
+        except (ClientError, TimeoutError) as exc:
+            raise TargetError(f"cannot reach the sidecar at {self.url}: {exc}") from None
+        payload = orjson.loads(text) if text else None
+        if status == 404 and 404 in ok:
+            return None
+        if status not in ok:
+            error = payload.get("error", {}) if isinstance(payload, dict) else {}
+            message = error.get("message") if isinstance(error, dict) else None
+            if status == 401:
+                message = f"the token was refused (set {TOKEN_ENV})"
+            if status == 413 and body is not None:
+                message = (
+                    f"the sidecar refuses a {len(body):,}-byte body (one conversation that "
+                    "big cannot go over REST): raise its --max-body-bytes, or stop it and "
+                    "run the import again to open the store directly"
+                )
+            error_type = Refused if status in (409, 413, 422) else TargetError
+            raise error_type(f"{method} {path}: HTTP {status}: {message or text[:200]!r}")
+        return payload if status != 409 else {"_status": 409, **(payload or {})}
+
+    async def summaries(self) -> list[Doc]:
+        items: list[Doc] = []
+        cursor = ""
+        while True:
+            query = f"?limit={API_PAGE}&archived=any&deleted=any"
+            if cursor:
+                query += f"&cursor={quote(cursor)}"
+            page = await self._call("GET", "/api/v1/conversations" + query)
+            items.extend(page["items"])
+            cursor = page.get("next_cursor") or ""
+            if not cursor:
+                return items
+
+    async def export(self, conversation_id: str) -> Doc | None:
+        path = f"/api/v1/conversations/{quote(conversation_id)}/export?format=json"
+        document = await self._call("GET", path, ok=(200, 404))
+        if document is None:
+            return None
+        conversations = document.get("conversations")
+        if isinstance(conversations, list):
+            return conversations[0] if conversations else None
+        return dict(document)
+
+    async def import_conversations(self, conversations: list[Doc], run_id: str | None) -> Doc:
+        total: Doc = {"created": [], "merged": [], "unchanged": [], "skipped": []}
+        batch: list[bytes] = []
+        size = 0
+        for item in [*(orjson.dumps(c) for c in conversations), None]:
+            if batch and (item is None or size + len(item) > API_BODY_BUDGET):
+                body = _document_bytes(batch, run_id)
+                _merge_counts(total, await self._call("POST", "/api/v1/import", body))
+                batch, size = [], 0
+            if item is not None:
+                batch.append(item)
+                size += len(item) + 1
+        return total
+
+    async def rollback(self, run_id: str, force: bool) -> tuple[bool, Doc]:
+        body = orjson.dumps({"force": force})
+        path = f"/api/v1/migrations/{quote(run_id)}/rollback"
+        payload = await self._call("POST", path, body, ok=(200, 409))
+        if isinstance(payload, dict) and payload.get("_status") == 409:
+            details = payload.get("error", {}).get("details", {})
+            return True, dict(details)
+        return bool(payload.get("refused")), dict(payload)
+
+    async def trash(self, conversation_id: str) -> None:
+        await self._call("DELETE", f"/api/v1/conversations/{quote(conversation_id)}", ok=(204, 200))
+
+    async def update(self, conversation_id: str, changes: Doc) -> None:
+        path = f"/api/v1/conversations/{quote(conversation_id)}"
+        await self._call("PATCH", path, orjson.dumps(changes))
+
+    async def close(self) -> None:
+        await self._session.close()
+
+
+class EmptyTarget:
+    """A data dir with no store yet, for commands that only read: nothing is created."""
+
+    kind = "direct"
+    concurrency = 1
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir: Path | None = data_dir
+
+    async def summaries(self) -> list[Doc]:
+        return []
+
+    async def export(self, conversation_id: str) -> Doc | None:
+        return None
+
+    async def import_conversations(self, conversations: list[Doc], run_id: str | None) -> Doc:
+        raise TargetError(f"{self.data_dir} has no store (this command only reads)")
+
+    async def rollback(self, run_id: str, force: bool) -> tuple[bool, Doc]:
+        raise TargetError(f"migration run '{run_id}' imported nothing into {self.data_dir}")
+
+    async def trash(self, conversation_id: str) -> None:
+        raise TargetError(f"conversation '{conversation_id}' does not exist")
+
+    async def update(self, conversation_id: str, changes: Doc) -> None:
+        raise TargetError(f"conversation '{conversation_id}' does not exist")
+
+    async def close(self) -> None:
+        return None
+
+
+def _has_store(folder: Path) -> bool:
+    from sidecar.store.schema import STORE_FILE
+
+    return (folder / STORE_FILE).exists() or (folder / "conversations").exists()
+
+
+def _token() -> str | None:
+    return os.environ.get(TOKEN_ENV) or None
+
+
+async def open_target(data_dir: Path | None, url: str | None, *, create: bool = False) -> Target:
+    """``--url``: that sidecar. Else the data dir's owner over REST, or the store directly.
+
+    ``create``: make the store when the data dir has none (only a real import does; a dry run,
+    ``validate``, ``dedupe`` and ``rollback`` see an empty store and write nothing).
+    """
+    from sidecar.server import owner_handshake
+    from sidecar.settings import default_data_dir
+    from sidecar.store import StoreLocked, StoreVersionError
+    from sidecar.store.lock import is_owned
+
+    if url is not None:
+        token = _token()
+        if token is None:
+            raise BadInput("--url", f"needs the sidecar's token in {TOKEN_ENV}")
+        return await ApiTarget.connect(url, token)
+    folder = data_dir or default_data_dir()
+    for _ in range(2):
+        if folder.exists() and is_owned(folder):
+            owner = await owner_handshake(folder)
+            if owner is None:
+                raise TargetError(f"{folder} is owned by a sidecar that does not answer")
+            return await ApiTarget.connect(str(owner["url"]), str(owner["token"]))
+        if not create and not _has_store(folder):
+            return EmptyTarget(folder)
+        try:
+            return await DirectTarget.open(folder)
+        except StoreLocked:
+            continue
+        except StoreVersionError as exc:
+            raise TargetError(str(exc)) from None
+    raise TargetError(f"{folder} changed owner while connecting; try again")
