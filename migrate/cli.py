@@ -16,21 +16,12 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import orjson
 import typer
 
-from .apply import (
-    Outcome,
-    build_report,
-    copy_inputs,
-    execute,
-    new_run_id,
-    plan_actions,
-    run_folder,
-    write_report,
-)
 from .dedupe import apply_dedupe, plan_dedupe
 from .normalize import DEFAULT_DUP_WINDOW_MS
 from .plan import Plan, build_plan
 from .problems import BadInput
 from .progress import Reporter
+from .run import import_run
 from .target import TOKEN_ENV, Target, TargetError, open_target
 from .validate import validate as validate_store
 
@@ -203,58 +194,9 @@ def import_(
         plan = _plan(exports, dup_window, strict, reporter)
 
         async def work(target: Target) -> dict[str, Any]:
-            run_id = None if dry_run else new_run_id()
-            total = len(plan.conversations) + len(plan.documents)
-            bar = reporter.bar("comparing with the store", total=total)
-            actions = await plan_actions(plan, target, run_id, advance=bar.advance)
-            if dry_run:
-                return {
-                    "dry_run": True,
-                    "write_path": target.kind,
-                    "actions": [a.to_json() for a in actions],
-                    "messages": {
-                        "imported": sum(a.messages for a in actions if a.kind != "unchanged"),
-                        "dropped_as_duplicates": plan.dropped,
-                        "same_in_another_copy": plan.shared,
-                    },
-                    "problems": [p.to_json() for p in plan.problems],
-                }
-            assert run_id is not None
-            if target.data_dir is None:
-                raise TargetError("the sidecar did not say where its data dir is")
-            folder = run_folder(target.data_dir, run_id)
-            copies = copy_inputs(folder, list(exports))
-            bar = reporter.bar("importing", total=len(actions))
-            outcome = Outcome()
-            error: str | None = None
-            try:
-                await execute(actions, target, run_id, advance=bar.advance, outcome=outcome)
-            except TargetError as exc:
-                error = str(exc)
-                raise TargetError(
-                    f"{exc} (run {run_id}: what was imported is in its report)"
-                ) from None
-            finally:
-                report = build_report(
-                    run_id=run_id,
-                    plan=plan,
-                    actions=actions,
-                    outcome=outcome,
-                    path=target.kind,
-                    data_dir=target.data_dir,
-                    started_ms=started,
-                    copies=copies,
-                    error=error,
-                )
-                report["report"] = str(write_report(folder, report))
-            if outcome.failed:
-                first = outcome.failed[0]
-                raise TargetError(
-                    f"{len(outcome.failed)} conversation(s) refused by the store, the rest "
-                    f"imported (first: {first['id']}: {first['reason']}); report: "
-                    f"{report['report']}"
-                )
-            return report
+            return await import_run(
+                plan, list(exports), target, dry_run=dry_run, started_ms=started, reporter=reporter
+            )
 
         result = _run(lambda: _with_target(data_dir, url, work, create=not dry_run))
     if json_out:

@@ -734,6 +734,46 @@ def rpc_paths() -> Schema:
     return {"/rpc": {"get": rpc}}
 
 
+def legacy_paths() -> Schema:
+    """A webview's one-time legacy export (``sidecar/service/legacy.py``)."""
+    envelope = json_body(
+        {
+            "kind": enum(("localstorage-export",)),
+            "version": integer(minimum=1, maximum=1),
+            "origin": nullable(string()),
+            "exported_at": nullable(string()),
+            "items": free_object("the webview's localStorage: key -> value (JSON text or parsed)"),
+        },
+        ("kind", "version", "items"),
+    )
+    result = obj(
+        {
+            "imported": boolean(),
+            "reason": string(),
+            "run_id": ID,
+            "created": array(ID),
+            "merged": array(ID),
+            "unchanged": array(ID),
+            "messages": integer(minimum=0),
+            "problems": integer(minimum=0),
+            "saved": string(),
+        },
+        ("imported",),
+    )
+    return {
+        "/api/v1/legacy-import": {
+            "post": operation(
+                "legacyImport",
+                "Import a webview's old localStorage once, with chat-migrate's rules",
+                tag="conversations",
+                body=envelope,
+                ok={200: response(result, "what was imported (imported: false when no chat keys)")},
+                errors=(503,),
+            ),
+        },
+    }
+
+
 def transfer_paths() -> Schema:
     """Export, import and migration rollback (``sidecar/http/transfer.py``; the format is
     docs/export-format.md). Conversation entries in an import body are described loosely here:
@@ -912,6 +952,7 @@ def build_document() -> Schema:
             **other_paths(),
             **rpc_paths(),
             **transfer_paths(),
+            **legacy_paths(),
             **search_paths(),
         },
         "components": {

@@ -16,7 +16,7 @@ from migrate.stored import branch_path
 from sidecar.service.exporter import export_document
 from sidecar.store import Store
 
-FIXTURES = Path("/work/shared/fixtures/legacy")
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "legacy"  # ../shared
 RUNNER = CliRunner()
 
 

@@ -141,3 +141,27 @@ async def test_turn_requested_claim_push_complete(
         assert page["messages"][-1]["status"] == "failed"
     finally:
         await other.close()
+
+
+async def test_a_client_that_subscribes_late_hears_of_unclaimed_turns(
+    aiohttp_client: Any, external_config: ServerConfig
+) -> None:
+    client = await aiohttp_client(create_app(external_config, token=TOKEN))
+    sender = RpcClient(await client.ws_connect("/rpc", headers=AUTH))
+    try:
+        cid = (await sender.request("conversations.create", {}))["id"]
+        sent = await sender.request("chat.sendMessage", {"conversation_id": cid, "content": "hi"})
+        late = RpcClient(await client.ws_connect("/rpc", headers=AUTH))  # a reloaded window
+        try:
+            await late.request("events.subscribe", {"conversation_id": cid})
+            requested = await late.notification("turn.requested")
+            assert requested["turn_id"] == sent["turn"]["id"]
+            await late.request("turns.claim", {"turn_id": requested["turn_id"]})
+            other = await sender.request("events.subscribe", {})
+            assert other["subscription_id"]
+            with pytest.raises(TimeoutError):
+                await sender.notification("turn.requested", wait_s=0.2)  # claimed: not pending
+        finally:
+            await late.close()
+    finally:
+        await sender.close()

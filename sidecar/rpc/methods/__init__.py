@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..registry import MethodTable
-from . import chat, conversations, events, messages, search, server, transfer
+from . import chat, conversations, events, legacy, messages, search, server, transfer
 
 AREAS: tuple[Callable[[MethodTable], None], ...] = (
     server.register,
@@ -21,6 +21,7 @@ AREAS: tuple[Callable[[MethodTable], None], ...] = (
     search.register,
     transfer.register,
     chat.register,
+    legacy.register,
 )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...http.keys import TURNS
 from ..params import Params
 from ..registry import Context, MethodTable
 
@@ -33,11 +34,23 @@ async def subscribe(ctx: Context, params: dict[str, Any]) -> Any:
     def after(ok: bool) -> None:
         if ok:
             connection.start(subscription_id)
+            announce_pending_turns(ctx, conversation_id)
         else:
             connection.unsubscribe(subscription_id)
 
     ctx.after_response(after)
     return {"subscription_id": subscription_id, "last_seq": last_seq}
+
+
+def announce_pending_turns(ctx: Context, conversation_id: str | None) -> None:
+    """A client that subscribes late (a window that was reloading) still hears of the turns no
+    one has claimed yet: ``turn.requested`` for each, as the broadcast would have sent it."""
+    engine = ctx.app.get(TURNS)
+    if engine is None or engine.broker is None:
+        return
+    for announcement in engine.broker.pending():
+        if conversation_id in (None, announcement["conversation_id"]):
+            ctx.connection.notify("turn.requested", announcement)
 
 
 async def unsubscribe(ctx: Context, params: dict[str, Any]) -> Any:
