@@ -1,0 +1,321 @@
+/**
+ * The Chat Sidecar extension (CONTRACT §9): chat panels whose history lives in the sidecar.
+ *
+ * Activation finds or starts the sidecar for the configured data dir (src/common/server.ts), opens
+ * the JSON-RPC bridge to it (src/rpcBridge.ts) and registers the commands and the panel serializer.
+ * A panel is media/index.html with its scripts and styles rewritten to webview URIs under a nonce
+ * CSP; everything it shows comes through the bridge, so a reloaded window restores each panel at
+ * the conversation it showed (the webview keeps only that id and its scroll position in
+ * `vscode.setState`).
+ */
+
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+
+import * as vscode from 'vscode';
+
+import { errorText, Logger } from './common/logging';
+import { privatePython } from './common/python';
+import { fetchHealth, type LaunchConfig, type SidecarState, SidecarSupervisor } from './common/server';
+import { OPENAI_KEY_SECRET, readSettings, sidecarEnv } from './common/settings';
+import { ExternalWriter } from './externalWriter';
+import { type ConnectionState, type Panel, RpcBridge } from './rpcBridge';
+
+export const VIEW_TYPE = 'chatSidecar.chat';
+
+/** What a panel is opened with; the webview reads it from `<meta name="chat-sidecar-config">`. */
+interface PanelConfig {
+  host: 'vscode';
+  /** Open on a fresh conversation (Chat Sidecar: New Chat) instead of the last one. */
+  newChat: boolean;
+}
+
+interface Services {
+  context: vscode.ExtensionContext;
+  log: Logger;
+  supervisor: SidecarSupervisor;
+  bridge: RpcBridge;
+  panels: Set<vscode.WebviewPanel>;
+  /** Present while `chatSidecar.provider` is `external`: this window's language model writes replies. */
+  writer: ExternalWriter | null;
+}
+
+let services: Services | null = null;
+
+export function activate(context: vscode.ExtensionContext): void {
+  const channel = vscode.window.createOutputChannel('Chat Sidecar');
+  context.subscriptions.push(channel);
+  const settings = () => readSettings(vscode.workspace.getConfiguration('chatSidecar'));
+  const log = new Logger(channel, settings().logLevel);
+  log.info(`Chat Sidecar ${String(context.extension.packageJSON.version)} activating (extension host pid ${process.pid})`);
+
+  const status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Right, 100);
+  status.name = 'Chat Sidecar';
+  status.command = 'chatSidecar.showStatus';
+  context.subscriptions.push(status);
+
+  let sidecarState: SidecarState = { kind: 'idle' };
+  let connection: ConnectionState = 'reconnecting';
+  let connectionDetail: string | undefined;
+  const render = () => renderStatus(status, sidecarState, connection, connectionDetail);
+
+  const launch = async (): Promise<LaunchConfig> => {
+    const current = settings();
+    log.setLevel(current.logLevel);
+    const python =
+      current.pythonPath ||
+      (await privatePython({
+        storageDir: context.globalStorageUri.fsPath,
+        wheelDir: path.join(context.extensionPath, 'wheel'),
+        withProgress: (title, create) =>
+          Promise.resolve(
+            vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title }, (progress) =>
+              create((message) => progress.report({ message })),
+            ),
+          ),
+        log: (line) => log.info(line),
+      }));
+    const key = await context.secrets.get(OPENAI_KEY_SECRET);
+    if (key) log.redact(key);
+    return { python, dataDir: current.dataDir, env: sidecarEnv(current, process.env, key) };
+  };
+
+  const supervisor = new SidecarSupervisor({
+    launch,
+    log,
+    logDir: path.join(context.globalStorageUri.fsPath, 'logs'),
+    onState: (state) => {
+      sidecarState = state;
+      render();
+      if (state.kind === 'failed') void reportFailure(state.reason);
+    },
+  });
+  const bridge = new RpcBridge({
+    connect: () => supervisor.ensure(),
+    lost: (endpoint, reason) => supervisor.lost(endpoint, reason),
+    log,
+    onState: (state, detail) => {
+      connection = state;
+      connectionDetail = detail;
+      render();
+    },
+  });
+  const panels = new Set<vscode.WebviewPanel>();
+  const current: Services = { context, log, supervisor, bridge, panels, writer: null };
+  services = current;
+  /** Run the external writer exactly while the provider setting says `external`. */
+  const syncWriter = () => {
+    const external = settings().provider === 'external';
+    if (external && !current.writer) {
+      current.writer = new ExternalWriter(bridge, { log, modelFamily: () => settings().externalModelFamily });
+      current.writer.start();
+    } else if (!external && current.writer) {
+      current.writer.dispose();
+      current.writer = null;
+    }
+  };
+
+  const reportFailure = async (reason: string) => {
+    const choice = await vscode.window.showErrorMessage(`Chat Sidecar could not start its sidecar: ${reason}`, 'Retry', 'Show Log');
+    if (choice === 'Show Log') channel.show(true);
+    if (choice === 'Retry') retry();
+  };
+  const retry = () => {
+    supervisor.reset();
+    bridge.retryNow();
+  };
+
+  context.subscriptions.push(
+    vscode.commands.registerCommand('chatSidecar.openChat', () => {
+      retryIfFailed(supervisor, retry);
+      const existing = [...panels].at(-1);
+      if (existing) existing.reveal();
+      else openPanel({ host: 'vscode', newChat: false });
+    }),
+    vscode.commands.registerCommand('chatSidecar.newChat', () => {
+      retryIfFailed(supervisor, retry);
+      openPanel({ host: 'vscode', newChat: true });
+    }),
+    vscode.commands.registerCommand('chatSidecar.showStatus', () => showStatus(channel)),
+    vscode.commands.registerCommand('chatSidecar.setProviderKey', () => setProviderKey()),
+    vscode.window.registerWebviewPanelSerializer(VIEW_TYPE, {
+      async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
+        const conversation = state && typeof state === 'object' ? (state as Record<string, unknown>).conversation_id : undefined;
+        log.info(`restoring a chat panel${typeof conversation === 'string' ? ` (conversation ${conversation})` : ''}`);
+        await setUpPanel(panel, { host: 'vscode', newChat: false });
+      },
+    }),
+    vscode.workspace.onDidChangeConfiguration((event) => {
+      if (!event.affectsConfiguration('chatSidecar')) return;
+      log.setLevel(settings().logLevel);
+      if (event.affectsConfiguration('chatSidecar.pythonPath') || event.affectsConfiguration('chatSidecar.dataDir')) {
+        log.info('the Python or data dir setting changed: switching sidecars');
+        supervisor.forget();
+        bridge.reconnect();
+        bridge.retryNow();
+      }
+      if (event.affectsConfiguration('chatSidecar.provider')) syncWriter();
+      if (['provider', 'openai', 'echo'].some((key) => event.affectsConfiguration(`chatSidecar.${key}`))) {
+        void vscode.window.showInformationMessage(
+          'Chat Sidecar: provider settings apply when the sidecar next starts (it is shared by every window; `chat-sidecar stop` restarts it).',
+        );
+      }
+    }),
+  );
+
+  const openPanel = (config: PanelConfig) => {
+    const panel = vscode.window.createWebviewPanel(VIEW_TYPE, 'Chat', vscode.ViewColumn.Active, webviewOptions(context));
+    void setUpPanel(panel, config);
+  };
+
+  const setUpPanel = async (panel: vscode.WebviewPanel, config: PanelConfig) => {
+    panel.webview.options = webviewOptions(context);
+    panels.add(panel);
+    const port: Panel = bridge.addPanel(panel.webview);
+    const listener = panel.webview.onDidReceiveMessage((message: unknown) => port.receive(message));
+    panel.onDidDispose(() => {
+      panels.delete(panel);
+      listener.dispose();
+      port.dispose();
+    });
+    try {
+      panel.webview.html = await panelHtml(context, panel.webview, config);
+    } catch (error) {
+      log.error(`cannot load the chat UI: ${errorText(error)}`);
+      panel.webview.html = `<!doctype html><p>Chat Sidecar: the chat UI is missing from this build (${escapeHtml(errorText(error))}).</p>`;
+    }
+  };
+
+  const showStatus = async (output: vscode.OutputChannel) => {
+    retryIfFailed(supervisor, retry);
+    try {
+      const endpoint = await withTimeout(supervisor.ensure(), 60_000, 'the sidecar did not start within a minute');
+      const health = await fetchHealth(endpoint.url, endpoint.token);
+      if (!health) throw new Error(`the sidecar at ${endpoint.url} does not answer /health`);
+      log.info(`health: ${JSON.stringify(health)}`);
+      const store = (health.store ?? {}) as Record<string, unknown>;
+      const clients = (health.clients ?? {}) as Record<string, unknown>;
+      const choice = await vscode.window.showInformationMessage(
+        `Chat Sidecar ${String(health.version)}: ${health.status}, pid ${String(health.pid)}` +
+          `${endpoint.attached ? ' (attached)' : ''}, ${String(store.conversations)} conversations, ` +
+          `${String(store.messages)} messages, ${String(clients.rpc ?? 0)} RPC clients; data dir ${String(health.data_dir)}; ` +
+          `bridge ${bridge.connectionState}, ${bridge.pendingRequests} requests waiting`,
+        'Show Log',
+      );
+      if (choice === 'Show Log') output.show(true);
+    } catch (error) {
+      const choice = await vscode.window.showErrorMessage(`Chat Sidecar: ${errorText(error)}`, 'Show Log');
+      if (choice === 'Show Log') output.show(true);
+    }
+  };
+
+  const setProviderKey = async () => {
+    const key = await vscode.window.showInputBox({
+      title: 'Chat Sidecar: API key of the OpenAI-compatible provider',
+      prompt: 'Kept in the editor\'s SecretStorage, passed to the sidecar as CHAT_SIDECAR_OPENAI_API_KEY. Empty: remove it.',
+      password: true,
+      ignoreFocusOut: true,
+    });
+    if (key === undefined) return;
+    if (key) await context.secrets.store(OPENAI_KEY_SECRET, key);
+    else await context.secrets.delete(OPENAI_KEY_SECRET);
+    void vscode.window.showInformationMessage('Chat Sidecar: the key applies when the sidecar next starts.');
+  };
+
+  render();
+  status.show();
+  syncWriter();
+  bridge.start();
+}
+
+export async function deactivate(): Promise<void> {
+  const current = services;
+  services = null;
+  if (!current) return;
+  current.log.info('deactivating (the sidecar keeps running for other windows until its idle timeout)');
+  current.writer?.dispose();
+  current.supervisor.dispose();
+  await current.bridge.dispose();
+}
+
+function retryIfFailed(supervisor: SidecarSupervisor, retry: () => void): void {
+  if (supervisor.status.kind === 'failed') retry();
+}
+
+function webviewOptions(context: vscode.ExtensionContext): vscode.WebviewPanelOptions & vscode.WebviewOptions {
+  return { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(context.extensionUri, 'media')] };
+}
+
+function renderStatus(
+  item: vscode.StatusBarItem,
+  sidecar: SidecarState,
+  connection: ConnectionState,
+  detail: string | undefined,
+): void {
+  if (sidecar.kind === 'failed') {
+    item.text = '$(error) Chat Sidecar';
+    item.tooltip = `The sidecar could not start: ${sidecar.reason}`;
+  } else if (connection === 'connected' && sidecar.kind === 'running') {
+    item.text = '$(comment-discussion) Chat Sidecar';
+    item.tooltip = `Connected to the sidecar pid ${sidecar.endpoint.pid} (${sidecar.endpoint.dataDir})`;
+  } else if (connection === 'offline') {
+    item.text = '$(debug-disconnect) Chat Sidecar';
+    item.tooltip = `Offline${detail ? `: ${detail}` : ''}; requests wait and are sent when it is back`;
+  } else {
+    item.text = '$(sync~spin) Chat Sidecar';
+    item.tooltip = sidecar.kind === 'restarting' ? `Restarting the sidecar: ${sidecar.reason}` : 'Connecting to the sidecar…';
+  }
+}
+
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/**
+ * media/index.html for a webview: its relative `chat.css` / `chat.js` links become webview URIs,
+ * every script gets the nonce, and a CSP allows nothing else (no inline code, no network: all
+ * traffic goes through postMessage to the bridge).
+ */
+export async function panelHtml(
+  context: vscode.ExtensionContext,
+  webview: vscode.Webview,
+  config: PanelConfig,
+): Promise<string> {
+  const media = vscode.Uri.joinPath(context.extensionUri, 'media');
+  const template = await fs.readFile(path.join(media.fsPath, 'index.html'), 'utf8');
+  const nonce = randomBytes(18).toString('base64');
+  const csp = [
+    "default-src 'none'",
+    `style-src ${webview.cspSource}`,
+    `img-src ${webview.cspSource} data:`,
+    `font-src ${webview.cspSource}`,
+    `script-src 'nonce-${nonce}'`,
+  ].join('; ');
+  const head =
+    `<meta http-equiv="Content-Security-Policy" content="${escapeHtml(csp)}">\n  ` +
+    `<meta name="chat-sidecar-config" content="${escapeHtml(JSON.stringify(config))}">`;
+  return template
+    .replace(/(<meta charset="utf-8">)/i, `$1\n  ${head}`)
+    .replace(/\b(href|src)="([A-Za-z0-9_.-]+\.(?:css|js))"/g, (_match, attribute: string, file: string) => {
+      const uri = webview.asWebviewUri(vscode.Uri.joinPath(media, file));
+      return `${attribute}="${uri.toString()}"`;
+    })
+    .replace(/<script\b/g, `<script nonce="${nonce}"`);
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(message)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
+}

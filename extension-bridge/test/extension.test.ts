@@ -1,0 +1,196 @@
+/**
+ * The extension's activation against a fake editor API (test/fakeVscode.ts) and a real sidecar:
+ * commands, the panel's HTML and CSP, the serializer, Show Status, and that deactivating leaves
+ * the shared sidecar running.
+ */
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import type * as vscodeTypes from 'vscode';
+
+import { readFileSync } from 'node:fs';
+
+import { OPENAI_KEY_SECRET } from '../src/common/settings';
+import { activate, deactivate, VIEW_TYPE } from '../src/extension';
+import { commands, fakeContext, type FakePanel, harness } from './fakeVscode';
+import { alive, cleanUp, discoveryPid, PYTHON, tempDataDir, waitFor } from './helpers';
+
+const EXTENSION = path.resolve(__dirname, '..', '..');
+const storage = mkdtempSync(path.join(os.tmpdir(), 'chat-sidecar-storage-'));
+const dataDir = tempDataDir();
+
+function csp(html: string): string {
+  const match = /<meta http-equiv="Content-Security-Policy" content="([^"]+)">/.exec(html);
+  assert.ok(match, 'the page has a CSP');
+  return match[1]!.replace(/&#39;/g, "'");
+}
+
+function config(html: string): Record<string, unknown> {
+  const match = /<meta name="chat-sidecar-config" content="([^"]+)">/.exec(html);
+  assert.ok(match, 'the page carries its config');
+  return JSON.parse(match[1]!.replace(/&#34;/g, '"')) as Record<string, unknown>;
+}
+
+async function loaded(panel: FakePanel): Promise<string> {
+  return waitFor('the panel html', () => panel.webview.html || null);
+}
+
+const API_KEY = 'sk-test-0123456789abcdef';
+
+before(async () => {
+  harness.reset();
+  harness.configuration['chatSidecar.pythonPath'] = PYTHON;
+  harness.configuration['chatSidecar.dataDir'] = dataDir;
+  process.env.CHAT_SIDECAR_TEST_MARKER = 'from-the-editor';
+  const context = fakeContext(EXTENSION, storage);
+  await context.secrets.store(OPENAI_KEY_SECRET, API_KEY);
+  activate(context as unknown as vscodeTypes.ExtensionContext);
+});
+after(async () => {
+  await deactivate();
+  await cleanUp();
+  rmSync(storage, { recursive: true, force: true });
+});
+
+describe('the extension', () => {
+  test('registers its commands and the chat panel serializer', () => {
+    for (const id of ['chatSidecar.openChat', 'chatSidecar.newChat', 'chatSidecar.showStatus']) {
+      assert.ok(harness.commands.has(id), id);
+    }
+    assert.ok(harness.serializers.has(VIEW_TYPE));
+  });
+
+  test('starts the sidecar for the configured data dir', async () => {
+    const pid = await waitFor('the sidecar', () => discoveryPid(dataDir));
+    assert.ok(alive(pid));
+    assert.ok(harness.statusTexts.length > 0, 'a status bar item is shown');
+  });
+
+  test('the sidecar gets the editor\'s environment, the provider and the key from SecretStorage', async () => {
+    const pid = await waitFor('the sidecar', () => discoveryPid(dataDir));
+    const environ = new Map(
+      readFileSync(`/proc/${pid}/environ`, 'utf8')
+        .split('\0')
+        .filter(Boolean)
+        .map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)] as const),
+    );
+    assert.equal(environ.get('CHAT_SIDECAR_TEST_MARKER'), 'from-the-editor');
+    assert.equal(environ.get('CHAT_SIDECAR_PROVIDER'), 'echo');
+    assert.equal(environ.get('CHAT_SIDECAR_OPENAI_API_KEY'), API_KEY);
+    assert.ok(!harness.output.some((line) => line.includes(API_KEY)), 'the key is never logged');
+  });
+
+  test('Open Chat opens one panel under a nonce CSP with the media files as webview URIs', async () => {
+    await commands.executeCommand('chatSidecar.openChat');
+    assert.equal(harness.panels.length, 1);
+    const panel = harness.panels[0]!;
+    assert.equal(panel.viewType, VIEW_TYPE);
+    const html = await loaded(panel);
+    const policy = csp(html);
+    const nonce = /'nonce-([^']+)'/.exec(policy)?.[1];
+    assert.ok(nonce, policy);
+    assert.match(policy, /default-src 'none'/);
+    assert.doesNotMatch(policy, /unsafe-inline|unsafe-eval/);
+    const scripts = [...html.matchAll(/<script\b[^>]*>/g)].map((m) => m[0]);
+    assert.ok(scripts.length > 0);
+    for (const tag of scripts) {
+      assert.ok(tag.includes(`nonce="${nonce}"`), tag);
+      assert.match(tag, /src="https:\/\/fake\.vscode-cdn\.net\/.*\/media\/chat\.js"/);
+    }
+    assert.match(html, /href="https:\/\/fake\.vscode-cdn\.net\/.*\/media\/chat\.css"/);
+    assert.equal(config(html).newChat, false);
+
+    // Again: the open panel is revealed, not a second one made.
+    await commands.executeCommand('chatSidecar.openChat');
+    assert.equal(harness.panels.length, 1);
+    assert.equal(panel.revealed, 1);
+  });
+
+  test('New Chat opens a panel on a new conversation', async () => {
+    await commands.executeCommand('chatSidecar.newChat');
+    assert.equal(harness.panels.length, 2);
+    assert.equal(config(await loaded(harness.panels[1]!)).newChat, true);
+  });
+
+  test('each panel gets a fresh nonce', async () => {
+    const [a, b] = harness.panels;
+    const nonceOf = (html: string) => /'nonce-([^']+)'/.exec(csp(html))?.[1];
+    assert.notEqual(nonceOf(a!.webview.html), nonceOf(b!.webview.html));
+  });
+
+  test('the serializer restores a panel after a reload', async () => {
+    const serializer = harness.serializers.get(VIEW_TYPE)!;
+    const { FakePanel: Panel } = await import('./fakeVscode');
+    const restored = new Panel(VIEW_TYPE, 'Chat');
+    await serializer.deserializeWebviewPanel(restored, { conversation_id: 'c_restored', scroll_top: 120 });
+    assert.match(restored.webview.html, /chat\.js/);
+    assert.deepEqual((restored.webview.options as { enableScripts?: boolean }).enableScripts, true);
+    assert.ok(harness.output.some((line) => line.includes('restoring a chat panel (conversation c_restored)')));
+  });
+
+  test('a panel\'s requests reach the sidecar through the bridge, and the status bar says connected', async () => {
+    const panel = harness.panels[0]!;
+    panel.webview.received.fire({ jsonrpc: '2.0', id: 1, method: 'sidecar.health', params: {} });
+    const answer = await waitFor('the answer', () =>
+      panel.webview.posted.find((m) => (m as { id?: unknown }).id === 1) as { result?: { pid?: number } } | undefined,
+    );
+    assert.equal(answer.result?.pid, discoveryPid(dataDir));
+    assert.equal(harness.statusTexts.at(-1), '$(comment-discussion) Chat Sidecar');
+    // The other panel got nothing of it.
+    assert.ok(!harness.panels[1]!.webview.posted.some((m) => (m as { id?: unknown }).id === 1));
+  });
+
+  test('Show Status reports the health of the sidecar', async () => {
+    await commands.executeCommand('chatSidecar.showStatus');
+    const pid = discoveryPid(dataDir);
+    const message = harness.messages.at(-1);
+    assert.equal(message?.level, 'info', JSON.stringify(message));
+    assert.match(message!.text, new RegExp(`ok, pid ${pid}`));
+    assert.ok(message!.text.includes(dataDir));
+  });
+
+  test('changing the data dir setting moves the panels to that data dir\'s sidecar', async () => {
+    const before = discoveryPid(dataDir)!;
+    const otherDir = tempDataDir();
+    const panel = harness.panels[0]!;
+    panel.webview.received.fire({ jsonrpc: '2.0', id: 'sub', method: 'events.subscribe', params: {} });
+    await waitFor('subscribed', () => panel.webview.posted.some((m) => (m as { id?: unknown }).id === 'sub'));
+    harness.changeConfiguration('chatSidecar.dataDir', otherDir);
+    const after = await waitFor('the other sidecar', () => discoveryPid(otherDir));
+    assert.notEqual(after, before);
+    panel.webview.received.fire({ jsonrpc: '2.0', id: 'h2', method: 'sidecar.health', params: {} });
+    const answer = await waitFor('the answer', () =>
+      panel.webview.posted.find((m) => (m as { id?: unknown }).id === 'h2') as { result?: { pid?: number } } | undefined,
+    );
+    assert.equal(answer.result?.pid, after);
+    // Another store: the panel must pull again rather than trust its seqs.
+    const notices = panel.webview.posted.filter((m) => (m as { method?: string }).method === 'bridge.connection') as {
+      params: { state: string; resumed: boolean };
+    }[];
+    assert.deepEqual(notices.at(-1)?.params, { state: 'connected', detail: null, resumed: false });
+    assert.ok(alive(before), 'the first sidecar is left to the other windows');
+    harness.changeConfiguration('chatSidecar.dataDir', dataDir);
+    await waitFor('back on the first sidecar', () => harness.output.some((line) => line.includes(`attached to the sidecar pid ${before}`)));
+  });
+
+  test('deactivating leaves the sidecar running for other windows', async () => {
+    const pid = discoveryPid(dataDir)!;
+    await deactivate();
+    assert.ok(alive(pid));
+    assert.equal(discoveryPid(dataDir), pid);
+  });
+
+  test('after a reload (a new activation) the extension attaches to that same sidecar', async () => {
+    const pid = discoveryPid(dataDir)!;
+    harness.reset();
+    activate(fakeContext(EXTENSION, storage) as unknown as vscodeTypes.ExtensionContext);
+    await waitFor('attached', () => harness.output.some((line) => line.includes(`attached to the sidecar pid ${pid}`)));
+    await waitFor('connected', () => harness.statusTexts.at(-1) === '$(comment-discussion) Chat Sidecar');
+    assert.equal(discoveryPid(dataDir), pid);
+    assert.ok(!harness.output.some((line) => line.includes('starting ')), 'no second sidecar was started');
+  });
+});
