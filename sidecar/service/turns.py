@@ -30,7 +30,7 @@ from ..providers import Provider, ProviderError, ReplyRequest, TextDelta, ToolPr
 from ..providers.external import ExternalBroker
 from ..store import UNSET, Conflict, NewMessage, NotFound, Request, Store, ValidationFailed
 from ..store.ids import check_id, new_id
-from ..store.model import check_branch_name, check_content
+from ..store.model import UNFINISHED_TURN_STATES, check_branch_name, check_content
 from ..store.store import _Unset
 from ..store.timeutil import now_iso
 from ..tools import ToolError, ToolRegistry
@@ -40,8 +40,6 @@ log = logging.getLogger(__name__)
 
 Doc = dict[str, Any]
 
-#: A turn in one of these states has not finished: no second ``send_message`` until it does.
-UNFINISHED: Final = ("streaming", "awaiting_tool_approval", "executing_tools", "transient_failure")
 #: States that need a live process; found at start, they mean the last one died mid-turn.
 LIVE: Final = ("streaming", "executing_tools", "transient_failure")
 RETRYABLE: Final = ("permanent_failure", "interrupted", "cancelled")
@@ -198,7 +196,7 @@ class TurnEngine:
         }
 
         def one_at_a_time(conversation: Doc) -> None:
-            if conversation.get("state") in UNFINISHED:
+            if conversation.get("state") in UNFINISHED_TURN_STATES:
                 raise Conflict(
                     f"conversation '{conversation_id}' has a turn that is {conversation['state']}",
                     details={"state": conversation["state"]},
@@ -290,7 +288,7 @@ class TurnEngine:
             if (answer := await self.store.recall(conversation_id, request)) is not None:
                 return answer
             turn = await self.store.get_turn(conversation_id, checked_turn_id)
-            if turn["state"] not in UNFINISHED:
+            if turn["state"] not in UNFINISHED_TURN_STATES:
                 raise _conflict_state(turn, "cancel")
             run = self._runs.get(checked_turn_id)
             if run is not None and run.driver is not None:

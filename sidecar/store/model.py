@@ -24,6 +24,13 @@ TURN_STATES: Final = (
     "cancelled",
     "interrupted",
 )
+#: A turn in one of these states has not finished: no second turn in its conversation until then.
+UNFINISHED_TURN_STATES: Final = (
+    "streaming",
+    "awaiting_tool_approval",
+    "executing_tools",
+    "transient_failure",
+)
 CONVERSATION_STATES: Final = ("idle", *TURN_STATES)
 DEFAULT_BRANCH: Final = "main"
 TITLE_MAX = 500

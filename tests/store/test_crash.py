@@ -9,54 +9,18 @@ from __future__ import annotations
 
 import os
 import random
-import signal
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from sidecar.store import Store, StoreConfig
+from tests.crashing import run_and_kill
 
-ROOT = Path(__file__).resolve().parents[2]
 WRITERS = 6
 
 
-def run_and_kill(data_dir: Path, rng: random.Random) -> list[str]:
-    """Start the writer, let it work for a random while, SIGKILL it; return the lines it printed."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.store.crash_writer", str(data_dir), str(WRITERS)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    assert process.stdout is not None
-    lines: list[str] = []
-    ready = threading.Event()
-
-    def read() -> None:
-        assert process.stdout is not None
-        for raw in process.stdout:
-            if raw.endswith(b"\n"):
-                lines.append(raw.decode().strip())
-                if lines[-1] == "ready":
-                    ready.set()
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    if not ready.wait(30):
-        process.kill()
-        _, err = process.communicate()
-        pytest.fail(f"writer did not start: {err.decode()[-2000:]}")
-    time.sleep(rng.uniform(0.05, 0.6))
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    reader.join(5)
-    assert process.returncode == -signal.SIGKILL
-    return lines
+def run_and_kill_writer(data_dir: Path, rng: random.Random) -> list[str]:
+    return run_and_kill("tests.store.crash_writer", [str(data_dir), str(WRITERS)], rng, (0.05, 0.6))
 
 
 async def all_messages(store: Store, cid: str) -> list[dict[str, object]]:
@@ -75,7 +39,7 @@ async def test_kill_9_at_random_moments_loses_no_acknowledged_write(tmp_path: Pa
     streamed: dict[str, int] = {}
     kills = int(os.environ.get("CRASH_KILLS", "16"))
     for _ in range(kills):
-        for line in run_and_kill(data_dir, rng):
+        for line in run_and_kill_writer(data_dir, rng):
             parts = line.split()
             if parts[0] == "ack":
                 acked[parts[1]] = max(acked.get(parts[1], -1), int(parts[2]))

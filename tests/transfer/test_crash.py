@@ -6,56 +6,20 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import signal
-import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from sidecar.service.exporter import all_conversation_ids, export_conversation
 from sidecar.store import Store, StoreConfig
+from tests.crashing import run_and_kill
 
 from .crash_importer import CONVERSATIONS, GROUP, MESSAGES
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
-def run_and_kill(data_dir: Path, tag: str, rng: random.Random) -> list[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.transfer.crash_importer", str(data_dir), tag],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    lines: list[str] = []
-    ready = threading.Event()
-
-    def read() -> None:
-        assert process.stdout is not None
-        for raw in process.stdout:
-            if raw.endswith(b"\n"):
-                lines.append(raw.decode().strip())
-                if lines[-1] == "ready":
-                    ready.set()
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    if not ready.wait(30):
-        process.kill()
-        _, err = process.communicate()
-        pytest.fail(f"importer did not start: {err.decode()[-2000:]}")
-    time.sleep(rng.uniform(0.05, 0.7))
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    reader.join(5)
-    assert process.stderr is not None
-    errors = process.stderr.read().decode()[-3000:]
-    assert process.returncode == -signal.SIGKILL, f"the importer failed by itself: {errors}"
-    return lines
+def run_and_kill_importer(data_dir: Path, tag: str, rng: random.Random) -> list[str]:
+    return run_and_kill("tests.transfer.crash_importer", [str(data_dir), tag], rng, (0.05, 0.7))
 
 
 @pytest.mark.subprocess
@@ -65,7 +29,7 @@ async def test_kill_9_during_imports_and_rollbacks(tmp_path: Path) -> None:
     acked: set[str] = set()
     started: set[str] = set()
     for kill in range(int(os.environ.get("CRASH_KILLS", "8"))):
-        for line in run_and_kill(data_dir, f"k{kill}", rng):
+        for line in run_and_kill_importer(data_dir, f"k{kill}", rng):
             run = line.partition(" ")[2]
             if run:
                 acked.add(line)
