@@ -37,6 +37,7 @@ from ..store.model import (
     DEFAULT_BRANCH,
     MESSAGE_FIELDS,
     TURN_STATES,
+    UNFINISHED_TURN_STATES,
     Doc,
     check_bool,
     check_content,
@@ -58,9 +59,7 @@ CONVERSATION_KEYS: Final = frozenset({*EXPORTED_FIELDS, "branches", "messages", 
 MESSAGE_KEYS: Final = frozenset(MESSAGE_FIELDS)
 BRANCH_KEYS: Final = frozenset({"name", "head_message_id"})
 #: Turn states that mean "a provider is working on it": nobody is, in an imported copy.
-UNFINISHED_STATES: Final = frozenset(
-    {"streaming", "awaiting_tool_approval", "executing_tools", "transient_failure"}
-)
+UNFINISHED_STATES: Final = frozenset(UNFINISHED_TURN_STATES)
 #: Conversation fields a merge takes from whichever copy has the later ``updated_at``.
 MERGED_FIELDS: Final = (
     "title",
@@ -116,14 +115,13 @@ def _timestamp(value: object, path: str, *, optional: bool = False) -> str | Non
         return None
     if isinstance(value, str) and TIMESTAMP.fullmatch(value):
         try:
-            datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ")
+            # The pattern fixed the shape; this checks the calendar (no 30 February, no second
+            # 60). fromisoformat is C code: ~10x cheaper than strptime, once per message.
+            datetime.fromisoformat(value[:-1])
         except ValueError:
             pass
         else:
-            if (
-                int(value[17:19]) <= 59
-            ):  # strptime would take leap seconds; the store never writes one
-                return value
+            return value
     raise _fail(path, "must be an RFC 3339 UTC time with milliseconds (2026-11-21T13:45:00.123Z)")
 
 
