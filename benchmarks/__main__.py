@@ -1,4 +1,4 @@
-"""``python -m benchmarks``: the store benchmark (see ``docs/benchmarks.md``).
+"""``python -m benchmarks``: the store and HTTP benchmarks (see ``docs/benchmarks.md``).
 
 Prints a table (operation, ours, baselines, floor, ratio, target, met/missed) and writes every
 figure, the machine and the date as JSON. ``--quick`` runs small sizes in well under a minute.
@@ -18,7 +18,16 @@ from pathlib import Path
 
 import orjson
 
-from . import baselines, bigdata, store_ops
+from . import (
+    baselines,
+    bigdata,
+    http_bench,
+    http_report,
+    migrate_bench,
+    search_bench,
+    store_ops,
+    turn_bench,
+)
 from .common import (
     BENCH_TMP,
     Figures,
@@ -31,7 +40,15 @@ from .common import (
 )
 from .report import NOTES, build_rows, render_markdown, render_text
 
-SECTIONS = ("append", "baseline", "sequential", "concurrent", "open", "stream", "list", "rss")
+STORE_SECTIONS = ("append", "baseline", "sequential", "concurrent", "open", "stream", "list", "rss")
+SECTIONS = STORE_SECTIONS + http_bench.SECTIONS + turn_bench.SECTIONS + migrate_bench.SECTIONS
+SUITES = {
+    "all": SECTIONS,
+    "store": STORE_SECTIONS,
+    "http": http_bench.SECTIONS,
+    "turns": turn_bench.SECTIONS,
+    "migrate": migrate_bench.SECTIONS,
+}
 BIG_CONTENT_CHARS = 256
 
 
@@ -60,6 +77,9 @@ SIMPLE: dict[str, Callable[[Sizes, Path], Awaitable[Figures]]] = {
     "concurrent": _concurrent,
     "open": store_ops.cold_open,
     "stream": store_ops.streaming,
+    **http_bench.SUITE,
+    **turn_bench.SUITE,
+    **migrate_bench.SUITE,
 }
 
 
@@ -119,7 +139,14 @@ async def run(sizes: Sizes, selected: list[str], results: Results) -> list[str]:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks", description="Benchmark the durable chat-history store."
+        prog="python -m benchmarks",
+        description="Benchmark the durable chat-history store and its HTTP server.",
+    )
+    parser.add_argument(
+        "--suite",
+        choices=sorted(SUITES),
+        default="all",
+        help="store, http, turns, migrate or all (default)",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, fewer repetitions")
     parser.add_argument(
@@ -128,7 +155,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         default="",
-        help=f"comma-separated subset of: {','.join(SECTIONS)}",
+        help=f"comma-separated subset (overrides --suite) of: {','.join(SECTIONS)}",
     )
     parser.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
     parser.add_argument(
@@ -138,13 +165,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="run nothing: print the table of an earlier results file",
     )
     args = parser.parse_args(argv)
-    selected = [s.strip() for s in args.only.split(",") if s.strip()] or list(SECTIONS)
+    selected = [s.strip() for s in args.only.split(",") if s.strip()] or list(SUITES[args.suite])
     unknown = sorted(set(selected) - set(SECTIONS))
     if unknown:
         parser.error(
             f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}"
         )
     args.selected = [s for s in SECTIONS if s in selected]
+    args.label = "+".join(
+        n for n in ("store", "http", "turns", "migrate") if set(SUITES[n]) & set(args.selected)
+    )
     return args
 
 
@@ -152,12 +182,18 @@ def render(path: Path, markdown: bool) -> int:
     saved = orjson.loads(path.read_bytes())
     results = Results(figures=saved["figures"])
     build_rows(results)
+    http_report.build_rows(results)
+    turn_bench.build_rows(results)
+    migrate_bench.build_rows(results)
     print(f"{saved['benchmark']} benchmark of {saved['date']} ({path})")
     print(render_markdown(results.rows) if markdown else render_text(results.rows))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    words = sys.argv[1:] if argv is None else argv
+    if words[:1] == ["search"]:  # the search index suite: python -m benchmarks search [--quick]
+        return search_bench.main(words[1:])
     args = parse_args(argv)
     if args.render is not None:
         return render(args.render, args.markdown)
@@ -174,8 +210,11 @@ def main(argv: list[str] | None = None) -> int:
         remove_bench_root()
     machine["load_average_at_end"] = list(os.getloadavg())
     build_rows(results)
+    http_report.build_rows(results)
+    turn_bench.build_rows(results)
+    migrate_bench.build_rows(results)
     output = {
-        "benchmark": "store",
+        "benchmark": args.label,
         "date": started.isoformat(timespec="seconds"),
         "quick": sizes.quick,
         "sections": args.selected,
@@ -192,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     cpu = machine["cpu_model"]
     fs = machine["filesystem"].get("fstype", "?")
     print(
-        f"store benchmark, {started:%Y-%m-%d %H:%M} UTC, {machine['nproc']} cpu ({cpu}), "
+        f"{args.label} benchmark, {started:%Y-%m-%d %H:%M} UTC, {machine['nproc']} cpu ({cpu}), "
         f"Linux {machine['kernel']}, {fs}, {'quick' if sizes.quick else 'full'} run "
         f"in {output['duration_s']:.0f} s"
     )
