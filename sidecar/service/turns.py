@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -28,10 +28,18 @@ import orjson
 
 from ..providers import Provider, ProviderError, ReplyRequest, TextDelta, ToolProposal
 from ..providers.external import ExternalBroker
-from ..store import UNSET, Conflict, NewMessage, NotFound, Request, Store, ValidationFailed
+from ..store import (
+    UNSET,
+    Conflict,
+    NewMessage,
+    NotFound,
+    Request,
+    Store,
+    Unset,
+    ValidationFailed,
+)
 from ..store.ids import check_id, new_id
 from ..store.model import UNFINISHED_TURN_STATES, check_branch_name, check_content
-from ..store.store import _Unset
 from ..store.timeutil import now_iso
 from ..tools import ToolError, ToolRegistry
 from .streaming import ContentWriter
@@ -75,6 +83,10 @@ class _Run:
         self.stopped.set()
         if self.work is not None:
             self.work.cancel()
+
+
+#: What a driver does first: stream a reply, or run the approved tools (then stream the next).
+Phase = Callable[[_Run], Awaitable[None]]
 
 
 def _attempt(number: int) -> Doc:
@@ -167,7 +179,7 @@ class TurnEngine:
         *,
         content: object,
         client_message_id: object = None,
-        parent_id: str | _Unset | None = UNSET,
+        parent_id: str | Unset | None = UNSET,
         branch: object = None,
     ) -> tuple[Doc, bool]:
         """Add the user's message and start the turn; ``({message, turn}, created)``.
@@ -378,12 +390,12 @@ class TurnEngine:
 
     # ------------------------------------------------------------------ the driver
 
-    def _launch(self, conversation_id: str, turn: Doc, phase: Any) -> None:
+    def _launch(self, conversation_id: str, turn: Doc, phase: Phase) -> None:
         run = _Run(conversation_id, turn)
         self._runs[turn["id"]] = run
         run.driver = asyncio.create_task(self._drive(run, phase), name=f"turn-{turn['id']}")
 
-    async def _drive(self, run: _Run, phase: Any) -> None:
+    async def _drive(self, run: _Run, phase: Phase) -> None:
         try:
             await phase(run)
             while run.turn["state"] == "streaming":

@@ -23,6 +23,7 @@ from .store import (
     Store,
     StoreConfig,
     TurnStep,
+    Unset,
     public_message,
 )
 
@@ -44,6 +45,7 @@ __all__ = [
     "StoreVersionError",
     "TurnStep",
     "Unavailable",
+    "Unset",
     "ValidationFailed",
     "public_message",
 ]

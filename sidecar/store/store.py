@@ -70,12 +70,14 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class _Unset:
+class Unset:
+    """The type of :data:`UNSET`: "not given", where ``None`` is a meaningful value."""
+
     def __repr__(self) -> str:
         return "UNSET"
 
 
-UNSET: Final = _Unset()
+UNSET: Final = Unset()
 MAX_MESSAGE_PAGE = 1000
 
 
@@ -222,13 +224,13 @@ class NewMessage:
             "source": None,
         }
 
-    def fingerprint(self, parent_id: str | _Unset | None, branch: str | None) -> str:
+    def fingerprint(self, parent_id: str | Unset | None, branch: str | None) -> str:
         """What a retry under the same ``client_message_id`` must repeat to count as the same."""
         return fingerprint(
             {
                 "role": self.role,
                 "content": self.content,
-                "parent_id": None if isinstance(parent_id, _Unset) else parent_id,
+                "parent_id": None if isinstance(parent_id, Unset) else parent_id,
                 "branch": branch,
             }
         )
@@ -877,7 +879,7 @@ class Store:
         *,
         role: str,
         content: str,
-        parent_id: str | _Unset | None = UNSET,
+        parent_id: str | Unset | None = UNSET,
         branch: str | None = None,
         client_message_id: str | None = None,
         metadata: dict[str, Any] | None = None,
@@ -950,11 +952,11 @@ class Store:
 
     @staticmethod
     def _target_branch(
-        shard: Shard, parent_id: str | _Unset | None, branch: str | None
+        shard: Shard, parent_id: str | Unset | None, branch: str | None
     ) -> tuple[str, str | None]:
         """Which branch a new message extends (or starts), and its parent."""
         active = shard.active_branch
-        if isinstance(parent_id, _Unset):
+        if isinstance(parent_id, Unset):
             parent = shard.branches.get(active)
             if branch is not None and branch != active:
                 raise ValidationFailed(
@@ -1017,21 +1019,21 @@ class Store:
         conversation_id: str,
         message_id: str,
         *,
-        content: str | _Unset = UNSET,
-        metadata: dict[str, Any] | _Unset = UNSET,
-        status: str | _Unset = UNSET,
-        tool_calls: list[dict[str, Any]] | _Unset = UNSET,
+        content: str | Unset = UNSET,
+        metadata: dict[str, Any] | Unset = UNSET,
+        status: str | Unset = UNSET,
+        tool_calls: list[dict[str, Any]] | Unset = UNSET,
         request_id: str | None = None,
     ) -> Doc:
         """Replace some fields of a message; an update that changes nothing writes nothing."""
         changes: dict[str, Any] = {}
-        if not isinstance(content, _Unset):
+        if not isinstance(content, Unset):
             changes["content"] = check_content(content)
-        if not isinstance(metadata, _Unset):
+        if not isinstance(metadata, Unset):
             changes["metadata"] = check_metadata(metadata)
-        if not isinstance(status, _Unset):
+        if not isinstance(status, Unset):
             changes["status"] = check_status(status)
-        if not isinstance(tool_calls, _Unset):
+        if not isinstance(tool_calls, Unset):
             changes["tool_calls"] = check_tool_calls(tool_calls)
         request = Request.of(request_id, "update_message", {"message_id": message_id, **changes})
 
@@ -1468,7 +1470,7 @@ class Store:
         turn: Doc,
         *,
         add: Sequence[NewMessage] = (),
-        parent_id: str | _Unset | None = UNSET,
+        parent_id: str | Unset | None = UNSET,
         branch: str | None = None,
         update: Sequence[Doc] = (),
         retire_head: str | None = None,
