@@ -6,7 +6,7 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 import typer
@@ -30,6 +30,15 @@ def _option(name: str) -> typer.models.OptionInfo:
 
 DataDir = Annotated[Path | None, _option("data_dir")]
 LogLevel = Annotated[str | None, _option("log_level")]
+
+
+def _resolve(**flags: Any) -> ServerConfig:
+    """The settings, or exit 2 with the one-line reason a value is refused (nothing started)."""
+    try:
+        return ServerConfig.resolve(**flags)
+    except ValueError as exc:
+        typer.echo(f"chat-sidecar: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _setup_logging(level: str | None) -> None:
@@ -80,7 +89,7 @@ def serve(
     _setup_logging(log_level)
     from .server import run
 
-    config = ServerConfig.resolve(
+    config = _resolve(
         data_dir=data_dir,
         host=host,
         port=port,
@@ -175,9 +184,7 @@ def doctor(
     folder = data_dir or BY_NAME["data_dir"].from_env()
     try:
         report = asyncio.run(
-            run_doctor(
-                folder, ServerConfig.resolve(data_dir=folder).store(), rebuild_index=rebuild_index
-            )
+            run_doctor(folder, _resolve(data_dir=folder).store(), rebuild_index=rebuild_index)
         )
     except StoreLocked:
         typer.echo(f"a running sidecar owns {folder}; stop it first (chat-sidecar stop)", err=True)
@@ -207,7 +214,7 @@ async def _export(folder: Path, ids: list[str] | None, include_deleted: bool) ->
         return await export_over_http(
             str(owner["url"]), str(owner["token"]), ids, include_deleted=include_deleted
         )
-    store = await Store.open(folder, ServerConfig.resolve(data_dir=folder).store())
+    store = await Store.open(folder, _resolve(data_dir=folder).store())
     try:
         return await export_document(store, ids, include_deleted=include_deleted)
     finally:

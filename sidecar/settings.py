@@ -29,6 +29,8 @@ class Setting:
     default: Any
     help: str
     parse: Callable[[str], Any]
+    #: The only values allowed, where there is such a list (checked before anything starts).
+    choices: tuple[str, ...] = ()
 
     @property
     def env(self) -> str:
@@ -75,7 +77,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Exit after this many seconds with no event stream, RPC connection or request; 0 = never.",
         float,
     ),
-    Setting("provider", "echo", "Who writes the assistant's reply: echo, openai or external.", str),
+    Setting(
+        "provider",
+        "echo",
+        "Who writes the assistant's reply: echo, openai or external.",
+        str,
+        ("echo", "openai", "external"),
+    ),
     Setting(
         "allow_remote",
         False,
@@ -125,8 +133,15 @@ SETTINGS: tuple[Setting, ...] = (
         "checksummed",
         "Document storage for conversation files: checksummed (default) or plain.",
         str,
+        ("checksummed", "plain"),
     ),
-    Setting("log_level", "info", "Log level for stderr: debug, info, warning, error.", str),
+    Setting(
+        "log_level",
+        "info",
+        "Log level for stderr: debug, info, warning, error.",
+        str,
+        ("debug", "info", "warning", "error"),
+    ),
     Setting("echo_chunk", 8, "Echo provider: characters per streamed chunk.", int),
     Setting("echo_delay_ms", 20.0, "Echo provider: milliseconds between chunks.", float),
     Setting(
@@ -230,6 +245,12 @@ class ServerConfig:
         for setting in SETTINGS:
             flag = flags.get(setting.name)
             values[setting.name] = flag if flag is not None else setting.from_env()
+        for setting in SETTINGS:
+            if setting.choices and values[setting.name] not in setting.choices:
+                raise ValueError(
+                    f"{setting.flag} (or {setting.env}) must be one of "
+                    f"{', '.join(setting.choices)}, not {values[setting.name]!r}"
+                )
         values["token"] = os.environ.get("CHAT_SIDECAR_TOKEN") or None
         values["openai_api_key"] = os.environ.get("CHAT_SIDECAR_OPENAI_API_KEY") or None
         return cls(**values)

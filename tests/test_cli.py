@@ -81,3 +81,18 @@ def test_data_dir_env_twin_is_honoured(tmp_path: Path) -> None:
 def test_configuration_doc_is_generated_from_the_settings_table() -> None:
     doc = (ROOT / "docs" / "configuration.md").read_text()
     assert markdown_table() in doc, "run: python -m sidecar.settings > docs/configuration.md"
+
+
+def test_a_value_outside_its_choices_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["serve", "--data-dir", str(tmp_path), "--provider", "opnai"])
+    assert result.exit_code == 2
+    assert result.stdout == "", "no ready line"
+    assert result.stderr.strip() == (
+        "chat-sidecar: --provider (or CHAT_SIDECAR_PROVIDER) must be one of echo, openai, "
+        "external, not 'opnai'"
+    )
+    assert not (tmp_path / "sidecar.json").exists()
+    refused = runner.invoke(
+        app, ["doctor", "--data-dir", str(tmp_path)], env={"CHAT_SIDECAR_STORAGE": "zip"}
+    )
+    assert refused.exit_code == 2 and "checksummed, plain" in refused.stderr
