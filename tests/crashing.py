@@ -1,12 +1,13 @@
-"""Killing a real writer process with ``kill -9`` at a random moment: the crash tests' one tool.
+"""The crash and race tests' tools: ``kill -9`` at a random moment, and a rename held open.
 
-The child is ``python -m <module> <args>``; it prints ``ready`` once it works and then one line
-per acknowledged write. Only lines that ended (``\\n``) before the kill count: a half-printed
-line was never acknowledged.
+:func:`run_and_kill` runs ``python -m <module> <args>``, which prints ``ready`` once it works and
+then one line per acknowledged write. Only lines that ended (``\\n``) before the kill count: a
+half-printed line was never acknowledged. :class:`HeldRename` stops a checkpoint half way.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import signal
@@ -57,3 +58,31 @@ def run_and_kill(
     errors = process.stderr.read().decode()[-3000:]
     assert process.returncode == -signal.SIGKILL, f"{module} failed by itself: {errors}"
     return lines
+
+
+class HeldRename:
+    """Holds the rename (``os.replace``) onto one path until released: a checkpoint caught half
+    written, at a moment a race needs, every time instead of once in a while."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self._monkeypatch = monkeypatch
+        self._reached = threading.Event()
+        self._released = threading.Event()
+
+    def hold(self, target: Path) -> None:
+        real_replace = os.replace
+
+        def replace(source: object, destination: object) -> None:
+            if Path(str(destination)) == target:
+                self._reached.set()
+                self._released.wait(10)
+            real_replace(source, destination)  # type: ignore[arg-type]
+
+        self._monkeypatch.setattr(os, "replace", replace)
+
+    async def reached(self) -> None:
+        """Wait until the held rename has begun (its file is written, not yet renamed)."""
+        assert await asyncio.to_thread(self._reached.wait, 10), "the rename never came"
+
+    def release(self) -> None:
+        self._released.set()

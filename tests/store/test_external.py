@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ import pytest
 from sidecar.store import Change, ListQuery, Store, StoreConfig
 from sidecar.store.ids import path_name
 from sidecar.watcher import watch_external_changes
+from tests.crashing import HeldRename
 
 
 async def _external_effects(
@@ -81,30 +80,22 @@ async def test_our_own_checkpoint_in_flight_is_never_taken_for_an_outside_change
     """Found by the migration tests: the watcher saw a new conversation's first checkpoint half
     written (chunks, no meta.json yet), took the missing meta for a deletion and dropped the
     conversation from the list. The rename of that meta.json is held up here to make it certain."""
-    reached, release = threading.Event(), threading.Event()
+    held = HeldRename(monkeypatch)
     store = await Store.open(tmp_path / "data", StoreConfig(checkpoint_interval=3600))
     try:
         await store.create_conversation(id="fresh", title="new")
         await store.append_message("fresh", role="user", content="hello")
         meta = store.layout.shard("fresh") / "meta.json"
-        real_replace = os.replace
-
-        def slow_replace(source: object, target: object) -> None:
-            if Path(str(target)) == meta:
-                reached.set()
-                release.wait(10)
-            real_replace(source, target)  # type: ignore[arg-type]
-
-        monkeypatch.setattr(os, "replace", slow_replace)
+        held.hold(meta)
         checkpoint = asyncio.create_task(store.checkpoint())
-        assert await asyncio.to_thread(reached.wait, 10)
+        await held.reached()
         assert not meta.exists()
         assert await store.apply_external_changes({path_name("fresh")}) == []
         assert [c["id"] for c in store.list_conversations(ListQuery()).items] == ["fresh"]
-        release.set()
+        held.release()
         await checkpoint
         assert await store.apply_external_changes({path_name("fresh")}) == []
         assert [c["id"] for c in store.list_conversations(ListQuery()).items] == ["fresh"]
     finally:
-        release.set()
+        held.release()
         await store.close()

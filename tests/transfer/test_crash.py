@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import threading
 from pathlib import Path
 
 import pytest
 
 from sidecar.service.exporter import all_conversation_ids, export_conversation
 from sidecar.store import Store, StoreConfig
-from tests.crashing import run_and_kill
+from tests.crashing import HeldRename, run_and_kill
 
 from .crash_importer import CONVERSATIONS, GROUP, MESSAGES
 
@@ -71,7 +70,7 @@ async def test_a_shard_is_not_re_read_while_its_snapshot_is_written(
     """Found by the test above: a conversation evicted while a checkpoint wrote it could be
     re-read from new chunks and the *old* meta.json, and its next snapshot then lost the writes
     in between. The checkpoint's rename of that meta.json is held up here to make it certain."""
-    reached, release = threading.Event(), threading.Event()
+    held = HeldRename(monkeypatch)
     store = await Store.open(tmp_path / "data", StoreConfig(cache_size=1, checkpoint_interval=3600))
     try:
         await store.create_conversation(id="a")
@@ -79,25 +78,17 @@ async def test_a_shard_is_not_re_read_while_its_snapshot_is_written(
         await store.checkpoint()
         await store.append_message("a", role="user", content="two")
         meta = store.layout.shard("a") / "meta.json"
-        real_replace = os.replace
-
-        def slow_replace(source: object, target: object) -> None:
-            if Path(str(target)) == meta:
-                reached.set()
-                release.wait(10)
-            real_replace(source, target)  # type: ignore[arg-type]
-
-        monkeypatch.setattr(os, "replace", slow_replace)
+        held.hold(meta)
         checkpoint = asyncio.create_task(store.checkpoint())
-        assert await asyncio.to_thread(reached.wait, 10)
+        await held.reached()
         await store.create_conversation(id="b")  # over the cache size: evicts what it can
         items, _ = await store.list_messages("a")
         assert [m["content"] for m in items] == ["one", "two"]
-        release.set()
+        held.release()
         await checkpoint
         await store.append_message("a", role="user", content="three")
     finally:
-        release.set()
+        held.release()
         await store.close()
     reopened = await Store.open(tmp_path / "data", StoreConfig())
     try:
