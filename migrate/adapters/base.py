@@ -100,3 +100,34 @@ def raw_messages(
             key, f"{owner}: {skipped} message entr(ies) are not objects and were skipped"
         )
     return messages
+
+
+def session_conversation(
+    app: str,
+    legacy_id: str,
+    record: dict[str, Any],
+    messages: Any,
+    *,
+    file: str,
+    key: str,
+    problems: Problems,
+    known: tuple[str, ...],
+) -> RawConversation:
+    """A conversation from a session or chat object with the camelCase fields these apps share
+    (``title``, ``createdAt``, ``updatedAt``, flags, ``backendConversationId``); every field not
+    in ``known`` is kept for ``metadata.legacy``."""
+    return RawConversation(
+        app=app,
+        legacy_id=legacy_id,
+        file=file,
+        key=key,
+        title=record.get("title"),
+        created_at=record.get("createdAt"),
+        updated_at=record.get("updatedAt"),
+        starred=record.get("starred"),
+        pinned=record.get("pinned"),
+        archived=record.get("archived"),
+        backend_id=record.get("backendConversationId"),
+        messages=raw_messages(messages, key, legacy_id, problems, "createdAt"),
+        extra={k: v for k, v in record.items() if k not in known},
+    )

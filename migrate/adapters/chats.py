@@ -6,7 +6,7 @@ from typing import Any
 
 from ..model import RawConversation
 from ..problems import Problems
-from .base import raw_messages, text_id
+from .base import session_conversation, text_id
 
 CHAT_FIELDS = ("id", "title", "createdAt", "updatedAt", "starred", "pinned", "archived", "messages")
 
@@ -27,20 +27,15 @@ def raw_chats(
             continue
         messages = chat.get("messages", [])
         result.append(
-            RawConversation(
-                app=app,
-                legacy_id=chat_id,
+            session_conversation(
+                app,
+                chat_id,
+                chat,
+                messages,
                 file=file,
                 key=key,
-                title=chat.get("title"),
-                created_at=chat.get("createdAt"),
-                updated_at=chat.get("updatedAt"),
-                starred=chat.get("starred"),
-                pinned=chat.get("pinned"),
-                archived=chat.get("archived"),
-                backend_id=chat.get("backendConversationId"),
-                messages=raw_messages(messages, key, chat_id, problems, "createdAt"),
-                extra={k: v for k, v in chat.items() if k not in CHAT_FIELDS},
+                problems=problems,
+                known=CHAT_FIELDS,
             )
         )
     return result

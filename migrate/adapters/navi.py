@@ -8,7 +8,7 @@ from typing import Any
 from ..model import RawConversation
 from ..problems import Problems
 from ..reading import parse_value
-from .base import Extraction, parsed, raw_messages, text_id
+from .base import Extraction, parsed, session_conversation, text_id
 
 SESSIONS = "navi.chatSessions"
 MESSAGES = "navi.chatSession.messages."
@@ -86,18 +86,13 @@ class Navi:
         messages: Any,
         problems: Problems,
     ) -> RawConversation:
-        return RawConversation(
-            app=self.name,
-            legacy_id=session_id,
+        return session_conversation(
+            self.name,
+            session_id,
+            session,
+            messages,
             file=file,
             key=key,
-            title=session.get("title"),
-            created_at=session.get("createdAt"),
-            updated_at=session.get("updatedAt"),
-            starred=session.get("starred"),
-            pinned=session.get("pinned"),
-            archived=session.get("archived"),
-            backend_id=session.get("backendConversationId"),
-            messages=raw_messages(messages, key, session_id, problems, "createdAt"),
-            extra={k: v for k, v in session.items() if k not in SESSION_FIELDS},
+            problems=problems,
+            known=SESSION_FIELDS,
         )
