@@ -51,6 +51,8 @@ Doc = dict[str, Any]
 #: States that need a live process; found at start, they mean the last one died mid-turn.
 LIVE: Final = ("streaming", "executing_tools", "transient_failure")
 RETRYABLE: Final = ("permanent_failure", "interrupted", "cancelled")
+#: The error of a turn that a stopping (or dead) sidecar left unfinished.
+INTERRUPTED: Final[Doc] = {"code": "interrupted", "message": "the sidecar stopped mid-turn"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +150,7 @@ class TurnEngine:
                         conversation_id,
                         turn,
                         "interrupted",
-                        error={"code": "interrupted", "message": "the sidecar stopped mid-turn"},
+                        error=dict(INTERRUPTED),
                     )
                     marked.append(turn["id"])
         if marked:
@@ -510,11 +512,7 @@ class TurnEngine:
 
     async def _stopped(self, run: _Run) -> None:
         reason = run.stop or "interrupted"
-        error = (
-            {"code": "interrupted", "message": "the sidecar stopped mid-turn"}
-            if reason == "interrupted"
-            else None
-        )
+        error = dict(INTERRUPTED) if reason == "interrupted" else None
         run.turn = await self._finish(run.conversation_id, run.turn, reason, error=error)
 
     async def _finish(
