@@ -18,6 +18,7 @@ from aiohttp import web
 from .events.hub import EventHub
 from .http import actions, conversations, health, legacy, messages, openapi, search, transfer, ui
 from .http import events as event_stream
+from .http.body import HANDLER_ARGS
 from .http.keys import CONFIG, HUB, STARTED, STORE, TOKEN, TURNS
 from .http.security import Activity, build_middlewares
 from .providers import EchoProvider, ExternalBroker, ExternalProvider, OpenAIProvider, Provider
@@ -118,6 +119,7 @@ def create_app(
     app = web.Application(
         middlewares=build_middlewares(config, token, activity),
         client_max_size=config.max_body_bytes,
+        handler_args=HANDLER_ARGS,  # we inflate bodies ourselves, bounded (http/body.py)
     )
     app[CONFIG] = config
     app[TOKEN] = token

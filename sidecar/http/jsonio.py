@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from .body import read_body
 from .errors import ApiError
 
 
@@ -16,7 +17,7 @@ def json_response(body: Any, status: int = 200) -> web.Response:
 
 async def read_object(request: web.Request, allowed: frozenset[str]) -> dict[str, Any]:
     """The JSON object body (``{}`` when empty), refusing fields the endpoint does not know."""
-    raw = await request.read()
+    raw = await read_body(request)
     if not raw.strip():
         return {}
     try:

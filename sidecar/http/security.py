@@ -20,6 +20,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from ..settings import ServerConfig
 from ..store import StoreError
+from .body import check_encoding
 from .errors import STATUS, ApiError, error_response, from_exception
 from .keys import AUTHENTICATED
 from .ui import is_ui_path
@@ -191,6 +192,8 @@ def build_middlewares(config: ServerConfig, token: str, activity: Activity) -> l
                 return error_response(
                     "unsupported_media_type", "request bodies must be application/json"
                 )
+            if has_body:
+                check_encoding(request)  # before any handler could start reading it
         return await handler(request)
 
     return [errors, track, host, origin, auth, body]

@@ -11,6 +11,7 @@ from ..service.exporter import document_of, export_conversation, to_markdown
 from ..service.importer import import_document, rollback_run
 from ..store.ids import check_id
 from ..store.model import check_bool
+from .body import read_body
 from .errors import ApiError, error_response
 from .jsonio import json_response, query_str, read_object
 from .keys import STORE
@@ -43,7 +44,7 @@ async def export(request: web.Request) -> web.Response:
 async def import_conversations(request: web.Request) -> web.Response:
     """The body is an export document (optionally with ``run_id``); the importer validates it
     whole (422 naming the JSON path, nothing written) before writing anything."""
-    raw = await request.read()
+    raw = await read_body(request)
     try:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError:
