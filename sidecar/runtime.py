@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from .store.durable import atomic_write
+from .store.safe_read import read_regular
 
 DISCOVERY_FILE = "sidecar.json"
 
@@ -40,8 +41,8 @@ def write_discovery(data_dir: Path, body: dict[str, Any]) -> None:
 
 def read_discovery(data_dir: Path) -> dict[str, Any] | None:
     try:
-        body = orjson.loads((data_dir / DISCOVERY_FILE).read_bytes())
-    except (FileNotFoundError, orjson.JSONDecodeError):
+        body = orjson.loads(read_regular(data_dir / DISCOVERY_FILE))
+    except (OSError, orjson.JSONDecodeError):  # missing, unreadable, or not a regular file
         return None
     return body if isinstance(body, dict) and body.get("event") == "ready" else None
 

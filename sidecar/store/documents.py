@@ -24,6 +24,7 @@ from tinydb.middlewares import Middleware
 from tinydb.storages import Storage
 
 from .durable import atomic_write
+from .safe_read import NotRegularFile, read_regular
 
 Tables = dict[str, dict[str, Any]]
 
@@ -34,6 +35,11 @@ class CorruptDocument(Exception):
     """A document file exists but cannot be trusted: unparsable, wrong shape, or bad checksum."""
 
 
+class UnreadableDocument(CorruptDocument):
+    """A document file exists but cannot be read at all: no permission, or not a regular file
+    (a FIFO, a device, a symlink). Handled like damage: quarantined, never opened again."""
+
+
 class OrjsonFileStorage(Storage):
     """A TinyDB storage: one JSON file, replaced atomically and durably on every write."""
 
@@ -42,9 +48,11 @@ class OrjsonFileStorage(Storage):
 
     def read(self) -> Tables | None:
         try:
-            raw = self.path.read_bytes()
+            raw = read_regular(self.path)
         except FileNotFoundError:
             return None
+        except (PermissionError, IsADirectoryError, NotRegularFile) as exc:
+            raise UnreadableDocument(f"{self.path.name} cannot be read: {exc.strerror}") from None
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:

@@ -38,5 +38,19 @@ class Layout:
         """Ids of purged conversations, which stay reserved (CONTRACT §4)."""
         return self.root / "reserved.json"
 
+    @property
+    def owned_folders(self) -> tuple[Path, ...]:
+        """Every folder the sidecar writes into, which must be real folders of the data dir
+        (never symlinks). ``search``, ``migrations`` and ``legacy-exports`` are named by the
+        search index and the importers, which create them."""
+        names = ("search", "migrations", "legacy-exports")
+        return (
+            self.journal,
+            self.conversations,
+            self.quarantine,
+            self.purging,
+            *(self.root / name for name in names),
+        )
+
     def shard(self, conversation_id: str) -> Path:
         return self.conversations / path_name(conversation_id)

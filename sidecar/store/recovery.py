@@ -15,7 +15,9 @@ The result is handed to the live :class:`~sidecar.store.store.Store`, which then
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -25,10 +27,18 @@ from .catalog import Catalog
 from .documents import CorruptDocument, StorageFactory, plain_storage
 from .durable import fsync_dir, make_dirs, remove_stale_temps
 from .errors import ValidationFailed
-from .ids import id_from_path_name
-from .journal import Record, scan_segment, segment_first_seq, segment_paths
+from .ids import id_from_path_name, new_id
+from .journal import (
+    Damage,
+    Record,
+    SegmentScan,
+    scan_segment,
+    segment_first_seq,
+    segment_paths,
+)
 from .layout import Layout
 from .quarantine import Quarantine
+from .safe_read import NotRegularFile, read_regular
 from .shard import META_FILE, Shard, file_stamp
 
 log = logging.getLogger(__name__)
@@ -83,13 +93,25 @@ def quarantine_shard(
     memory: Shard | None = None,
     records: list[Record] | None = None,
 ) -> None:
-    """Move a damaged shard aside, together with whatever newer state exists only in memory."""
+    """Move a damaged shard aside, together with whatever newer state exists only in memory.
+
+    A shard that cannot be moved stays where it is (reported as left in place); the state held
+    only in memory, if any, still goes to a quarantine slot of its own.
+    """
+    folder = layout.shard(conversation_id)
     slot = quarantine.move(
-        layout.shard(conversation_id),
-        kind="conversation",
-        reason=reason,
-        conversation_id=conversation_id,
+        folder, kind="conversation", reason=reason, conversation_id=conversation_id
     )
+    keep = (memory is not None and memory.exists) or bool(records)
+    if slot is None and keep:
+        slot = quarantine.record(
+            folder.name,
+            kind="conversation-copy",
+            reason=f"what memory held of '{conversation_id}', whose files were left in place",
+            conversation_id=conversation_id,
+        )
+    if slot is None:
+        return
     if memory is not None and memory.exists:
         memory.dirty_meta = True
         memory.dirty_chunks |= memory.chunks.keys()
@@ -102,7 +124,47 @@ def quarantine_shard(
         (slot / "journal-records.jsonl").write_bytes(lines + b"\n")
 
 
+def describe(path: Path, mode: int) -> str:
+    """What a non-folder is, for a reason that names it (a link names its target)."""
+    if stat.S_ISLNK(mode):
+        try:
+            return f"a symbolic link to '{path.readlink()}'"
+        except OSError:
+            return "a symbolic link"
+    return NotRegularFile(path, mode).kind if not stat.S_ISREG(mode) else "a file"
+
+
+def refuse_foreign_folders(layout: Layout, quarantine: Quarantine) -> None:
+    """Move aside every folder of the data dir that is a symlink (or not a folder at all).
+
+    The store writes only into folders it made: a ``quarantine/`` linked elsewhere would carry
+    damaged chat content out of the data dir, a linked ``journal/`` would put acknowledged
+    writes there. The link itself is moved (never followed) into ``quarantine/`` and reported;
+    a real, empty folder takes its place. A linked ``quarantine/`` is first renamed out of the
+    way, so that the quarantine it goes into is a real one.
+    """
+    for folder in layout.owned_folders:
+        try:
+            mode = os.lstat(folder).st_mode
+        except FileNotFoundError:
+            continue
+        if stat.S_ISDIR(mode):
+            continue
+        reason = (
+            f"{folder.name}/ is {describe(folder, mode)}, not a folder the store made; the store"
+            " never writes through a link it did not create, so it was moved aside, unfollowed"
+        )
+        if folder == layout.quarantine:
+            aside = layout.root / f"{folder.name}.link-{new_id()}"
+            os.rename(folder, aside)
+            fsync_dir(layout.root)
+            folder = aside
+        quarantine.move(folder, kind="folder", reason=reason)
+
+
 def recover(layout: Layout, storage: StorageFactory, quarantine: Quarantine) -> Recovered:
+    make_dirs(layout.root)
+    refuse_foreign_folders(layout, quarantine)
     for folder in (layout.root, layout.journal, layout.conversations):
         make_dirs(folder)
         remove_stale_temps(folder)
@@ -118,18 +180,20 @@ def recover(layout: Layout, storage: StorageFactory, quarantine: Quarantine) -> 
     reserved = load_reserved(layout, storage)
 
     records: list[Record] = []
+    damaged: list[tuple[Path, Damage]] = []
     max_seq = catalog.seq
     for path in segment_paths(layout.journal):
         max_seq = max(max_seq, segment_first_seq(path) - 1)
-        scan = scan_segment(path)
+        try:
+            scan = scan_segment(path)
+        except OSError as exc:  # no permission, a FIFO, a link: not read, moved aside
+            reason = f"journal segment cannot be read ({exc.strerror}); its records are missing"
+            quarantine.move(path, kind="journal-records", reason=reason)
+            continue
         records.extend(scan.records)
+        damaged.extend((path, damage) for damage in scan.damage)
         if scan.torn_bytes:
-            quarantine.keep_bytes(
-                f"{path.name}.tail",
-                path.read_bytes()[scan.valid_bytes :],
-                kind="journal",
-                reason="torn or damaged journal tail (a crash during a write); ignored",
-            )
+            _keep_torn_tail(quarantine, scan)
     records.sort(key=lambda r: r.seq)
     if records:
         max_seq = max(max_seq, max(r.last_seq for r in records))
@@ -151,6 +215,8 @@ def recover(layout: Layout, storage: StorageFactory, quarantine: Quarantine) -> 
         state.reserved_dirty = True
 
     metaless = _reconcile_folders(layout, storage, quarantine, state, dropped_at)
+    for path, damage in damaged:
+        _keep_damage(layout, storage, quarantine, path, damage)
     by_conversation: dict[str, list[Record]] = {}
     for record in records:
         if record.conversation_id in reserved or record.ops[0][0] == "external":
@@ -160,7 +226,12 @@ def recover(layout: Layout, storage: StorageFactory, quarantine: Quarantine) -> 
         if record.seq <= dropped_at.get(record.conversation_id, 0):
             continue  # the drop itself, or what it removed
         by_conversation.setdefault(record.conversation_id, []).append(record)
+    left_in_place = {item.conversation_id for item in quarantine.in_place.values()}
     for conversation_id, its_records in by_conversation.items():
+        if conversation_id in left_in_place:  # unreadable where it is: keep a copy of its records
+            reason = "its files cannot be read; its journal records are copied here"
+            quarantine_shard(layout, quarantine, conversation_id, reason, records=its_records)
+            continue
         _replay(layout, storage, quarantine, state, conversation_id, its_records)
     for conversation_id in metaless - state.shards.keys():
         catalog.remove(conversation_id)
@@ -171,9 +242,48 @@ def recover(layout: Layout, storage: StorageFactory, quarantine: Quarantine) -> 
             f"{META_FILE} is missing and the journal does not recreate it",
         )
     for conversation_id in list(catalog.entries):
-        if conversation_id not in state.shards and not layout.shard(conversation_id).exists():
+        if conversation_id not in state.shards and not os.path.lexists(
+            layout.shard(conversation_id)
+        ):
             catalog.remove(conversation_id)
     return state
+
+
+def _keep_torn_tail(quarantine: Quarantine, scan: SegmentScan) -> None:
+    """Keep the bytes after a segment's last intact record, then cut them off, so that a
+    segment appended to again (it can be, under the same name) has no garbage in the middle."""
+    data = read_regular(scan.path)[scan.valid_bytes :]
+    slot = quarantine.keep_bytes(
+        f"{scan.path.name}.tail",
+        data,
+        kind="journal",
+        reason="torn or damaged journal tail (a crash during a write); never acknowledged",
+    )
+    if slot is not None:
+        with open(scan.path, "r+b") as segment:
+            segment.truncate(scan.valid_bytes)
+            os.fsync(segment.fileno())
+
+
+def _keep_damage(
+    layout: Layout, storage: StorageFactory, quarantine: Quarantine, path: Path, damage: Damage
+) -> None:
+    """Keep damaged bytes found between intact records, reported when records are missing.
+
+    The records around them were replayed. What the damage held is missing only if no snapshot
+    has it already: when the bytes still name their conversation, its files say.
+    """
+    reason = damage.describe(path.name)
+    kind = "journal-records" if damage.lost_seqs else "journal"
+    if damage.lost_seqs and damage.guess is not None:
+        try:
+            saved = Shard.load(damage.guess[1], layout.shard(damage.guess[1]), storage).applied_seq
+        except (CorruptDocument, OSError, ValidationFailed):
+            saved = 0
+        if saved >= damage.lost_seqs.stop - 1:
+            kind = "journal"
+            reason += " (they were already in the conversation's files: nothing is missing)"
+    quarantine.keep_bytes(f"{path.name}.at-{damage.offset}", damage.data, kind=kind, reason=reason)
 
 
 def _reconcile_folders(
@@ -191,12 +301,18 @@ def _reconcile_folders(
     catalog = state.catalog
     metaless: set[str] = set()
     for folder in sorted(layout.conversations.iterdir()):
-        if folder.name.startswith(".") or not folder.is_dir():
+        if folder.name.startswith("."):
             continue
         try:
             conversation_id = id_from_path_name(folder.name)
         except ValidationFailed:
             log.warning("ignoring %s: not a conversation folder name", folder)
+            continue
+        mode = os.lstat(folder).st_mode
+        if not stat.S_ISDIR(mode):  # a link (never followed), a FIFO, a stray file
+            catalog.remove(conversation_id)
+            reason = f"its shard is {describe(folder, mode)}, not a folder the store made"
+            quarantine_shard(layout, quarantine, conversation_id, reason)
             continue
         if conversation_id in state.reserved:
             remove_shard_folder(layout, folder)
@@ -212,6 +328,11 @@ def _reconcile_folders(
             stamp = file_stamp(folder / META_FILE)
         except FileNotFoundError:
             metaless.add(conversation_id)
+            continue
+        except OSError as exc:  # e.g. a folder without permissions
+            catalog.remove(conversation_id)
+            reason = f"{META_FILE} cannot be read: {exc.strerror}"
+            quarantine_shard(layout, quarantine, conversation_id, reason)
             continue
         if catalog.stamps.get(conversation_id) == stamp:
             continue
@@ -230,11 +351,11 @@ def _reconcile_folders(
 def _older_than(folder: Path, conversation_id: str, storage: StorageFactory, seq: int) -> bool:
     """Whether the shard in ``folder`` was last written before ``seq`` (unreadable: not known,
     so it is left to the normal checks, which quarantine rather than delete)."""
-    if not (folder / META_FILE).exists():
-        return True
     try:
+        if not (folder / META_FILE).exists():
+            return True
         return Shard.load(conversation_id, folder, storage).applied_seq < seq
-    except CorruptDocument:
+    except (CorruptDocument, OSError):
         return False
 
 
@@ -260,7 +381,7 @@ def _replay(
             shard.load_for_replay(record.ops, storage)
             shard.apply(record.seq, record.ops)
             state.replayed += 1
-    except (CorruptDocument, LookupError, ValueError, KeyError, TypeError) as exc:
+    except (CorruptDocument, OSError, LookupError, ValueError, KeyError, TypeError) as exc:
         state.catalog.remove(conversation_id)
         quarantine_shard(
             layout,

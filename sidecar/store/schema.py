@@ -15,6 +15,7 @@ import orjson
 
 from .durable import atomic_write
 from .errors import StoreVersionError
+from .safe_read import read_regular
 from .timeutil import now_iso
 
 log = logging.getLogger(__name__)
@@ -29,9 +30,13 @@ UPGRADES: Mapping[int, UpgradeStep] = {}
 
 def read_version(data_dir: Path) -> int | None:
     try:
-        raw = (data_dir / STORE_FILE).read_bytes()
+        raw = read_regular(data_dir / STORE_FILE)
     except FileNotFoundError:
         return None
+    except OSError as exc:  # no permission, a FIFO, a link: refuse rather than guess or hang
+        raise StoreVersionError(
+            f"{data_dir / STORE_FILE} cannot be read ({exc.strerror}); run 'chat-sidecar doctor'"
+        ) from None
     try:
         version = orjson.loads(raw)["schema_version"]
     except (orjson.JSONDecodeError, KeyError, TypeError):

@@ -52,7 +52,7 @@ from .model import (
     check_title,
     check_tool_calls,
 )
-from .quarantine import Quarantine, QuarantinedItem
+from .quarantine import REPORTED_KINDS, Quarantine, QuarantinedItem
 from .recovery import (
     Recovered,
     quarantine_shard,
@@ -381,8 +381,22 @@ class Store:
 
     @property
     def quarantined(self) -> list[QuarantinedItem]:
-        """Conversations that failed to load and were moved aside (health reports these)."""
-        return [item for item in self._quarantined if item.kind == "conversation"]
+        """What may be missing from the store (health reports these): conversations that failed
+        to load (moved aside, or left in place when they cannot be moved), refused folders,
+        journal records that could not be read."""
+        return [item for item in self._quarantined if item.kind in REPORTED_KINDS]
+
+    def _damage_of(self, conversation_id: str) -> StoreError:
+        """The error for a conversation that is not in the store because it is damaged (a clear
+        404 when moved to quarantine, 503 when left in place), or a plain 404."""
+        for item in reversed(self.quarantined):
+            if item.conversation_id == conversation_id and item.kind == "conversation":
+                if item.path == str(self._folder(conversation_id)):
+                    return Unavailable(
+                        f"conversation '{conversation_id}' cannot be read: {item.reason}"
+                    )
+                return NotFound(f"conversation '{conversation_id}' is damaged and was quarantined")
+        return NotFound(f"conversation '{conversation_id}' does not exist")
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -411,15 +425,13 @@ class Store:
             self._shards.move_to_end(conversation_id)
             return shard
         if conversation_id not in self._catalog.entries:
-            raise NotFound(f"conversation '{conversation_id}' does not exist")
+            raise self._damage_of(conversation_id)
         folder = self._folder(conversation_id)
         try:
             loaded = await asyncio.to_thread(Shard.load, conversation_id, folder, self._storage)
         except CorruptDocument as exc:
             await self._quarantine_live(conversation_id, str(exc))
-            raise NotFound(
-                f"conversation '{conversation_id}' is damaged and was quarantined"
-            ) from None
+            raise self._damage_of(conversation_id) from None
         shard = self._shards.setdefault(conversation_id, loaded)
         self._shards.move_to_end(conversation_id)
         self._evict()
@@ -431,9 +443,7 @@ class Store:
                 docs = await asyncio.to_thread(shard.read_chunk, number, self._storage)
             except CorruptDocument as exc:
                 await self._quarantine_live(shard.conversation_id, str(exc), shard)
-                raise NotFound(
-                    f"conversation '{shard.conversation_id}' is damaged and was quarantined"
-                ) from None
+                raise self._damage_of(shard.conversation_id) from None
             shard.install_chunk(number, docs)
 
     async def _load_turns(self, shard: Shard) -> dict[str, Doc]:
@@ -442,9 +452,7 @@ class Store:
                 turns = await asyncio.to_thread(shard.read_turns, self._storage)
             except CorruptDocument as exc:
                 await self._quarantine_live(shard.conversation_id, str(exc), shard)
-                raise NotFound(
-                    f"conversation '{shard.conversation_id}' is damaged and was quarantined"
-                ) from None
+                raise self._damage_of(shard.conversation_id) from None
             shard.install_turns(turns)
         assert shard.turns is not None
         return shard.turns
@@ -1418,6 +1426,9 @@ class Store:
             stamp: FileStamp | None = await asyncio.to_thread(file_stamp, folder / META_FILE)
         except FileNotFoundError:
             stamp = None
+        except OSError as exc:
+            log.warning("outside change to %s is not readable: %s", folder.name, exc.strerror)
+            return False
         if stamp is not None and stamp == self._catalog.stamps.get(conversation_id):
             return False
         if stamp is None:
