@@ -51,6 +51,7 @@ from ..store.model import (
     check_tool_calls,
 )
 from ..store.rewrite import Image, Rewrite
+from ..store.safe_read import read_regular
 from ..store.timeutil import now_iso
 from .exporter import EXPORTED_FIELDS, FORMAT, VERSION
 
@@ -544,9 +545,13 @@ _run_record_lock = threading.Lock()
 
 def _read_run_record(data_dir: Path, run_id: str) -> list[str] | None:
     try:
-        raw = (run_folder(data_dir, run_id) / RUN_RECORD).read_bytes()
+        raw = read_regular(run_folder(data_dir, run_id) / RUN_RECORD)
     except FileNotFoundError:
         return None
+    except OSError as exc:  # no permission, a FIFO (never opened, so never a hang), a link
+        raise Conflict(
+            f"the record of migration run '{run_id}' ({RUN_RECORD}) cannot be read: {exc.strerror}"
+        ) from None
     try:
         ids = orjson.loads(raw)["conversations"]
         return [check_id(value, "conversation_id") for value in ids]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,7 @@ import pytest
 
 from sidecar.service.exporter import export_conversation, export_document
 from sidecar.service.importer import RUN_RECORD, import_document, rollback_run, run_folder
-from sidecar.store import NotFound, Store, StoreConfig
+from sidecar.store import Conflict, NotFound, Store, StoreConfig
 
 from .conftest import fill_rich, without_exported_at
 from .documents import chain, conversation, document, message
@@ -226,3 +228,15 @@ async def test_a_branch_the_run_added_goes_unless_it_is_the_only_way_to_what_it_
 
 def heads_of(entry: dict[str, Any]) -> dict[str, Any]:
     return {b["name"]: b["head_message_id"] for b in entry["branches"]}
+
+
+async def test_a_run_record_that_is_not_a_file_is_refused_not_opened(store: Store) -> None:
+    """A FIFO in place of the run's record used to block the rollback forever (issue #15)."""
+    run = document(conversation("c", chain("a", "b")), run_id="run-1")
+    await import_document(store, run)
+    record = run_folder(store.data_dir, "run-1") / RUN_RECORD
+    record.unlink()
+    os.mkfifo(record)
+    with pytest.raises(Conflict, match="cannot be read: a FIFO"):
+        await asyncio.wait_for(rollback_run(store, "run-1"), 10)
+    assert [c["id"] for c in store.list_conversations().items] == ["c"], "nothing undone"
