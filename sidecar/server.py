@@ -31,6 +31,7 @@ from .http.keys import TURNS
 from .http.security import RedactingAccessLogger
 from .runtime import handshake, read_discovery, remove_discovery, write_discovery
 from .settings import ServerConfig
+from .store import StoreError
 from .store.durable import make_dirs
 from .store.lock import DataDirLock, is_owned
 
@@ -100,7 +101,7 @@ async def serve(config: ServerConfig) -> int:
     await asyncio.to_thread(data_dir.chmod, 0o700)
     lock = DataDirLock(data_dir)
     deadline = time.monotonic() + ATTACH_WAIT_S
-    while not lock.try_acquire():
+    while not _try_lock(lock):
         owner = await owner_handshake(data_dir)
         if owner is not None:
             emit({**owner, "attached": True})
@@ -112,6 +113,13 @@ async def serve(config: ServerConfig) -> int:
         return await _own(config, data_dir, lock)
     finally:
         lock.release()
+
+
+def _try_lock(lock: DataDirLock) -> bool:
+    try:
+        return lock.try_acquire()
+    except StoreError as exc:  # the lock file is a link or not a file: say so, no traceback
+        raise ServeError(exc.message) from None
 
 
 async def _own(config: ServerConfig, data_dir: Path, lock: DataDirLock) -> int:
@@ -138,7 +146,10 @@ async def _own(config: ServerConfig, data_dir: Path, lock: DataDirLock) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     try:
-        await runner.setup()
+        try:
+            await runner.setup()
+        except StoreError as exc:  # e.g. a newer schema, an unreadable store.json
+            raise ServeError(f"cannot open the store: {exc.message}") from None
         await web.SockSite(runner, sock).start()
         log.info("serving %s on %s", data_dir, body["url"])
         idle = asyncio.create_task(_idle_watch(app, config.idle_timeout, stop))

@@ -9,7 +9,10 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import stat
 from pathlib import Path
+
+from .errors import Unavailable
 
 LOCK_NAME = "sidecar.lock"
 
@@ -29,12 +32,21 @@ class DataDirLock:
         """Take the lock if nobody holds it; return whether this object now holds it."""
         if self._fd is not None:
             return True
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
         try:
+            fd = os.open(self.path, flags, 0o600)
+        except OSError as exc:  # a symlink (ELOOP): never followed, so never created elsewhere
+            raise Unavailable(f"{self.path} cannot be used as the lock: {exc.strerror}") from None
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise Unavailable(f"{self.path} is not a regular file; remove it")
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
             return False
+        except BaseException:
+            os.close(fd)
+            raise
         self._fd = fd
         return True
 
