@@ -259,10 +259,17 @@ def _keep_torn_tail(quarantine: Quarantine, scan: SegmentScan) -> None:
         kind="journal",
         reason="torn or damaged journal tail (a crash during a write); never acknowledged",
     )
-    if slot is not None:
-        with open(scan.path, "r+b") as segment:
-            segment.truncate(scan.valid_bytes)
-            os.fsync(segment.fileno())
+    if slot is None:
+        return  # not kept, so not cut either; appended after, the scan resynchronises past it
+    try:
+        fd = os.open(scan.path, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            os.ftruncate(fd, scan.valid_bytes)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        log.warning("could not cut the torn tail off %s: %s", scan.path.name, exc.strerror)
 
 
 def _keep_damage(

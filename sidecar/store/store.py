@@ -461,6 +461,8 @@ class Store:
         self, conversation_id: str, reason: str, shard: Shard | None = None
     ) -> None:
         async with self._checkpoint_lock:
+            if conversation_id not in self._catalog.entries:
+                return  # two readers found the damage at once: the first one moved it
             self._shards.pop(conversation_id, None)
             self._catalog.remove(conversation_id)
             await asyncio.to_thread(

@@ -204,3 +204,25 @@ def test_an_unreadable_shard_folder_is_left_in_place_and_reported(
     finally:
         folder.chmod(0o700)
     assert (folder / "meta.json").exists(), "left where it was"
+
+
+def test_two_readers_finding_the_same_damage_quarantine_it_once(data_dir: Path) -> None:
+    """The search index's catch-up and a request used to report one FIFO twice (two slots)."""
+    chunk = data_dir / "conversations" / "victim" / "messages-000000.json"
+    chunk.unlink()
+    os.mkfifo(chunk)
+
+    async def run() -> list[Any]:
+        store = await Store.open(data_dir)
+        try:
+            results = await asyncio.gather(
+                store.list_messages("victim"), store.list_messages("victim"), return_exceptions=True
+            )
+            assert all(isinstance(r, Exception) and "quarantined" in str(r) for r in results)
+            return [item.to_json() for item in store.quarantined]
+        finally:
+            await store.close()
+
+    [item] = asyncio.run(run())
+    assert item["conversation_id"] == "victim"
+    assert len(list((data_dir / "quarantine").iterdir())) == 1
