@@ -131,7 +131,7 @@ def describe(path: Path, mode: int) -> str:
             return f"a symbolic link to '{path.readlink()}'"
         except OSError:
             return "a symbolic link"
-    return NotRegularFile(path, mode).kind if not stat.S_ISREG(mode) else "a file"
+    return "a file" if stat.S_ISREG(mode) else f"a {NotRegularFile(path, mode).kind}"
 
 
 def refuse_foreign_folders(layout: Layout, quarantine: Quarantine) -> None:

@@ -9,12 +9,16 @@ never acknowledged) is still kept without being reported.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from sidecar.store import ListQuery, Store, StoreConfig
 from sidecar.store.documents import STORAGES
-from sidecar.store.journal import encode_record, segment_paths
+from sidecar.store.journal import HEADER, RESYNC_MARKER, encode_record, scan_segment, segment_paths
 
 
 def conversation(conversation_id: str) -> dict[str, Any]:
@@ -147,3 +151,55 @@ async def test_a_journal_segment_that_is_not_a_file_is_moved_aside(
         assert store.seq >= seq + 100  # past the seqs the unread segment may hold
     finally:
         await store.close()
+
+
+texts = st.text(max_size=40)
+record_ops = st.lists(
+    st.one_of(
+        st.builds(lambda t: ["conv", {"id": "x", "title": t, "metadata": {"s": t}}], texts),
+        st.builds(
+            lambda m, o, t: ["text", m, o, t], st.text("ab", min_size=1), st.integers(0, 99), texts
+        ),
+    ),
+    min_size=1,
+    max_size=3,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    ops=st.lists(record_ops, min_size=2, max_size=6),
+    victim=st.integers(min_value=0),
+    bit=st.integers(min_value=0),
+)
+def test_one_flipped_bit_loses_exactly_its_own_record(
+    ops: list[list[Any]], victim: int, bit: int
+) -> None:
+    """Whatever the records and wherever the bit: every other record is read back, and the
+    damaged one is reported as missing (or, when it was the last, as a torn tail)."""
+    first = 1000
+    encoded = [encode_record(first + i, f"c{i % 2}", op) for i, op in enumerate(ops)]
+    assert all(e[HEADER.size :].startswith(RESYNC_MARKER) for e in encoded)
+    victim %= len(encoded)
+    bit %= len(encoded[victim]) * 8
+    encoded[victim] = _flip_bit(encoded[victim], bit)
+    with tempfile.TemporaryDirectory() as folder:
+        segment = Path(folder) / f"{first:020d}.wal"
+        segment.write_bytes(b"".join(encoded))
+        scan = scan_segment(segment)
+    seqs = [record.seq for record in scan.records]
+    assert seqs == [first + i for i in range(len(encoded)) if i != victim]
+    assert [record.ops for record in scan.records] == [
+        op for i, op in enumerate(ops) if i != victim
+    ]
+    if victim == len(encoded) - 1:
+        assert scan.damage == [] and scan.torn_bytes == len(encoded[victim])
+    else:
+        [damage] = scan.damage
+        assert damage.lost_seqs == range(first + victim, first + victim + 1)
+        assert damage.data == encoded[victim] and scan.torn_bytes == 0
+
+
+def _flip_bit(data: bytes, bit: int) -> bytes:
+    position, mask = divmod(bit, 8)
+    return data[:position] + bytes([data[position] ^ (1 << mask)]) + data[position + 1 :]
