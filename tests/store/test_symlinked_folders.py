@@ -103,3 +103,24 @@ async def test_a_symlinked_journal_is_refused(
         assert list((data_dir / "journal").glob("*.wal"))
     finally:
         await store.close()
+
+
+async def test_a_symlink_in_place_of_a_shard_file_is_not_followed(
+    tmp_path: Path, data_dir: Path, store_config: StoreConfig
+) -> None:
+    await _filled(data_dir, store_config)
+    meta = data_dir / "conversations" / "c1" / "meta.json"
+    outside = tmp_path / "outside-meta.json"
+    outside.write_bytes(meta.read_bytes())
+    meta.unlink()
+    meta.symlink_to(outside)
+    before = outside.read_bytes()
+    store = await Store.open(data_dir, store_config)
+    try:
+        assert _listed(store) == ["c0"]
+        [item] = store.quarantined
+        assert item.conversation_id == "c1" and "symbolic link" in item.reason
+        assert (Path(item.path) / "c1" / "meta.json").is_symlink()
+    finally:
+        await store.close()
+    assert outside.read_bytes() == before
