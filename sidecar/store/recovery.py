@@ -135,7 +135,7 @@ def describe(path: Path, mode: int) -> str:
 
 
 def refuse_foreign_folders(layout: Layout, quarantine: Quarantine) -> None:
-    """Move aside every folder of the data dir that is a symlink (or not a folder at all).
+    """Move aside every folder of the data dir that is a symlink.
 
     The store writes only into folders it made: a ``quarantine/`` linked elsewhere would carry
     damaged chat content out of the data dir, a linked ``journal/`` would put acknowledged
@@ -148,8 +148,8 @@ def refuse_foreign_folders(layout: Layout, quarantine: Quarantine) -> None:
             mode = os.lstat(folder).st_mode
         except FileNotFoundError:
             continue
-        if stat.S_ISDIR(mode):
-            continue
+        if not stat.S_ISLNK(mode):
+            continue  # a folder; or a file in its way, which makes its user fail as before
         reason = (
             f"{folder.name}/ is {describe(folder, mode)}, not a folder the store made; the store"
             " never writes through a link it did not create, so it was moved aside, unfollowed"

@@ -292,6 +292,8 @@ class Store:
         self._quarantined: list[QuarantinedItem] = []
         #: Conversations whose snapshot the running checkpoint has taken but not yet written.
         self._writing: set[str] = set()
+        #: Conversations being moved to quarantine while the store runs (see _quarantine_live).
+        self._quarantining: set[str] = set()
         self._closed = False
         self.last_checkpoint: float = time.monotonic()
         self.replayed_records = 0
@@ -432,6 +434,8 @@ class Store:
         except CorruptDocument as exc:
             await self._quarantine_live(conversation_id, str(exc))
             raise self._damage_of(conversation_id) from None
+        if conversation_id not in self._catalog.entries:
+            raise self._damage_of(conversation_id)  # quarantined (or purged) while it loaded
         shard = self._shards.setdefault(conversation_id, loaded)
         self._shards.move_to_end(conversation_id)
         self._evict()
@@ -464,15 +468,24 @@ class Store:
             if conversation_id not in self._catalog.entries:
                 return  # two readers found the damage at once: the first one moved it
             self._shards.pop(conversation_id, None)
-            self._catalog.remove(conversation_id)
-            await asyncio.to_thread(
-                quarantine_shard,
-                self.layout,
-                self._quarantine,
-                conversation_id,
-                reason,
-                memory=shard,
-            )
+            self._catalog.remove(conversation_id)  # no new write of it is journalled now
+            self._quarantining.add(conversation_id)
+            try:
+                if self._journal is not None:
+                    # Writes journalled before the damage was found land in memory (and so in
+                    # the in-memory copy kept beside the files), not in a resurrected shard.
+                    with contextlib.suppress(Unavailable):
+                        await self._journal.rotate()
+                await asyncio.to_thread(
+                    quarantine_shard,
+                    self.layout,
+                    self._quarantine,
+                    conversation_id,
+                    reason,
+                    memory=shard,
+                )
+            finally:
+                self._quarantining.discard(conversation_id)
             self._quarantined = self._quarantine.items()
 
     def _evict(self) -> None:
@@ -529,6 +542,10 @@ class Store:
             await self._load_turns(shard)
         if self._journal is None:
             raise Unavailable("the store is not open")
+        if shard.exists and shard.conversation_id not in self._catalog.entries:
+            # quarantined while this write waited (it held the shard from before): journalled,
+            # it would bring the conversation back without the files that were moved away
+            raise self._damage_of(shard.conversation_id)
         future = self._journal.append(
             shard.conversation_id,
             ops,
@@ -552,10 +569,11 @@ class Store:
             summary = None
         else:
             shard.apply(seq, ops)
-            if conversation_id not in self._shards:
-                self._shards[conversation_id] = shard
             summary = shard.summary()
-            self._catalog.put(summary, len(shard.ids))
+            if conversation_id not in self._quarantining:  # else: being moved away, stays so
+                if conversation_id not in self._shards:
+                    self._shards[conversation_id] = shard
+                self._catalog.put(summary, len(shard.ids))
         effects: list[tuple[str, Doc]] = []
         if draft.conversation:
             effects.append(("conversation", {"reason": draft.reason, "conversation": summary}))

@@ -226,3 +226,33 @@ def test_two_readers_finding_the_same_damage_quarantine_it_once(data_dir: Path) 
     [item] = asyncio.run(run())
     assert item["conversation_id"] == "victim"
     assert len(list((data_dir / "quarantine").iterdir())) == 1
+
+
+def test_a_write_racing_the_quarantine_does_not_bring_the_conversation_back(
+    tmp_path: Path,
+) -> None:
+    """A write holding the shard from before the damage was found used to put it back in the
+    list (and into a new, partial folder) right after it was moved to quarantine."""
+    data_dir = tmp_path / "data"
+
+    async def run() -> tuple[list[str], int]:
+        store = await Store.open(data_dir)
+        await store.create_conversation(id="victim", title="v")
+        await store.put_turn("victim", {"id": "t1", "state": "completed"})
+        await store.close()
+        turns = data_dir / "conversations" / "victim" / "turns.json"
+        turns.unlink()
+        os.mkfifo(turns)
+        store = await Store.open(data_dir)
+        try:
+            await asyncio.gather(
+                store.get_turn("victim", "t1"),
+                store.update_conversation("victim", {"title": "racing"}),
+                return_exceptions=True,
+            )
+            return [c["id"] for c in store.list_conversations().items], len(store.quarantined)
+        finally:
+            await store.close()
+
+    assert asyncio.run(run()) == ([], 1)
+    assert list((data_dir / "conversations").iterdir()) == [], "no partial folder written"
