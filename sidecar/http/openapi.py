@@ -271,6 +271,14 @@ def schemas() -> Schema:
             }
         ),
         "SendResult": obj({"message": ref("Message"), "turn": ref("Turn")}),
+        "Tool": obj(
+            {
+                "name": string(pattern=r"^[A-Za-z0-9_.-]{1,64}$"),
+                "description": string(),
+                "parameters": free_object("a JSON schema of the tool's arguments"),
+                "source": enum(("builtin", "client")),
+            }
+        ),
     }
 
 
@@ -705,9 +713,17 @@ def other_paths() -> Schema:
         errors=(422,),
     )
     events["security"] = [*BEARER, {"accessToken": []}]
+    tools = operation(
+        "listTools",
+        "The tools the model may call: built-in ones and those connected RPC clients declared",
+        tag="server",
+        ok={200: response(obj({"items": array(ref("Tool"))}), "the tools")},
+        errors=(),
+    )
     return {
         "/health": {"get": health},
         "/api/v1/events": {"get": events},
+        "/api/v1/tools": {"get": tools},
         OPENAPI_PATH: {
             "get": operation(
                 "openapi",

@@ -2,8 +2,9 @@
 
 It streams back a reply derived only from the user's message (CONTRACT §1): the message itself, in
 chunks of ``chunk`` characters every ``delay_ms`` milliseconds. A message ``/tool NAME {json}``
-makes it propose that tool call instead; once the results are in the history, it replies with a
-short account of them (or says the call was denied), as a model would.
+makes it propose that tool call instead; once the results are in the history, it replies with one
+short sentence per call (it ran, failed and why, or was denied), as a model would, without
+repeating the raw result the tool call's card already shows.
 """
 
 from __future__ import annotations
@@ -64,11 +65,23 @@ class EchoProvider:
 
 
 def _describe(result: Doc) -> str:
+    """One short sentence per result. The result itself is shown in the tool call's card (and
+    sent to the model as the ``tool`` message), so the reply does not repeat its raw JSON."""
     metadata = result.get("metadata") or {}
     name = metadata.get("tool_name", "the tool")
     if metadata.get("denied"):
         reason = metadata.get("reason")
         return f"{name} was denied" + (f": {reason}" if reason else ".")
     if metadata.get("failed"):
-        return f"{name} failed: {result['content']}"
-    return f"{name} returned {result['content']}"
+        return f"{name} failed: {_error_of(str(result['content']))}"
+    return f"{name} ran successfully."
+
+
+def _error_of(content: str) -> str:
+    """The error text of a failed call's ``{"error": "..."}`` content (the content otherwise)."""
+    try:
+        parsed = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return content
+    error = parsed.get("error") if isinstance(parsed, dict) else None
+    return error if isinstance(error, str) else content

@@ -561,9 +561,14 @@ class TurnEngine:
             }
             for call in proposal.calls
         ]
-        automatic = all(self.tools.auto_approved(call["name"]) for call in calls)
+        for call in calls:
+            if not self.tools.known(call["name"]):
+                # Nobody can run it: fail now rather than ask the user, then wait for a timeout.
+                call.update(status="failed", error=f"unknown tool '{call['name']}'")
+        asking = [call for call in calls if call["status"] == "pending"]
+        automatic = all(self.tools.auto_approved(call["name"]) for call in asking)
         if automatic:
-            for call in calls:
+            for call in asking:
                 call["status"] = "running"
         turn = run.turn
         await self._step(
@@ -574,7 +579,7 @@ class TurnEngine:
                 "attempts": _end_attempt(turn, "tool_calls"),
             },
             update=[{"id": assistant_id, "status": "complete", "tool_calls": calls}],
-            approval=None if automatic else calls,
+            approval=None if automatic else asking,
         )
         if automatic:
             await self._run_tools(run)
