@@ -136,6 +136,10 @@ def conversation_properties() -> Schema:
         "state": enum(CONVERSATION_STATES),
         "revision": integer(minimum=1),
         "source": nullable(ref("Source")),
+        "usage": {
+            **obj({"input_tokens": integer(minimum=0), "output_tokens": integer(minimum=0)}),
+            "description": "token totals over every message the conversation holds",
+        },
     }
 
 
@@ -800,7 +804,7 @@ def transfer_paths() -> Schema:
             **{
                 name: schema
                 for name, schema in conversation_properties().items()
-                if name not in ("message_count", "last_message_preview", "state")
+                if name not in ("message_count", "last_message_preview", "state", "usage")
             },
             "branches": array(branch),
             "messages": array(ref("Message")),

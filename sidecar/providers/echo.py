@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from ..store.ids import new_id
-from .base import Doc, ProviderOutput, ReplyRequest, TextDelta, ToolProposal
+from .base import Doc, ProviderOutput, ReplyRequest, TextDelta, ToolProposal, Usage
 
 TOOL_COMMAND = re.compile(r"^/tool\s+([A-Za-z0-9_.-]{1,64})\s*(.*)$", re.DOTALL)
 
@@ -33,6 +33,7 @@ class EchoProvider:
         reply = self.reply_to(request.messages)
         if isinstance(reply, ToolProposal):
             yield reply
+            yield self.usage(request.messages, _proposal_text(reply))
             return
         for start in range(0, len(reply), self.chunk):
             if self.delay_s:
@@ -40,6 +41,14 @@ class EchoProvider:
             else:
                 await asyncio.sleep(0)  # stay cancellable and fair to other turns
             yield TextDelta(reply[start : start + self.chunk])
+        yield self.usage(request.messages, reply)
+
+    @staticmethod
+    def usage(history: list[Doc], reply: str) -> Usage:
+        """Echo's own token counts: whitespace-separated words, of every message it was sent
+        (input) and of its reply (output). Simple and exact, so tests and the UI can check it."""
+        words = sum(len(str(message.get("content") or "").split()) for message in history)
+        return Usage("echo", words, len(reply.split()))
 
     @staticmethod
     def reply_to(messages: list[Doc]) -> str | ToolProposal:
@@ -62,6 +71,13 @@ class EchoProvider:
         if not isinstance(arguments, dict):
             return f"/tool {name}: the arguments must be a JSON object"
         return ToolProposal([{"id": f"call_{new_id()}", "name": name, "arguments": arguments}])
+
+
+def _proposal_text(proposal: ToolProposal) -> str:
+    """What a proposal "wrote", for counting: each call's name and its arguments as JSON."""
+    return " ".join(
+        f"{call['name']} {orjson.dumps(call['arguments']).decode()}" for call in proposal.calls
+    )
 
 
 def _describe(result: Doc) -> str:
