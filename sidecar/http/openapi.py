@@ -440,6 +440,9 @@ def conversation_paths() -> Schema:
                     flag_param("deleted", "ones in the trash (default false)"),
                     query_param("workspace", string(), "only this workspace"),
                     query_param("q", string(), "case-insensitive text in the title"),
+                    flag_param(
+                        "empty", "ones with no message on their active branch (default any)"
+                    ),
                 ),
                 ok={200: response(ref("ConversationList"), "a page of conversations")},
                 errors=(422,),
