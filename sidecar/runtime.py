@@ -35,6 +35,12 @@ def handshake(
     }
 
 
+def ui_address(body: dict[str, Any]) -> str:
+    """Where the chat UI is, token included (CONTRACT §1): ``URL/ui/#token=TOKEN``. The token
+    rides in the fragment, which a browser never sends to a server or puts in a Referer."""
+    return f"{body['url']}/ui/#token={body['token']}"
+
+
 def write_discovery(data_dir: Path, body: dict[str, Any]) -> None:
     atomic_write(data_dir / DISCOVERY_FILE, orjson.dumps(body), mode=0o600)
 

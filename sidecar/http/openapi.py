@@ -136,6 +136,10 @@ def conversation_properties() -> Schema:
         "state": enum(CONVERSATION_STATES),
         "revision": integer(minimum=1),
         "source": nullable(ref("Source")),
+        "usage": {
+            **obj({"input_tokens": integer(minimum=0), "output_tokens": integer(minimum=0)}),
+            "description": "token totals over every message the conversation holds",
+        },
     }
 
 
@@ -271,6 +275,14 @@ def schemas() -> Schema:
             }
         ),
         "SendResult": obj({"message": ref("Message"), "turn": ref("Turn")}),
+        "Tool": obj(
+            {
+                "name": string(pattern=r"^[A-Za-z0-9_.-]{1,64}$"),
+                "description": string(),
+                "parameters": free_object("a JSON schema of the tool's arguments"),
+                "source": enum(("builtin", "client")),
+            }
+        ),
     }
 
 
@@ -428,6 +440,9 @@ def conversation_paths() -> Schema:
                     flag_param("deleted", "ones in the trash (default false)"),
                     query_param("workspace", string(), "only this workspace"),
                     query_param("q", string(), "case-insensitive text in the title"),
+                    flag_param(
+                        "empty", "ones with no message on their active branch (default any)"
+                    ),
                 ),
                 ok={200: response(ref("ConversationList"), "a page of conversations")},
                 errors=(422,),
@@ -705,9 +720,17 @@ def other_paths() -> Schema:
         errors=(422,),
     )
     events["security"] = [*BEARER, {"accessToken": []}]
+    tools = operation(
+        "listTools",
+        "The tools the model may call: built-in ones and those connected RPC clients declared",
+        tag="server",
+        ok={200: response(obj({"items": array(ref("Tool"))}), "the tools")},
+        errors=(),
+    )
     return {
         "/health": {"get": health},
         "/api/v1/events": {"get": events},
+        "/api/v1/tools": {"get": tools},
         OPENAPI_PATH: {
             "get": operation(
                 "openapi",
@@ -784,7 +807,7 @@ def transfer_paths() -> Schema:
             **{
                 name: schema
                 for name, schema in conversation_properties().items()
-                if name not in ("message_count", "last_message_preview", "state")
+                if name not in ("message_count", "last_message_preview", "state", "usage")
             },
             "branches": array(branch),
             "messages": array(ref("Message")),
@@ -889,6 +912,14 @@ def search_paths() -> Schema:
                 description="[start, end) ranges in snippet, in Unicode code points",
             ),
             "created_at": TIMESTAMP,
+            "role": {
+                "anyOf": [enum(ROLES), {"type": "null"}],
+                "description": "the matching message's role; null for a title hit",
+            },
+            "conversation_title": {
+                **nullable(string()),
+                "description": "the conversation's title (archived and trashed ones too)",
+            },
         }
     )
     result = obj(
@@ -905,7 +936,8 @@ def search_paths() -> Schema:
         "name": "q",
         "in": "query",
         "required": True,
-        "description": 'words (all must match), "exact phrases" and prefix* (3+ letters)',
+        "description": 'words (all must match), "exact phrases" and prefix* (3+ letters);'
+        " the last bare word is also a prefix (the word being typed)",
         "schema": string(minLength=1, maxLength=MAX_QUERY_CHARS, pattern=r"\S"),
     }
     bound = string(pattern=DATE_OR_TIMESTAMP_PATTERN)

@@ -52,5 +52,10 @@ class Layout:
             *(self.root / name for name in names),
         )
 
+    def holds_store(self) -> bool:
+        """Whether the folder holds a store at all (its journal, shards or catalog), so a
+        checking tool can say "no store here" instead of creating one."""
+        return any(path.exists() for path in (self.journal, self.conversations, self.catalog))
+
     def shard(self, conversation_id: str) -> Path:
         return self.conversations / path_name(conversation_id)
