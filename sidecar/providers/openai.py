@@ -29,6 +29,8 @@ from .base import (
     Usage,
 )
 
+#: How much of an error body is read: it is shown cut to 300 characters, so 64 KiB is plenty.
+ERROR_BODY_LIMIT = 64 * 1024
 TRANSIENT_STATUSES = frozenset({408, 409, 425, 429})
 
 
@@ -205,7 +207,7 @@ def _status_error(status: int, detail: str) -> ProviderError:
 
 async def _error_text(response: aiohttp.ClientResponse) -> str:
     try:
-        body = await asyncio.wait_for(response.read(), timeout=5)
+        body = await asyncio.wait_for(_read_at_most(response, ERROR_BODY_LIMIT), timeout=5)
     except (TimeoutError, aiohttp.ClientError):
         return "(no body)"
     try:
@@ -216,3 +218,15 @@ async def _error_text(response: aiohttp.ClientResponse) -> str:
     except orjson.JSONDecodeError:
         pass
     return body.decode("utf-8", "replace")[:300] or "(no body)"
+
+
+async def _read_at_most(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """At most ``limit`` bytes of the (inflated) body: an endpoint's error body is only shown
+    cut to 300 characters, so a huge or gzip-bomb body is never read, let alone inflated, whole."""
+    body = bytearray()
+    while len(body) < limit:
+        chunk = await response.content.read(limit - len(body))
+        if not chunk:
+            break
+        body += chunk
+    return bytes(body)

@@ -8,6 +8,8 @@ so tests can check the history the provider sent.
 from __future__ import annotations
 
 import asyncio
+import struct
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +19,7 @@ from aiohttp import web
 
 @dataclass(frozen=True)
 class Step:
-    kind: str  # text | tool | status | hang | cut
+    kind: str  # text | tool | status | bomb | hang | cut
     text: str = ""
     status: int = 200
     tool: dict[str, Any] | None = None
@@ -48,6 +50,12 @@ class FakeOpenAI:
         if step.kind == "status":
             return web.json_response(
                 {"error": {"message": f"scripted {step.status}"}}, status=step.status
+            )
+        if step.kind == "bomb":  # an error body of 1 GiB of zeros, sent gzip'd (about 1 MiB)
+            return web.Response(
+                body=_GZIP_BOMB,
+                status=step.status,
+                headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
             )
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
@@ -95,3 +103,21 @@ class FakeOpenAI:
 
 def _event(body: dict[str, Any]) -> bytes:
     return b"data: " + orjson.dumps(body) + b"\n\n"
+
+
+def _gzip_bomb(megabytes: int) -> bytes:
+    """``megabytes`` MiB of zeros in gzip framing, built fast: one MiB compressed once with a full
+    flush (so its bytes stand alone), repeated, then an empty last block and the gzip trailer."""
+    block = bytes(1 << 20)
+    raw = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    piece = raw.compress(block) + raw.flush(zlib.Z_FULL_FLUSH)
+    last = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS).flush()
+    crc = 0
+    for _ in range(megabytes):
+        crc = zlib.crc32(block, crc)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+    trailer = struct.pack("<II", crc, (megabytes << 20) & 0xFFFFFFFF)
+    return header + piece * megabytes + last + trailer
+
+
+_GZIP_BOMB = _gzip_bomb(1024)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -156,3 +157,19 @@ async def test_a_401_is_permanent_at_once_and_retry_by_hand_recovers(
     assert [m["content"] for m in messages] == ["hi", "now it works"]
     failed = await sidecar.store.get_message(cid, failed_id)
     assert failed["status"] == "failed"
+
+
+async def test_a_gzip_bomb_error_body_is_read_only_in_part(
+    make_sidecar: SidecarFactory, fake: FakeOpenAI
+) -> None:
+    """An endpoint that answers 401 with 1 GiB of zeros (1 MiB gzip'd) fails the turn at once,
+    without the sidecar inflating the body whole (its peak memory would grow by a gigabyte)."""
+    fake.script += [Step("bomb", status=401)]
+    sidecar = await openai_sidecar(make_sidecar, fake)
+    cid = await sidecar.conversation()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    sent = await sidecar.send(cid, "hi")
+    turn = await sidecar.wait_state(cid, sent["turn"]["id"], "permanent_failure")
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert turn["error"]["status"] == 401 and turn["error"]["transient"] is False
+    assert grown_mib < 100, f"peak memory grew by {grown_mib:.0f} MiB reading an error body"
