@@ -8,12 +8,12 @@
 
 import { client, vscodeApi } from './host.js';
 import { ui } from './dom.js';
-import { notify } from './notices.js';
+import { ACTION_TIMEOUT_MS, notify } from './notices.js';
 import { renderView } from './render.js';
 import { state } from './state.js';
 
 /** How long the sidecar may be away before the page explains how to find it again. */
-export const LOST_HINT_AFTER_MS = 6000;
+export const LOST_HINT_AFTER_MS = Math.min(6000, ACTION_TIMEOUT_MS);
 
 let hintTimer = 0;
 let hinted = false;

@@ -53,6 +53,16 @@ const md = new MarkdownIt({
 // Remote images would be fetched (and blocked by the CSP): an image is shown as its link instead.
 md.disable('image');
 md.enable(['table', 'strikethrough']);
+// Table alignment as a class, not a style attribute (the CSP allows no inline style).
+md.core.ruler.push('align_as_class', (state) => {
+  for (const token of state.tokens) {
+    const style = token.attrGet('style');
+    if (!style || (token.type !== 'th_open' && token.type !== 'td_open')) continue;
+    const align = /text-align:(left|right|center)/.exec(style);
+    token.attrs = (token.attrs || []).filter(([name]) => name !== 'style');
+    if (align) token.attrJoin('class', `align-${align[1]}`);
+  }
+});
 
 const PURIFY = {
   ALLOWED_URI_REGEXP: /^(?:https?:|mailto:)/i,

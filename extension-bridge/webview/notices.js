@@ -7,9 +7,13 @@
 
 import { SidecarError } from '../media/client.js';
 import { el, ui } from './dom.js';
+import { fragment } from './host.js';
 
-/** How long an action may wait for the sidecar before the user is told (it may still be queued). */
-export const ACTION_TIMEOUT_MS = 10_000;
+/**
+ * How long an action may wait for the sidecar before the user is told (it may still be queued).
+ * `#wait_ms=` in the page's address sets it (the UI tests use a short one).
+ */
+export const ACTION_TIMEOUT_MS = Number(fragment.get('wait_ms')) || 10_000;
 
 export class TimeoutError extends Error {}
 

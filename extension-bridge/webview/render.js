@@ -42,8 +42,9 @@ export function renderView(toBottom = false) {
   if (c) renderHeader(c);
   renderReadOnly();
   ui.older.hidden = !view.hasMore;
+  // Tool calls shown on a card (which shows their result or error): their tool messages are not shown again.
   const toolResultsShown = new Set();
-  for (const m of view.messages) for (const call of m.tool_calls || []) if (call.result !== undefined && call.result !== null) toolResultsShown.add(call.id);
+  for (const m of view.messages) for (const call of m.tool_calls || []) toolResultsShown.add(call.id);
   const lastAssistant = [...view.messages].reverse().find((m) => m.role === 'assistant');
   const busy = ACTIVE.has(view.turn.state);
   const wanted = [

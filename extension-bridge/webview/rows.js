@@ -98,9 +98,11 @@ function renderActions(box, message, queued, context, siblings) {
   }
   if (siblings.length) box.append(switcher(message, siblings));
   if (message.role === 'tool') return;
-  const copy = el('button', { type: 'button', class: 'small', 'data-testid': 'copy-message', 'aria-label': 'Copy this message' }, 'Copy');
-  copy.addEventListener('click', () => copyText(copy, message.content || ''));
-  box.append(copy);
+  if (message.content) {
+    const copy = el('button', { type: 'button', class: 'small', 'data-testid': 'copy-message', 'aria-label': 'Copy this message' }, 'Copy');
+    copy.addEventListener('click', () => copyText(copy, message.content));
+    box.append(copy);
+  }
   if (inTrash()) return;
   if (message.role === 'user') {
     const edit = el('button', { type: 'button', class: 'small', 'data-testid': 'edit-message', 'aria-label': 'Edit this message and resend' }, 'Edit');
