@@ -8,8 +8,9 @@
 
 import { client, vscodeApi } from './host.js';
 import { ui } from './dom.js';
-import { ACTION_TIMEOUT_MS, notify } from './notices.js';
+import { ACTION_TIMEOUT_MS, notify, withdraw } from './notices.js';
 import { renderView } from './render.js';
+import { pullView } from './view.js';
 import { state } from './state.js';
 
 /** How long the sidecar may be away before the page explains how to find it again. */
@@ -37,8 +38,10 @@ export function onConnection({ state: connection, detail }) {
   if (detail) notify(detail);
   clearTimeout(hintTimer);
   if (connection === 'connected') {
-    if (hinted) notify('');
+    withdraw('lost');
     hinted = false;
+    // What could not be opened while it was away is opened now.
+    if (state.view && state.view.failed) pullView();
   } else if (!hinted) {
     hintTimer = window.setTimeout(showLostHint, LOST_HINT_AFTER_MS);
   }
@@ -52,5 +55,6 @@ function showLostHint() {
     vscodeApi
       ? 'The sidecar has not answered for a while. The extension keeps restarting it; “Chat Sidecar: Show Status” says why it is down. Nothing you send is lost: it waits and is sent when the sidecar is back.'
       : `The sidecar at ${location.host} has not answered for a while. If it stopped, start it again; if it was restarted on another port, run “chat-sidecar open” in a terminal to open the chat at its new address. Nothing you send is lost while this page stays open.`,
+    { tag: 'lost' },
   );
 }

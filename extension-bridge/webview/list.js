@@ -7,6 +7,7 @@
 
 import { client } from './host.js';
 import { el, ui } from './dom.js';
+import { plainText } from './markdown.js';
 import { relativeTime } from './time.js';
 import { state, titleOf } from './state.js';
 
@@ -99,7 +100,7 @@ export function renderList() {
     // Drawn by CSS from the attribute: the item's text stays its title.
     if (c.updated_at) head.append(el('span', { class: 'when', 'aria-hidden': 'true', 'data-when': relativeTime(c.updated_at) }));
     button.append(head);
-    if (c.last_message_preview) button.append(el('span', { class: 'preview', 'aria-hidden': 'true' }, c.last_message_preview));
+    if (c.last_message_preview) button.append(el('span', { class: 'preview', 'aria-hidden': 'true' }, plainText(c.last_message_preview)));
     button.addEventListener('click', () => {
       closeDrawer();
       onOpen(c.id);

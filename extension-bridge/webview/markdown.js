@@ -104,6 +104,15 @@ function decorateCode(pre) {
   block.append(copy, pre);
 }
 
+/**
+ * What Markdown reads as, without its syntax (a list item's preview: `**bold**` -> `bold`).
+ * Parsed in an inert document: nothing in it runs or loads.
+ * @param {string} text
+ */
+export function plainText(text) {
+  return new DOMParser().parseFromString(md.render(text), 'text/html').body.textContent?.replace(/\s+/g, ' ').trim() || '';
+}
+
 /** Replace what `body` shows with `text` rendered. @param {HTMLElement} body @param {string} text */
 export function renderInto(body, text) {
   body.replaceChildren(renderMarkdown(text));

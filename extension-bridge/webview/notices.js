@@ -19,11 +19,13 @@ export class TimeoutError extends Error {}
 
 /**
  * @param {string} text  empty: hide the notice
- * @param {{kind?: 'error' | 'info', retry?: (() => unknown) | null, retryLabel?: string, actionId?: string}} [options]
- *   `retry`: the action the notice's button runs (Retry, or a confirmation's "Delete forever")
+ * @param {{kind?: 'error' | 'info', retry?: (() => unknown) | null, retryLabel?: string, actionId?: string, tag?: string}} [options]
+ *   `retry`: the action the notice's button runs (Retry, or a confirmation's "Delete forever");
+ *   `tag`: names the notice, so that whoever showed it can take it back (`withdraw`)
  */
-export function notify(text, { kind = 'error', retry = null, retryLabel = 'Retry', actionId = 'notice-retry' } = {}) {
+export function notify(text, { kind = 'error', retry = null, retryLabel = 'Retry', actionId = 'notice-retry', tag = '' } = {}) {
   const notice = ui.notice;
+  notice.dataset.tag = tag;
   notice.hidden = !text;
   notice.className = `notice ${kind}`;
   notice.setAttribute('role', kind === 'error' ? 'alert' : 'status');
@@ -41,6 +43,11 @@ export function notify(text, { kind = 'error', retry = null, retryLabel = 'Retry
   const close = el('button', { type: 'button', class: 'icon', 'aria-label': 'Dismiss', 'data-testid': 'notice-dismiss' });
   close.addEventListener('click', () => notify(''));
   notice.append(close);
+}
+
+/** Hide the notice if it is still the one named `tag`. @param {string} tag */
+export function withdraw(tag) {
+  if (ui.notice.dataset.tag === tag) notify('');
 }
 
 /** @param {unknown} error */
