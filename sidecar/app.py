@@ -16,7 +16,18 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from .events.hub import EventHub
-from .http import actions, conversations, health, legacy, messages, openapi, search, transfer, ui
+from .http import (
+    actions,
+    conversations,
+    health,
+    legacy,
+    messages,
+    openapi,
+    search,
+    tools,
+    transfer,
+    ui,
+)
 from .http import events as event_stream
 from .http.keys import CONFIG, HUB, STARTED, STORE, TOKEN, TURNS
 from .http.security import Activity, build_middlewares
@@ -137,6 +148,7 @@ def create_app(
     app.add_routes(transfer.routes)
     app.add_routes(legacy.routes)
     app.add_routes(search.routes)
+    app.add_routes(tools.routes)
     app.add_routes(openapi.routes)
     app.add_routes(ui.routes)
     event_stream.setup_routes(app)

@@ -136,6 +136,10 @@ def conversation_properties() -> Schema:
         "state": enum(CONVERSATION_STATES),
         "revision": integer(minimum=1),
         "source": nullable(ref("Source")),
+        "usage": {
+            **obj({"input_tokens": integer(minimum=0), "output_tokens": integer(minimum=0)}),
+            "description": "token totals over every message the conversation holds",
+        },
     }
 
 
@@ -271,6 +275,14 @@ def schemas() -> Schema:
             }
         ),
         "SendResult": obj({"message": ref("Message"), "turn": ref("Turn")}),
+        "Tool": obj(
+            {
+                "name": string(pattern=r"^[A-Za-z0-9_.-]{1,64}$"),
+                "description": string(),
+                "parameters": free_object("a JSON schema of the tool's arguments"),
+                "source": enum(("builtin", "client")),
+            }
+        ),
     }
 
 
@@ -705,9 +717,17 @@ def other_paths() -> Schema:
         errors=(422,),
     )
     events["security"] = [*BEARER, {"accessToken": []}]
+    tools = operation(
+        "listTools",
+        "The tools the model may call: built-in ones and those connected RPC clients declared",
+        tag="server",
+        ok={200: response(obj({"items": array(ref("Tool"))}), "the tools")},
+        errors=(),
+    )
     return {
         "/health": {"get": health},
         "/api/v1/events": {"get": events},
+        "/api/v1/tools": {"get": tools},
         OPENAPI_PATH: {
             "get": operation(
                 "openapi",
@@ -784,7 +804,7 @@ def transfer_paths() -> Schema:
             **{
                 name: schema
                 for name, schema in conversation_properties().items()
-                if name not in ("message_count", "last_message_preview", "state")
+                if name not in ("message_count", "last_message_preview", "state", "usage")
             },
             "branches": array(branch),
             "messages": array(ref("Message")),

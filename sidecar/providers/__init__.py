@@ -9,6 +9,7 @@ from .base import (
     TextDelta,
     ToolProposal,
     ToolSpec,
+    Usage,
 )
 from .echo import EchoProvider
 from .external import ExternalBroker, ExternalProvider
@@ -26,4 +27,5 @@ __all__ = [
     "TextDelta",
     "ToolProposal",
     "ToolSpec",
+    "Usage",
 ]

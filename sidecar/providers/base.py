@@ -1,7 +1,8 @@
 """The one small interface every provider (who writes the assistant's reply) implements.
 
 A provider turns a conversation's history into a stream of :class:`TextDelta` pieces, ending
-either normally or with one :class:`ToolProposal`. It knows nothing about the store, turns or
+either normally or with one :class:`ToolProposal`; where it knows what the call cost, it also
+yields one :class:`Usage` (the engine records it in the message's ``metadata.usage``). It knows nothing about the store, turns or
 retries: the turn engine persists what it yields, decides what an error means (``transient`` or
 not, from :class:`ProviderError`), and retries. Cancelling the consuming task must stop the
 stream promptly, so providers only await cancellable things (sleeps, sockets, queues).
@@ -51,7 +52,23 @@ class ToolProposal:
     calls: list[Doc]
 
 
-ProviderOutput = TextDelta | ToolProposal
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What one model call cost, as the provider reports it (CONTRACT §4 ``metadata.usage``)."""
+
+    model: str
+    input_tokens: int
+    output_tokens: int
+
+    def to_json(self) -> Doc:
+        return {
+            "model": self.model,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+        }
+
+
+ProviderOutput = TextDelta | ToolProposal | Usage
 
 
 class ProviderError(Exception):

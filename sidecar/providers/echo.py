@@ -2,8 +2,9 @@
 
 It streams back a reply derived only from the user's message (CONTRACT §1): the message itself, in
 chunks of ``chunk`` characters every ``delay_ms`` milliseconds. A message ``/tool NAME {json}``
-makes it propose that tool call instead; once the results are in the history, it replies with a
-short account of them (or says the call was denied), as a model would.
+makes it propose that tool call instead; once the results are in the history, it replies with one
+short sentence per call (it ran, failed and why, or was denied), as a model would, without
+repeating the raw result the tool call's card already shows.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import orjson
 
 from ..store.ids import new_id
-from .base import Doc, ProviderOutput, ReplyRequest, TextDelta, ToolProposal
+from .base import Doc, ProviderOutput, ReplyRequest, TextDelta, ToolProposal, Usage
 
 TOOL_COMMAND = re.compile(r"^/tool\s+([A-Za-z0-9_.-]{1,64})\s*(.*)$", re.DOTALL)
 
@@ -32,6 +33,7 @@ class EchoProvider:
         reply = self.reply_to(request.messages)
         if isinstance(reply, ToolProposal):
             yield reply
+            yield self.usage(request.messages, _proposal_text(reply))
             return
         for start in range(0, len(reply), self.chunk):
             if self.delay_s:
@@ -39,6 +41,14 @@ class EchoProvider:
             else:
                 await asyncio.sleep(0)  # stay cancellable and fair to other turns
             yield TextDelta(reply[start : start + self.chunk])
+        yield self.usage(request.messages, reply)
+
+    @staticmethod
+    def usage(history: list[Doc], reply: str) -> Usage:
+        """Echo's own token counts: whitespace-separated words, of every message it was sent
+        (input) and of its reply (output). Simple and exact, so tests and the UI can check it."""
+        words = sum(len(str(message.get("content") or "").split()) for message in history)
+        return Usage("echo", words, len(reply.split()))
 
     @staticmethod
     def reply_to(messages: list[Doc]) -> str | ToolProposal:
@@ -63,12 +73,31 @@ class EchoProvider:
         return ToolProposal([{"id": f"call_{new_id()}", "name": name, "arguments": arguments}])
 
 
+def _proposal_text(proposal: ToolProposal) -> str:
+    """What a proposal "wrote", for counting: each call's name and its arguments as JSON."""
+    return " ".join(
+        f"{call['name']} {orjson.dumps(call['arguments']).decode()}" for call in proposal.calls
+    )
+
+
 def _describe(result: Doc) -> str:
+    """One short sentence per result. The result itself is shown in the tool call's card (and
+    sent to the model as the ``tool`` message), so the reply does not repeat its raw JSON."""
     metadata = result.get("metadata") or {}
     name = metadata.get("tool_name", "the tool")
     if metadata.get("denied"):
         reason = metadata.get("reason")
         return f"{name} was denied" + (f": {reason}" if reason else ".")
     if metadata.get("failed"):
-        return f"{name} failed: {result['content']}"
-    return f"{name} returned {result['content']}"
+        return f"{name} failed: {_error_of(str(result['content']))}"
+    return f"{name} ran successfully."
+
+
+def _error_of(content: str) -> str:
+    """The error text of a failed call's ``{"error": "..."}`` content (the content otherwise)."""
+    try:
+        parsed = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return content
+    error = parsed.get("error") if isinstance(parsed, dict) else None
+    return error if isinstance(error, str) else content

@@ -13,13 +13,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, TypeGuard
 
 import aiohttp
 import orjson
 
 from ..store.ids import new_id
-from .base import Doc, ProviderError, ProviderOutput, ReplyRequest, TextDelta, ToolProposal
+from .base import (
+    Doc,
+    ProviderError,
+    ProviderOutput,
+    ReplyRequest,
+    TextDelta,
+    ToolProposal,
+    Usage,
+)
 
 TRANSIENT_STATUSES = frozenset({408, 409, 425, 429})
 
@@ -49,6 +57,8 @@ class OpenAIProvider:
         body: Doc = {
             "model": self.model,
             "stream": True,
+            # The last chunk then reports the call's token counts (metadata.usage).
+            "stream_options": {"include_usage": True},
             "messages": [_wire_message(m) for m in request.messages],
         }
         if request.tools:
@@ -70,6 +80,7 @@ class OpenAIProvider:
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         calls: dict[int, Doc] = {}
+        usage: Usage | None = None
         finished = False
         try:
             async with self._client().post(
@@ -86,6 +97,7 @@ class OpenAIProvider:
                         finished = True
                         break
                     chunk = _parse_chunk(data)
+                    usage = _usage(chunk, self.model) or usage
                     for choice in chunk.get("choices") or []:
                         delta = choice.get("delta") or {}
                         if delta.get("content"):
@@ -104,6 +116,8 @@ class OpenAIProvider:
             raise ProviderError("the model's stream ended before it finished", transient=True)
         if calls:
             yield ToolProposal([_finish_tool_call(calls[index]) for index in sorted(calls)])
+        if usage is not None:
+            yield usage
 
 
 def _wire_message(message: Doc) -> Doc:
@@ -138,6 +152,22 @@ def _parse_chunk(data: str) -> Doc:
         message = error.get("message") if isinstance(error, dict) else str(error)
         raise ProviderError(f"the model reported an error: {message}", transient=True)
     return chunk
+
+
+def _usage(chunk: Doc, model: str) -> Usage | None:
+    """A chunk's ``usage`` (the last one, when asked with ``include_usage``), or None."""
+    usage = chunk.get("usage")
+    if not isinstance(usage, dict):
+        return None
+    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    if not (_count(prompt) and _count(completion)):
+        return None
+    named = chunk.get("model")
+    return Usage(named if isinstance(named, str) and named else model, prompt, completion)
+
+
+def _count(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _merge_tool_call(calls: dict[int, Doc], piece: Any) -> None:

@@ -26,7 +26,15 @@ from typing import Any, Final
 
 import orjson
 
-from ..providers import Provider, ProviderError, ReplyRequest, TextDelta, ToolProposal
+from ..providers import (
+    Provider,
+    ProviderError,
+    ProviderOutput,
+    ReplyRequest,
+    TextDelta,
+    ToolProposal,
+    Usage,
+)
 from ..providers.external import ExternalBroker
 from ..store import (
     UNSET,
@@ -433,15 +441,16 @@ class TurnEngine:
             return
         failure = None if work.cancelled() else work.exception()
         if failure is None and not work.cancelled():
-            proposal = work.result()
+            proposal, usage = work.result()
+            cost = _usage_update(assistant, usage)
             if proposal is None:
                 await self._step(
                     run,
                     {**turn, "state": "completed", "attempts": _end_attempt(turn, "completed")},
-                    update=[{"id": assistant["id"], "status": "complete"}],
+                    update=[{"id": assistant["id"], "status": "complete", **cost}],
                 )
             else:
-                await self._propose(run, assistant["id"], proposal)
+                await self._propose(run, assistant["id"], proposal, cost)
             return
         error = (
             failure
@@ -454,13 +463,16 @@ class TurnEngine:
 
     @staticmethod
     async def _pump(
-        stream: AsyncIterator[TextDelta | ToolProposal], writer: ContentWriter
-    ) -> ToolProposal | None:
+        stream: AsyncIterator[ProviderOutput], writer: ContentWriter
+    ) -> tuple[ToolProposal | None, Usage | None]:
         proposal: ToolProposal | None = None
+        usage: Usage | None = None
         try:
             async for output in stream:
                 if isinstance(output, TextDelta):
                     writer.push(output.text)
+                elif isinstance(output, Usage):
+                    usage = output
                 else:
                     proposal = output
         finally:
@@ -468,7 +480,7 @@ class TurnEngine:
             if close is not None:
                 with contextlib.suppress(Exception):
                     await close()
-        return proposal
+        return proposal, usage
 
     async def _failed(self, run: _Run, assistant_id: str, error: ProviderError) -> None:
         turn = run.turn
@@ -549,7 +561,9 @@ class TurnEngine:
 
     # ------------------------------------------------------------------ tools
 
-    async def _propose(self, run: _Run, assistant_id: str, proposal: ToolProposal) -> None:
+    async def _propose(
+        self, run: _Run, assistant_id: str, proposal: ToolProposal, cost: Doc
+    ) -> None:
         calls: list[Doc] = [
             {
                 "id": str(call.get("id") or f"call_{new_id()}"),
@@ -561,9 +575,14 @@ class TurnEngine:
             }
             for call in proposal.calls
         ]
-        automatic = all(self.tools.auto_approved(call["name"]) for call in calls)
+        for call in calls:
+            if not self.tools.known(call["name"]):
+                # Nobody can run it: fail now rather than ask the user, then wait for a timeout.
+                call.update(status="failed", error=f"unknown tool '{call['name']}'")
+        asking = [call for call in calls if call["status"] == "pending"]
+        automatic = all(self.tools.auto_approved(call["name"]) for call in asking)
         if automatic:
-            for call in calls:
+            for call in asking:
                 call["status"] = "running"
         turn = run.turn
         await self._step(
@@ -573,8 +592,8 @@ class TurnEngine:
                 "state": "executing_tools" if automatic else "awaiting_tool_approval",
                 "attempts": _end_attempt(turn, "tool_calls"),
             },
-            update=[{"id": assistant_id, "status": "complete", "tool_calls": calls}],
-            approval=None if automatic else calls,
+            update=[{"id": assistant_id, "status": "complete", "tool_calls": calls, **cost}],
+            approval=None if automatic else asking,
         )
         if automatic:
             await self._run_tools(run)
@@ -647,6 +666,13 @@ class TurnEngine:
         if answer.get("error"):
             raise ToolError(str(answer["error"]))
         return answer.get("result")
+
+
+def _usage_update(message: Doc, usage: Usage | None) -> Doc:
+    """The message change that records a model call's cost (``metadata.usage``), if reported."""
+    if usage is None:
+        return {}
+    return {"metadata": {**(message.get("metadata") or {}), "usage": usage.to_json()}}
 
 
 def _parse_decisions(decisions: object) -> list[Doc]:

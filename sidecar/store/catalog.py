@@ -137,6 +137,8 @@ class Catalog:
             catalog.seq = int(info["seq"])
             for row in tables.get("entries", {}).values():
                 summary = row["summary"]
+                # A catalog written before usage totals existed: its shards had none either.
+                summary.setdefault("usage", {"input_tokens": 0, "output_tokens": 0})
                 conversation_id = summary["id"]
                 catalog.entries[conversation_id] = summary
                 stamp = row["stamp"]

@@ -51,6 +51,21 @@ def file_stamp(path: Path) -> FileStamp:
     return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
+def usage_of(message: Doc) -> list[int] | None:
+    """``[input_tokens, output_tokens]`` of a message's ``metadata.usage`` (CONTRACT §4), or None
+    when it has none; counts that are not non-negative integers count as 0."""
+    metadata = message.get("metadata")
+    usage = metadata.get("usage") if isinstance(metadata, dict) else None
+    if not isinstance(usage, dict):
+        return None
+
+    def count(name: str) -> int:
+        value = usage.get(name)
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+    return [count("input_tokens"), count("output_tokens")]
+
+
 def _table_rows(tables: Tables, name: str) -> list[Any]:
     table = tables.get(name, {})
     return [table[key] for key in sorted(table, key=int)]
@@ -75,6 +90,10 @@ class Shard:
         self.chunks: dict[int, list[Doc | None]] = {}
         self.turns: dict[str, Doc] | None = {}
         self.preview = ""
+        #: Message id -> ``[input_tokens, output_tokens]`` of every message carrying
+        #: ``metadata.usage``, kept in meta with the tree so the totals survive replay exactly.
+        self.usage: dict[str, list[int]] = {}
+        self.usage_total = [0, 0]
         self.applied_seq = 0
         self.on_disk = False
         self.dirty_meta = False
@@ -106,8 +125,16 @@ class Shard:
             shard.client_ids = dict(tables.get("client_ids", {}).get("1", {}))
             shard.requests = dict(tables.get("requests", {}).get("1", {}))
             shard.preview = str(info.get("preview", ""))
+            shard.usage = {
+                str(message_id): [int(counts[0]), int(counts[1])]
+                for message_id, counts in tables.get("usage", {}).get("1", {}).items()
+            }
+            shard.usage_total = [
+                sum(c[0] for c in shard.usage.values()),
+                sum(c[1] for c in shard.usage.values()),
+            ]
             shard.applied_seq = int(info["applied_seq"])
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise CorruptDocument(f"{META_FILE} has an unexpected shape ({exc!r})") from None
         for parent in parents:
             if parent >= len(shard.ids):
@@ -230,6 +257,10 @@ class Shard:
         doc = {name: self.conversation.get(name) for name in CONVERSATION_FIELDS}
         doc["message_count"] = self.message_count()
         doc["last_message_preview"] = self.preview
+        doc["usage"] = {
+            "input_tokens": self.usage_total[0],
+            "output_tokens": self.usage_total[1],
+        }
         return doc
 
     # ----------------------------------------------------------------- writing
@@ -287,6 +318,7 @@ class Shard:
         self.ids, self.parents, self.depths = [], [], []
         self.index, self.client_ids = {}, {}
         self.chunks = {}
+        self.usage, self.usage_total = {}, [0, 0]
         for doc in image["messages"]:
             self._put_message(len(self.ids), doc)
         end = max(old_end, len(self.ids))
@@ -314,6 +346,20 @@ class Shard:
         chunk = self.chunks.setdefault(number, [None] * MESSAGES_PER_CHUNK)
         chunk[ordinal % MESSAGES_PER_CHUNK] = doc
         self.dirty_chunks.add(number)
+        self._count_usage(self.ids[ordinal], usage_of(doc))
+
+    def _count_usage(self, message_id: str, counts: list[int] | None) -> None:
+        """Keep the conversation's usage totals as the sum over its messages, by difference."""
+        old = self.usage.get(message_id)
+        if counts == old:
+            return
+        for position in (0, 1):
+            self.usage_total[position] += (counts or [0, 0])[position] - (old or [0, 0])[position]
+        if counts is None:
+            del self.usage[message_id]
+        else:
+            self.usage[message_id] = counts
+        self.dirty_meta = True
 
     def _refresh_preview(self) -> None:
         head = self.branches.get(self.active_branch)
@@ -366,6 +412,7 @@ class Shard:
             "tree": {"1": {"ids": list(self.ids), "parents": list(self.parents)}},
             "client_ids": {"1": dict(self.client_ids)},
             "requests": {"1": dict(self.requests)},
+            "usage": {"1": dict(self.usage)},
         }
         self.dirty_meta = self.dirty_turns = False
         self.dirty_chunks = set()

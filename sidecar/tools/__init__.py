@@ -1,7 +1,6 @@
-"""Tools the model may call: a small registry of built-ins the sidecar runs itself.
-
-Tools the registry does not know are run by the extension host, whose results come back through
-``turns.submitToolResults`` (CONTRACT §7).
+"""Tools the model may call: the built-ins the sidecar runs itself, plus the tools JSON-RPC
+clients declare (``tools.register``), whose results come back through
+``turns.submitToolResults`` (CONTRACT §4, §7). A call to any other tool fails at once.
 """
 
 from .registry import Tool, ToolError, ToolRegistry, builtin_tools

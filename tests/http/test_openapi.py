@@ -145,6 +145,8 @@ async def test_scenario_responses_match_the_document(client: Client) -> None:
     assert await call("GET", "/health", 200, auth=False) == {"status": "ok"}
     assert (await call("GET", "/health", 200))["store"]["writable"] is True
     await call("GET", OPENAPI_PATH, 200)
+    tools = await call("GET", "/api/v1/tools", 200)
+    assert {tool["source"] for tool in tools["items"]} == {"builtin"}
     await call("GET", BASE, 401, auth=False)
     await call("GET", BASE, 403, headers={"Host": "attacker.example:80"})
     await call("GET", BASE, 403, headers={"Origin": "https://attacker.example"})

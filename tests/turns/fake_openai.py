@@ -23,6 +23,9 @@ class Step:
     tool: dict[str, Any] | None = None
     chunk: int = 4
     delay_s: float = 0.0
+    #: ``{model, prompt_tokens, completion_tokens}``: sent as the last chunk when asked for
+    #: (``stream_options.include_usage``), as OpenAI does.
+    usage: dict[str, Any] | None = None
 
 
 @dataclass
@@ -38,7 +41,8 @@ class FakeOpenAI:
         return app
 
     async def completions(self, request: web.Request) -> web.StreamResponse:
-        self.requests.append(orjson.loads(await request.read()))
+        body = orjson.loads(await request.read())
+        self.requests.append(body)
         self.headers.append(dict(request.headers))
         step = self.script.pop(0) if self.script else Step("text", "default reply")
         if step.kind == "status":
@@ -80,6 +84,11 @@ class FakeOpenAI:
             await response.write(
                 _event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
             )
+        asked = (body.get("stream_options") or {}).get("include_usage") is True
+        if step.usage is not None and asked:
+            model = step.usage.get("model", body["model"])
+            counts = {k: v for k, v in step.usage.items() if k != "model"}
+            await response.write(_event({"model": model, "choices": [], "usage": counts}))
         await response.write(b"data: [DONE]\n\n")
         return response
 

@@ -90,6 +90,7 @@ async def test_tools_the_extension_host_runs_come_back_as_results(
     sidecar, announced = await external(make_sidecar)
     broker = sidecar.engine.broker
     assert broker is not None
+    sidecar.engine.tools.register("host", [{"name": "editor.open"}])
     cid = await sidecar.conversation()
     sent = await sidecar.send(cid, "open the readme")
     request = await announcement(announced)

@@ -199,7 +199,7 @@ def test_tool_call_cards_approve_and_deny(sidecar: Sidecar, context: BrowserCont
     approve.click()
     expect(approve).to_have_count(0)
     final = page.locator(ASSISTANT).last
-    expect(final).to_contain_text("clock returned", timeout=15_000)
+    expect(final).to_contain_text("clock ran successfully", timeout=15_000)
     expect(final).to_have_attribute("data-status", "complete")
     expect(page.locator(f'{MESSAGE}[data-role="tool"]')).to_have_count(1)
 

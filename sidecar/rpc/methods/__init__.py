@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..registry import MethodTable
-from . import chat, conversations, events, legacy, messages, search, server, transfer
+from . import chat, conversations, events, legacy, messages, search, server, tools, transfer
 
 AREAS: tuple[Callable[[MethodTable], None], ...] = (
     server.register,
@@ -22,6 +22,7 @@ AREAS: tuple[Callable[[MethodTable], None], ...] = (
     transfer.register,
     chat.register,
     legacy.register,
+    tools.register,
 )
 
 
