@@ -51,6 +51,7 @@ export function messageRow(message, queued, context) {
   // A tool message repeats a result its card already shows: it stays in the DOM (for tests and
   // screen readers' history) but is not shown twice.
   row.hidden = message.role === 'tool' && context.toolResultShown;
+  row.classList.toggle('last', context.last);
   renderMeta(meta, message);
   content.setAttribute('data-role', message.role);
   content.setAttribute('data-status', message.status);

@@ -48,9 +48,24 @@ export async function runSearch() {
   }
   if (round !== searchRound) return;
   ui.results.replaceChildren(...hits.map(resultItem));
+  nameUnknown(hits, round);
   if (!hits.length) ui.results.append(el('li', { class: 'empty' }, `No matches for “${q}”`));
   ui.results.hidden = false;
   ui.list.hidden = true;
+}
+
+/**
+ * Hits in conversations the list does not show (archived, another filter) from a sidecar that
+ * does not send `conversation_title`: their titles are looked up, once per conversation.
+ * @param {{conversation_id: string, conversation_title?: string | null}[]} hits @param {number} round
+ */
+async function nameUnknown(hits, round) {
+  const unknown = new Set(hits.filter((h) => h.conversation_title === undefined && !state.conversations.has(h.conversation_id)).map((h) => h.conversation_id));
+  for (const id of unknown) {
+    const found = await timed(client.call('conversations.get', { conversation_id: id, limit: 1 })).catch(() => null);
+    if (!found || round !== searchRound) continue;
+    for (const item of ui.results.querySelectorAll(`[data-conversation-id="${CSS.escape(id)}"] .title`)) item.textContent = titleOf(found);
+  }
 }
 
 /** @param {{conversation_id: string, message_id: string | null, snippet: string, highlights: number[][], role?: string | null, conversation_title?: string | null}} hit */
