@@ -118,13 +118,69 @@ export function renderInto(body, text) {
   body.replaceChildren(renderMarkdown(text));
 }
 
+/**
+ * Where a growing text's finished blocks end: after its last blank line that is outside a code
+ * fence. Markdown blocks before it no longer change as text is added (up to rare cases such as a
+ * list continued after a blank line, which the final render puts right).
+ * @param {string} text
+ */
+export function stableEnd(text) {
+  let end = 0;
+  let fence = '';
+  let at = 0;
+  while (at < text.length) {
+    const next = text.indexOf('\n', at);
+    if (next < 0) break;
+    const line = text.slice(at, next);
+    const marker = /^ {0,3}(`{3,}|~{3,})/.exec(line);
+    if (marker && (!fence || marker[1][0] === fence[0] && marker[1].length >= fence.length && !line.trim().slice(marker[1].length))) {
+      fence = fence ? '' : marker[1];
+    } else if (!fence && !line.trim() && at > 0) {
+      end = next + 1;
+    }
+    at = next + 1;
+  }
+  return end;
+}
+
+/**
+ * What each streaming body shows: how much of the text is rendered as finished blocks, and how
+ * many nodes at its end belong to the still-growing tail.
+ * @type {WeakMap<HTMLElement, {stable: number, tail: number}>}
+ */
+const growing = new WeakMap();
+
+/**
+ * Render a growing text: the finished blocks are rendered once and kept, only the tail (the block
+ * being written) is rendered again.
+ * @param {HTMLElement} body @param {string} text
+ */
+function renderGrowing(body, text) {
+  let known = growing.get(body);
+  if (!known) {
+    body.replaceChildren();
+    known = { stable: 0, tail: 0 };
+  }
+  for (let i = 0; i < known.tail; i++) body.lastChild?.remove();
+  const end = stableEnd(text);
+  if (end > known.stable) {
+    body.append(renderMarkdown(text.slice(known.stable, end)));
+    known.stable = end;
+  }
+  const tail = renderMarkdown(text.slice(known.stable));
+  known.tail = tail.childNodes.length;
+  body.append(tail);
+  growing.set(body, known);
+}
+
 /** @type {Map<HTMLElement, string>} bodies waiting for the next frame, with their newest text */
 const pending = new Map();
 let frame = 0;
 
 /**
  * A streaming message grew: render it on the next animation frame (several deltas in one frame
- * cost one render). `after` runs once the frame's renders are done (e.g. to keep the view scrolled).
+ * cost one render, and only its growing tail is rendered again). `after` runs once the frame's
+ * renders are done (e.g. to keep the view scrolled).
  * @param {HTMLElement} body @param {string} text @param {() => void} [after]
  */
 export function scheduleRender(body, text, after) {
@@ -137,15 +193,16 @@ const afterFrame = new Set();
 
 function flush() {
   frame = 0;
-  for (const [body, text] of pending) renderInto(body, text);
+  for (const [body, text] of pending) renderGrowing(body, text);
   pending.clear();
   for (const after of afterFrame) after();
   afterFrame.clear();
 }
 
-/** Render `text` now, cancelling a scheduled render of the same body. @param {HTMLElement} body @param {string} text */
+/** Render `text` now and whole (a message shown or finished), cancelling a scheduled render. @param {HTMLElement} body @param {string} text */
 export function renderNow(body, text) {
   pending.delete(body);
+  growing.delete(body);
   renderInto(body, text);
 }
 

@@ -21,6 +21,15 @@ function nearBottom() {
   return ui.history.scrollHeight - ui.history.scrollTop - ui.history.clientHeight < 80;
 }
 
+/**
+ * Whether the history is scrolled to its end, as of the last scroll: a streaming reply keeps it
+ * there without reading the layout on every delta (which would force a layout each time).
+ */
+let atBottom = true;
+ui.history.addEventListener('scroll', () => {
+  atBottom = nearBottom();
+}, { passive: true });
+
 /** @param {boolean} [toBottom] */
 export function renderView(toBottom = false) {
   const view = state.view;
@@ -125,13 +134,14 @@ function renderEmptyState() {
   ui.emptyState.replaceChildren(...lines);
 }
 
+function keepAtBottom() {
+  if (atBottom) ui.history.scrollTop = ui.history.scrollHeight;
+}
+
 /** A streaming delta: only this message's text is rendered again, at most once a frame. @param {any} message */
 export function updateContent(message) {
   const row = rows.get(message.id);
   if (!row) return;
   const body = /** @type {HTMLElement} */ (row.querySelector('[data-testid="message-body"]'));
-  const stick = nearBottom();
-  scheduleRender(body, message.content, () => {
-    if (stick) ui.history.scrollTop = ui.history.scrollHeight;
-  });
+  scheduleRender(body, message.content, keepAtBottom);
 }

@@ -45,7 +45,9 @@ export function messageRow(message, queued, context) {
   const key = [label, context.last, context.toolResultShown, context.busy, inTrash(), siblings.map((s) => s.id).join()].join('|');
   const last = shown.get(row);
   if (last && last.message === message && last.key === key) return row;
-  const contentChanged = !last || last.message.content !== message.content;
+  // Rendered whole when the text or the status changed (a finished reply is rendered once whole,
+  // after the growing renders of its stream).
+  const contentChanged = !last || last.message.content !== message.content || last.message.status !== message.status;
   shown.set(row, { message, key });
   const [meta, content, status, tools, actions] = /** @type {HTMLElement[]} */ ([...row.children]);
   // A tool message repeats a result its card already shows: it stays in the DOM (for tests and
