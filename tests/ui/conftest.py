@@ -257,7 +257,7 @@ def shoot(page: Page, name: str) -> Path:
 def stamp(seconds: float) -> str:
     """A CONTRACT §4 timestamp ``seconds`` after 2026-11-01T00:00:00Z."""
     whole = int(seconds)
-    millis = int(round((seconds - whole) * 1000))
+    millis = round((seconds - whole) * 1000)
     day, rest = divmod(whole, 86400)
     hour, rest = divmod(rest, 3600)
     minute, second = divmod(rest, 60)

@@ -19,7 +19,11 @@ def chat(sidecar: Sidecar, conversation_id: str, title: str, words: str) -> str:
         title,
         [
             {"id": f"{conversation_id}-q", "role": "user", "content": f"Tell me about {words}."},
-            {"id": f"{conversation_id}-a", "role": "assistant", "content": f"All about **{words}**."},
+            {
+                "id": f"{conversation_id}-a",
+                "role": "assistant",
+                "content": f"All about **{words}**.",
+            },
         ],
     )
 
@@ -86,9 +90,7 @@ def test_narrow_the_list_is_a_drawer_reachable_by_mouse_and_keyboard(
     shoot(page, f"layout-{width}-{scheme}-empty")
 
 
-def test_wide_the_list_and_the_chat_side_by_side(
-    sidecar: Sidecar, context: BrowserContext
-) -> None:
+def test_wide_the_list_and_the_chat_side_by_side(sidecar: Sidecar, context: BrowserContext) -> None:
     first = chat(sidecar, "lay-wide", "Wide layout", "space")
     page = context.new_page()
     page.set_viewport_size({"width": 1280, "height": 800})

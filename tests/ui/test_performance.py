@@ -24,7 +24,9 @@ from .conftest import ARTIFACTS, Sidecar, import_conversation, open_ui
 MESSAGE = '[data-testid="message"]'
 ASSISTANT = f'{MESSAGE}[data-role="assistant"]'
 FIRST_PAINT_BUDGET_MS = 3000
-STREAM_BUSY_BUDGET = 0.75  # generous: the figure (about half, on a loaded 2-core machine) is recorded
+STREAM_BUSY_BUDGET = (
+    0.75  # generous: the figure (about half, on a loaded 2-core machine) is recorded
+)
 
 #: Resolves window.__painted with performance.now() once `count` messages are on screen and painted.
 WATCH_PAINT = """
@@ -110,7 +112,9 @@ def test_first_paint_of_a_thousand_message_conversation(
 
 
 @pytest.mark.parametrize(
-    "sidecar_env", [{"CHAT_SIDECAR_ECHO_DELAY_MS": "20", "CHAT_SIDECAR_ECHO_CHUNK": "8"}], indirect=True
+    "sidecar_env",
+    [{"CHAT_SIDECAR_ECHO_DELAY_MS": "20", "CHAT_SIDECAR_ECHO_CHUNK": "8"}],
+    indirect=True,
 )
 def test_main_thread_while_a_reply_streams_at_50_chunks_a_second(
     own_sidecar: Sidecar, context: BrowserContext
