@@ -12,6 +12,7 @@ import { SidecarError, newId } from '../media/client.js';
 import { client } from './host.js';
 import { ui } from './dom.js';
 import { newChat } from './conversation.js';
+import { plainText } from './markdown.js';
 import { describe, notify } from './notices.js';
 import { renderView } from './render.js';
 import { rows } from './rows.js';
@@ -139,11 +140,16 @@ async function sendOne(entry) {
   }
 }
 
-/** An untitled conversation takes its first message's first line as its title. @param {string} id @param {string} content */
+/**
+ * An untitled conversation takes its first message's first line as its title, as it reads
+ * (`**bold**` -> `bold`).
+ * @param {string} id @param {string} content
+ */
 function nameAfterFirstMessage(id, content) {
   const known = state.view && state.view.id === id && state.view.conversation ? state.view.conversation : state.conversations.get(id);
   if (!known || known.title) return;
-  known.title = content.trim().split('\n')[0].slice(0, 80);
+  const firstLine = content.trim().split('\n')[0];
+  known.title = (plainText(firstLine) || firstLine).slice(0, 80);
   client.call('conversations.update', { conversation_id: id, title: known.title }).catch(() => {});
 }
 

@@ -115,9 +115,15 @@ ui.composer.addEventListener('keydown', (/** @type {KeyboardEvent} */ event) => 
     cancelEdit();
   }
 });
-// Escape: close the drawer if it is open, else stop a streaming reply.
+// Escape: close the export menu or the drawer if open, else stop a streaming reply.
 document.addEventListener('keydown', (event) => {
   if (event.key !== 'Escape' || event.defaultPrevented) return;
+  if (!ui.exportMenu.hidden) {
+    ui.exportMenu.hidden = true;
+    ui.exportButton.setAttribute('aria-expanded', 'false');
+    ui.exportButton.focus();
+    return;
+  }
   if (ui.app.classList.contains('drawer-open')) {
     closeDrawer();
     ui.toggleList.focus();

@@ -213,7 +213,10 @@ def with_group_stopped(server: subprocess.Popen[bytes]) -> None:
 def run_command(page: Any, title: str) -> None:
     """Run a command through the palette (F1 already types ``>``, so fill it in whole)."""
     for _ in range(5):
-        page.keyboard.press("Escape")
+        # Escape only to close a palette left open: pressed in the chat while a reply streams, it
+        # stops the reply (CONTRACT §9).
+        if page.locator(".quick-input-widget").is_visible():
+            page.keyboard.press("Escape")
         page.keyboard.press("F1")
         box = page.locator(".quick-input-widget input")
         box.wait_for(state="visible", timeout=15_000)
