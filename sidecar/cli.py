@@ -1,12 +1,18 @@
-"""``chat-sidecar``: the command line. Options come from :mod:`sidecar.settings`."""
+"""``chat-sidecar``: the command line. Options come from :mod:`sidecar.settings`.
+
+With ``--json``, every command prints JSON on stdout, its errors included: ``{"error": {code,
+message, details}}`` with the codes of CONTRACT §3 (usage errors too: ``bad_request``), and the
+same exit code as without ``--json``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import sys
+import webbrowser
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import orjson
 import typer
@@ -14,6 +20,8 @@ import typer
 from .settings import BY_NAME, ServerConfig
 from .store import StoreError, StoreLocked
 from .store.doctor import run_doctor
+from .store.layout import Layout
+from .store.lock import is_owned
 
 app = typer.Typer(
     name="chat-sidecar",
@@ -30,15 +38,35 @@ def _option(name: str) -> typer.models.OptionInfo:
 
 DataDir = Annotated[Path | None, _option("data_dir")]
 LogLevel = Annotated[str | None, _option("log_level")]
+JSON_FLAG = "--json"
 
 
-def _resolve(**flags: Any) -> ServerConfig:
+def _fail(
+    code: str, message: str, exit_code: int, as_json: bool, details: dict[str, Any] | None = None
+) -> NoReturn:
+    """Stop with one line on stderr, or with ``{"error": ...}`` on stdout under ``--json``."""
+    if as_json:
+        error = {"code": code, "message": message, "details": details or {}}
+        typer.echo(orjson.dumps({"error": error}).decode())
+    else:
+        typer.echo(message, err=True)
+    raise typer.Exit(exit_code)
+
+
+def _resolve(as_json: bool = False, **flags: Any) -> ServerConfig:
     """The settings, or exit 2 with the one-line reason a value is refused (nothing started)."""
     try:
         return ServerConfig.resolve(**flags)
     except ValueError as exc:
-        typer.echo(f"chat-sidecar: {exc}", err=True)
-        raise typer.Exit(2) from None
+        _fail("validation_failed", f"chat-sidecar: {exc}", 2, as_json)
+
+
+def _data_dir(data_dir: Path | None, as_json: bool = False) -> Path:
+    """The data dir given, or the environment's, or the default (absolute)."""
+    try:
+        return (data_dir or BY_NAME["data_dir"].from_env()).resolve()
+    except (ValueError, OSError) as exc:
+        _fail("validation_failed", f"chat-sidecar: bad data dir: {exc}", 2, as_json)
 
 
 def _setup_logging(level: str | None) -> None:
@@ -127,23 +155,25 @@ def serve(
 @app.command()
 def status(
     data_dir: DataDir = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the health as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option(JSON_FLAG, help="Print the health as JSON.")] = False,
 ) -> None:
-    """Exit 0 and print the owner's health when a sidecar runs on the data dir, else exit 1."""
+    """Exit 0 and print the owner's health and the chat UI's address when a sidecar runs on the
+    data dir, else exit 1."""
+    from .runtime import ui_address
     from .server import fetch_health, owner_handshake
 
-    folder = (data_dir or BY_NAME["data_dir"].from_env()).resolve()
+    folder = _data_dir(data_dir, as_json)
 
     async def probe() -> dict[str, object] | None:
         owner = await owner_handshake(folder)
         if owner is None:
             return None
-        return await fetch_health(str(owner["url"]), str(owner["token"]))
+        health = await fetch_health(str(owner["url"]), str(owner["token"]))
+        return None if health is None else {**health, "ui_url": ui_address(owner)}
 
     health = asyncio.run(probe())
     if health is None:
-        typer.echo(f"no sidecar is running on {folder}", err=True)
-        raise typer.Exit(1)
+        _fail("not_found", f"no sidecar is running on {folder}", 1, as_json)
     if as_json:
         typer.echo(orjson.dumps(health).decode())
     else:
@@ -153,6 +183,47 @@ def status(
             f"{health['status']}: pid {health['pid']}, {store.get('conversations')} conversations,"
             f" {store.get('messages')} messages, data dir {health['data_dir']}"
         )
+        typer.echo(f"chat UI: {health['ui_url']}")
+
+
+@app.command("open")
+def open_ui(
+    data_dir: DataDir = None,
+    as_json: Annotated[
+        bool, typer.Option(JSON_FLAG, help="Print {url, ui_url, opened, attached} as JSON.")
+    ] = False,
+) -> None:
+    """Open the chat UI in the browser, starting a sidecar on the data dir if none runs.
+
+    A sidecar this starts keeps running after this command exits (until stopped, or idle for
+    its idle timeout). Prints the UI's address; with no browser available, that is all it does
+    (still exit 0). Exit 1: no sidecar could be started.
+    """
+    from .launcher import LaunchError, find_or_start
+    from .runtime import ui_address
+
+    folder = _data_dir(data_dir, as_json)
+    try:
+        owner = asyncio.run(find_or_start(folder))
+    except LaunchError as exc:
+        _fail("unavailable", f"chat-sidecar open: {exc}", 1, as_json)
+    address = ui_address(owner)
+    try:
+        opened = webbrowser.open(address)
+    except webbrowser.Error:
+        opened = False
+    if as_json:
+        body = {
+            "url": owner["url"],
+            "ui_url": address,
+            "opened": opened,
+            "attached": bool(owner.get("attached")),
+        }
+        typer.echo(orjson.dumps(body).decode())
+        return
+    typer.echo(address)
+    if not opened:
+        typer.echo("no browser available: open the address above", err=True)
 
 
 @app.command()
@@ -172,26 +243,31 @@ def doctor(
     rebuild_index: Annotated[
         bool, typer.Option("--rebuild-index", help="Rebuild the conversation list from the shards.")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    as_json: Annotated[bool, typer.Option(JSON_FLAG, help="Print the report as JSON.")] = False,
     log_level: LogLevel = None,
 ) -> None:
     """Check a data dir and repair what can be repaired without losing anything.
 
     Replays the journal, rebuilds a missing or stale list index, reads every conversation file,
-    and quarantines (never deletes) what cannot be read. Exit 0: healthy; 1: problems found.
+    and quarantines (never deletes) what cannot be read. Exit 0: healthy; 1: problems found;
+    2: no store there (nothing is created) or bad input.
     """
     _setup_logging(log_level)
-    folder = data_dir or BY_NAME["data_dir"].from_env()
+    folder = _data_dir(data_dir, as_json)
+    config = _resolve(as_json, data_dir=folder).store()
+    if not Layout(folder).holds_store() and not is_owned(folder):
+        _fail("not_found", f"chat-sidecar doctor: no store at {folder}", 2, as_json)
     try:
-        report = asyncio.run(
-            run_doctor(folder, _resolve(data_dir=folder).store(), rebuild_index=rebuild_index)
-        )
+        report = asyncio.run(run_doctor(folder, config, rebuild_index=rebuild_index))
     except StoreLocked:
-        typer.echo(f"a running sidecar owns {folder}; stop it first (chat-sidecar stop)", err=True)
-        raise typer.Exit(1) from None
+        _fail(
+            "conflict",
+            f"a running sidecar owns {folder}; stop it first (chat-sidecar stop)",
+            1,
+            as_json,
+        )
     except StoreError as exc:
-        typer.echo(f"chat-sidecar doctor: {exc.message}", err=True)
-        raise typer.Exit(2) from None
+        _fail(exc.code, f"chat-sidecar doctor: {exc.message}", 2, as_json, exc.details)
     if as_json:
         typer.echo(orjson.dumps(report.to_json(), option=orjson.OPT_INDENT_2).decode())
     else:
@@ -280,4 +356,17 @@ def export(
 
 
 def main() -> None:
-    app()
+    """Run the command line. With ``--json`` among the arguments, a usage error (unknown option,
+    bad value) is JSON on stdout too; otherwise Typer reports it as usual."""
+    if JSON_FLAG not in sys.argv[1:]:
+        app()
+        return
+    try:
+        code = app(standalone_mode=False)
+    except typer.TyperException as exc:  # Typer's usage errors (its own copy of click's)
+        error = {"code": "bad_request", "message": exc.format_message(), "details": {}}
+        sys.stdout.write(orjson.dumps({"error": error}).decode() + "\n")
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -34,6 +34,12 @@ def handshake(
     }
 
 
+def ui_address(body: dict[str, Any]) -> str:
+    """Where the chat UI is, token included (CONTRACT §1): ``URL/ui/#token=TOKEN``. The token
+    rides in the fragment, which a browser never sends to a server or puts in a Referer."""
+    return f"{body['url']}/ui/#token={body['token']}"
+
+
 def write_discovery(data_dir: Path, body: dict[str, Any]) -> None:
     atomic_write(data_dir / DISCOVERY_FILE, orjson.dumps(body), mode=0o600)
 
@@ -41,7 +47,7 @@ def write_discovery(data_dir: Path, body: dict[str, Any]) -> None:
 def read_discovery(data_dir: Path) -> dict[str, Any] | None:
     try:
         body = orjson.loads((data_dir / DISCOVERY_FILE).read_bytes())
-    except (FileNotFoundError, orjson.JSONDecodeError):
+    except (OSError, orjson.JSONDecodeError):  # missing, unreadable, or not a folder at all
         return None
     return body if isinstance(body, dict) and body.get("event") == "ready" else None
 

@@ -29,7 +29,7 @@ from . import __version__
 from .app import ACTIVITY, create_app
 from .http.keys import TURNS
 from .http.security import RedactingAccessLogger
-from .runtime import handshake, read_discovery, remove_discovery, write_discovery
+from .runtime import handshake, read_discovery, remove_discovery, ui_address, write_discovery
 from .settings import ServerConfig
 from .store.durable import make_dirs
 from .store.lock import DataDirLock, is_owned
@@ -54,9 +54,13 @@ def is_loopback_host(host: str) -> bool:
 
 
 def emit(body: dict[str, Any]) -> None:
-    """The ready line: the only thing ``serve`` ever writes to stdout."""
+    """The ready line: the only thing ``serve`` ever writes to stdout. Then, on stderr, where
+    the chat UI is (CONTRACT §1) — written directly, not logged, so no log level hides it; it
+    is the one stderr line that carries the token, which the ready line already holds."""
     sys.stdout.write(orjson.dumps(body).decode() + "\n")
     sys.stdout.flush()
+    sys.stderr.write(f"chat UI: {ui_address(body)}\n")
+    sys.stderr.flush()
 
 
 async def fetch_health(url: str, token: str) -> dict[str, Any] | None:

@@ -88,7 +88,11 @@ def test_ready_line_discovery_file_and_graceful_sigterm(
     assert not discovery.exists()
     assert process.stdout is not None and process.stdout.read() == b"", "stdout: ready line only"
     assert process.stderr is not None
-    assert ready["token"] not in process.stderr.read().decode()
+    # The token shows on stderr exactly once: the chat UI's address (CONTRACT §1), no log line.
+    with_token = [
+        line for line in process.stderr.read().decode().splitlines() if ready["token"] in line
+    ]
+    assert with_token == [f"chat UI: {ready['url']}/ui/#token={ready['token']}"]
 
 
 def test_second_serve_attaches_and_exits_zero(

@@ -58,6 +58,7 @@ async def list_conversations(request: web.Request) -> web.Response:
         deleted=query_flag(request, "deleted", False),
         workspace=query_str(request, "workspace"),
         q=query_str(request, "q"),
+        empty=query_flag(request, "empty", None),
     )
     return json_response(conversation_list_body(store.list_conversations(query), store.seq))
 

@@ -440,6 +440,9 @@ def conversation_paths() -> Schema:
                     flag_param("deleted", "ones in the trash (default false)"),
                     query_param("workspace", string(), "only this workspace"),
                     query_param("q", string(), "case-insensitive text in the title"),
+                    flag_param(
+                        "empty", "ones with no message on their active branch (default any)"
+                    ),
                 ),
                 ok={200: response(ref("ConversationList"), "a page of conversations")},
                 errors=(422,),
@@ -909,6 +912,14 @@ def search_paths() -> Schema:
                 description="[start, end) ranges in snippet, in Unicode code points",
             ),
             "created_at": TIMESTAMP,
+            "role": {
+                "anyOf": [enum(ROLES), {"type": "null"}],
+                "description": "the matching message's role; null for a title hit",
+            },
+            "conversation_title": {
+                **nullable(string()),
+                "description": "the conversation's title (archived and trashed ones too)",
+            },
         }
     )
     result = obj(
@@ -925,7 +936,8 @@ def search_paths() -> Schema:
         "name": "q",
         "in": "query",
         "required": True,
-        "description": 'words (all must match), "exact phrases" and prefix* (3+ letters)',
+        "description": 'words (all must match), "exact phrases" and prefix* (3+ letters);'
+        " the last bare word is also a prefix (the word being typed)",
         "schema": string(minLength=1, maxLength=MAX_QUERY_CHARS, pattern=r"\S"),
     }
     bound = string(pattern=DATE_OR_TIMESTAMP_PATTERN)

@@ -370,6 +370,10 @@ def search(
         if found is None:
             return []
         key = int(found[0])
+    parts = [
+        Part(part.text, False, False) if part.typed and common(conn, _word(part)) else part
+        for part in parts
+    ]
     droppable = [part for part in parts if part.single_word]
     if droppable and len(parts) > 1:
         dropped = {part for part in droppable if common(conn, part)}
@@ -387,6 +391,11 @@ def search(
 
 
 Hit = tuple[float, int, str, int, dict[str, Any]]
+
+
+def _word(part: Part) -> Part:
+    """The whole word a typed prefix stands for."""
+    return Part(part.text, False, False)
 
 
 def _newest_first(conn: sqlite3.Connection, parts: list[Part], common: CommonCheck) -> bool:
@@ -428,7 +437,8 @@ def _message_hits(
     joins = "FROM messages JOIN msgs d ON d.row = messages.rowid JOIN convs c ON c.key = d.conv"
     if newest_first:
         rows = conn.execute(
-            f"SELECT 0.0, messages.rowid, c.id, d.message_id, d.created_at {joins}"
+            f"SELECT 0.0, messages.rowid, c.id, d.message_id, d.created_at, d.role, c.title"
+            f" {joins}"
             f" WHERE messages MATCH ?{where} ORDER BY messages.rowid DESC LIMIT ?",
             [expression, *params, limit],
         ).fetchall()
@@ -450,17 +460,17 @@ def _message_hits(
     scores = {int(rowid): float(score) for score, rowid in candidates}
     marks = ", ".join("?" * len(scores))
     found = conn.execute(
-        f"SELECT d.row, c.id, d.message_id, d.created_at FROM msgs d"
+        f"SELECT d.row, c.id, d.message_id, d.created_at, d.role, c.title FROM msgs d"
         f" JOIN convs c ON c.key = d.conv WHERE d.row IN ({marks}){where}",
         [*scores, *params],
     ).fetchall()
     if len(found) >= limit or len(candidates) < wanted:
-        rows = [(scores[int(row)], row, cid, mid, at) for row, cid, mid, at in found]
+        rows = [(scores[int(row[0])], *row) for row in found]
         rows.sort(key=lambda row: (row[0], -row[1]))
         return _message_rows(rows[:limit])
     rows = conn.execute(
         f"SELECT bm25(messages, 1.0, 0.0) AS score, messages.rowid, c.id, d.message_id,"
-        f" d.created_at {joins} WHERE messages MATCH ? AND messages.rowid >= ?{where}"
+        f" d.created_at, d.role, c.title {joins} WHERE messages MATCH ? AND messages.rowid >= ?{where}"
         " ORDER BY score, messages.rowid DESC LIMIT ?",
         [expression, low, *params, limit],
     ).fetchall()
@@ -474,9 +484,15 @@ def _message_rows(rows: list[Any]) -> list[Hit]:
             int(rowid),
             "messages",
             int(rowid),
-            {"conversation_id": cid, "message_id": mid, "created_at": created_at},
+            {
+                "conversation_id": cid,
+                "message_id": mid,
+                "created_at": created_at,
+                "role": role,
+                "conversation_title": title,
+            },
         )
-        for score, rowid, cid, mid, created_at in rows
+        for score, rowid, cid, mid, created_at, role, title in rows
     ]
 
 
@@ -492,7 +508,7 @@ def _title_hits(
         params.append(key)
     where = "".join(f" AND {clause}" for clause in clauses)
     rows = conn.execute(
-        "SELECT bm25(titles) AS score, titles.rowid, c.id, c.created_at"
+        "SELECT bm25(titles) AS score, titles.rowid, c.id, c.created_at, c.title"
         f" FROM titles JOIN convs c ON c.key = titles.rowid WHERE titles MATCH ?{where}"
         " ORDER BY score LIMIT ?",
         [match_expression(parts, None), *params, limit],
@@ -503,9 +519,15 @@ def _title_hits(
             -1,
             "titles",
             int(rowid),
-            {"conversation_id": cid, "message_id": None, "created_at": created_at},
+            {
+                "conversation_id": cid,
+                "message_id": None,
+                "created_at": created_at,
+                "role": None,
+                "conversation_title": title,
+            },
         )
-        for score, rowid, cid, created_at in rows
+        for score, rowid, cid, created_at, title in rows
     ]
 
 

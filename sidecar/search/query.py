@@ -1,7 +1,9 @@
 """The user's search syntax, checked and turned into safe FTS5 ``MATCH`` expressions.
 
 Syntax (documented in ``docs/decisions.md``, "Search"): words (all must match), ``"exact
-phrases"``, and ``prefix*`` (the last word of a phrase too: ``"exact wor"*``). Everything else is
+phrases"``, and ``prefix*`` (the last word of a phrase too: ``"exact wor"*``). The query's last
+bare word is also a prefix (it may be the word being typed: ``pine`` finds ``pineapple``), unless
+the index finds it common as a whole word (see :attr:`Part.typed`). Everything else is
 text: ``AND``, ``OR``, ``NOT``, ``NEAR``, parentheses, colons and ``-`` have no meaning, so no
 input can produce an FTS5 syntax error. Every word and phrase reaches SQLite as a double-quoted
 FTS5 string (quotes doubled), which SQLite's own tokenizer then splits, so the words a query
@@ -48,6 +50,10 @@ class Part:
     text: str
     phrase: bool
     prefix: bool
+    #: A prefix only because it is the query's last bare word (maybe still being typed): the
+    #: search turns it back into the exact word when that word is common, so ``... the`` does
+    #: not expand to every word starting with "the".
+    typed: bool = False
 
     @property
     def single_word(self) -> bool:
@@ -128,6 +134,8 @@ def parse_query(q: object) -> list[Part]:
             parts.append(Part(word, False, prefix and _prefix_allowed(word)))
     if len(parts) > MAX_PARTS:
         raise ValidationFailed("q", f"q may have at most {MAX_PARTS} words and phrases")
+    if parts and parts[-1].single_word and len(parts[-1].text) >= MIN_PREFIX:
+        parts[-1] = Part(parts[-1].text, False, True, typed=True)
     return parts
 
 
@@ -139,11 +147,12 @@ def match_expression(parts: list[Part], column: str | None, scope: str | None = 
     ``column`` restricts matching to that column; ``scope`` adds a token the row must carry.
     """
     required = " AND ".join(part.fts() for part in parts)
-    bare = [part for part in parts if part.single_word]
+    # The word being typed (always the last part) joins the phrase, as its prefix end.
+    bare = [part for part in parts if part.single_word or part.typed]
     expression = required
     if len(bare) >= 2:
-        others = [part.fts() for part in parts if not part.single_word]
-        boost = Part(" ".join(part.text for part in bare), True, False).fts()
+        others = [part.fts() for part in parts if not (part.single_word or part.typed)]
+        boost = Part(" ".join(part.text for part in bare), True, parts[-1].typed).fts()
         expression = f"({required}) OR ({' AND '.join([boost, *others])})"
     if column is not None:
         expression = f"{{{column}}} : ({expression})"

@@ -37,6 +37,9 @@ class ListQuery:
     deleted: bool | None = False
     workspace: str | None = None
     q: str | None = None
+    #: Only conversations whose active branch has no message (true), or some (false): how
+    #: "New chat" finds an empty one to reuse without paging through every conversation.
+    empty: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +111,7 @@ class Catalog:
             and (query.deleted is None or (doc.get("deleted_at") is not None) == query.deleted)
             and (query.workspace is None or doc.get("workspace") == query.workspace)
             and (needle is None or needle in str(doc.get("title") or "").casefold())
+            and (query.empty is None or (not doc.get("message_count")) == query.empty)
             and (after is None or _sort_key(doc) < after)
         ]
         matches.sort(key=_sort_key, reverse=True)

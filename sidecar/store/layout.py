@@ -38,5 +38,10 @@ class Layout:
         """Ids of purged conversations, which stay reserved (CONTRACT §4)."""
         return self.root / "reserved.json"
 
+    def holds_store(self) -> bool:
+        """Whether the folder holds a store at all (its journal, shards or catalog), so a
+        checking tool can say "no store here" instead of creating one."""
+        return any(path.exists() for path in (self.journal, self.conversations, self.catalog))
+
     def shard(self, conversation_id: str) -> Path:
         return self.conversations / path_name(conversation_id)

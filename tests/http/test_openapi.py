@@ -229,6 +229,9 @@ async def test_scenario_responses_match_the_document(client: Client) -> None:
         **c,
     )
     await call("PATCH", one, 409, {"title": "newer"}, headers={"If-Match": "1"}, **c)
+    for words, role in (("new", None), ("hey", "assistant")):
+        found = await call("GET", "/api/v1/search", 200, query=f"?q={words}")
+        assert [hit["role"] for hit in found["items"]] == [role]
     await call("PATCH", one, 422, {"pinned": "yes"}, **c)
     await call("GET", BASE, 200, query="?limit=1&archived=any&starred=TRUE")
     await call("GET", BASE, 422, query="?limit=0")

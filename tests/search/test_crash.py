@@ -30,7 +30,7 @@ async def test_kill_9_then_every_acknowledged_message_is_found(tmp_path: Path) -
             await env.index.idle()
             assert acked, "the writer acknowledged nothing"
             for n in [*rng.sample(acked, min(25, len(acked))), acked[-1]]:
-                assert len(message_ids(await env.search(f"word{n}"))) == 1, n
+                assert len(message_ids(await env.search(f'"word{n}"'))) == 1, n
             _, messages = await env.store.all_messages("crash")
             hits = await env.search("pad", limit=100)
             assert len(hits) == min(100, sum("pad" in m["content"] for m in messages))

@@ -50,8 +50,11 @@ async def test_a_write_is_found_by_the_next_search(client: Client) -> None:
         "snippet": "Trip to Zürich",
         "highlights": [[8, 14]],
         "created_at": title["created_at"],
+        "role": None,
+        "conversation_title": "Trip to Zürich",
     }
     assert hit["created_at"] == message["created_at"]
+    assert (hit["role"], hit["conversation_title"]) == ("user", "Trip to Zürich")
     assert highlighted(hit) == ["zurich"]
     body = await search(client, "q=%22the%20train%22&role=user&limit=1")
     assert [item["message_id"] for item in body["items"]] == [message["id"]]
@@ -130,3 +133,53 @@ async def test_an_index_that_cannot_open_leaves_the_rest_working(
     body = await search(client, "q=works", status=503)
     assert body["error"]["code"] == "unavailable"
     assert (data_dir / "search").read_text().startswith("a file")
+
+
+async def test_each_hit_names_its_role_and_its_conversations_title_archived_or_trashed(
+    client: Client,
+) -> None:
+    for cid, title in (("live", "Fruit salad"), ("old", "Archived fruit"), ("bin", None)):
+        await call(client, "POST", BASE, {"id": cid, "title": title}, status=201)
+        for role in ("user", "assistant"):
+            await call(
+                client,
+                "POST",
+                f"{BASE}/{cid}/messages",
+                {"role": role, "content": f"{role} likes pineapple"},
+                status=201,
+            )
+    await call(client, "PATCH", f"{BASE}/old", {"archived": True}, status=200)
+    await call(client, "DELETE", f"{BASE}/bin", status=204)
+    items = (await search(client, "q=pineapple&deleted=any&limit=100"))["items"]
+    found = sorted((i["conversation_id"], i["role"], i["conversation_title"]) for i in items)
+    assert found == [
+        ("bin", "assistant", None),
+        ("bin", "user", None),
+        ("live", "assistant", "Fruit salad"),
+        ("live", "user", "Fruit salad"),
+        ("old", "assistant", "Archived fruit"),
+        ("old", "user", "Archived fruit"),
+    ]
+    # One hit per message: no message appears twice.
+    assert len({i["message_id"] for i in items}) == len(items)
+
+
+async def test_the_word_being_typed_matches_as_a_prefix(client: Client) -> None:
+    await call(client, "POST", BASE, {"id": "c1", "title": "Pineapple pizza"}, status=201)
+    message = await call(
+        client,
+        "POST",
+        f"{BASE}/c1/messages",
+        {"role": "user", "content": "Is a pineapple a berry?"},
+        status=201,
+    )
+    for query in ("q=pine", "q=Pinea", "q=a%20pine", "q=berry%20pine"):
+        items = (await search(client, query))["items"]
+        assert [i["message_id"] for i in items if i["message_id"]] == [message["id"]], query
+    title_hit = (await search(client, "q=pine"))["items"][0]
+    assert title_hit["message_id"] is None
+    assert title_hit["snippet"][slice(*title_hit["highlights"][0])] == "Pineapple"
+    # Only the last word is a prefix; a finished word before it is matched whole.
+    assert (await search(client, "q=pine%20berry"))["items"] == []
+    # Quoted, a word is exact.
+    assert (await search(client, "q=%22pine%22"))["items"] == []

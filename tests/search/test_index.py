@@ -60,7 +60,10 @@ async def test_phrases_and_prefixes(env: Env) -> None:
     assert message_ids(await env.search("instal*")) == [longer]
     assert highlighted((await env.search("instal*"))[0]) == ["installation"]
     assert message_ids(await env.search('"an instal"*')) == [longer]
-    assert message_ids(await env.search("inst")) == []
+    assert message_ids(await env.search('"inst"')) == []
+    # ... but the query's last bare word is a prefix too: it may be the word being typed
+    assert message_ids(await env.search("inst")) == [longer]
+    assert message_ids(await env.search("inst words")) == []
     # a prefix needs three letters: "in*" is the word "in"
     assert message_ids(await env.search("in*")) == []
 
@@ -240,6 +243,21 @@ async def test_common_words_are_dropped_only_beside_rarer_ones(tmp_path: Path) -
         await env.close()
 
 
+async def test_a_common_word_being_typed_is_not_expanded_as_a_prefix(tmp_path: Path) -> None:
+    env = await open_env(tmp_path / "data", SearchConfig(common_min_rows=4))
+    try:
+        await env.store.create_conversation(id="c1")
+        ids = await add(env, "c1", *(f"the word {i}" for i in range(8)), "theatre", "rare")
+        # "the" is common as a whole word: the last word stays that word, not "the*" ...
+        assert message_ids(await env.search("the")) == ids[7::-1]
+        # ... and, beside a rarer word, is dropped like any common word.
+        assert message_ids(await env.search("rare the")) == [ids[-1]]
+        # A word that is not common is a prefix while typed.
+        assert message_ids(await env.search("theat")) == [ids[8]]
+    finally:
+        await env.close()
+
+
 async def test_restart_keeps_results_and_reconciles_missed_writes(tmp_path: Path) -> None:
     env = await open_env(tmp_path / "data")
     await env.store.create_conversation(id="c1", title="kept title")
@@ -257,7 +275,9 @@ async def test_restart_keeps_results_and_reconciles_missed_writes(tmp_path: Path
 
     await env.reopen()
     try:
-        assert await env.search("persistent") == before
+        assert await env.search("persistent") == [
+            {**hit, "conversation_title": "renamed title"} for hit in before
+        ]
         assert message_ids(await env.search("away")) == [late["id"]]
         assert message_ids(await env.search("renamed")) == [None]
         assert await env.search("kept") == []

@@ -59,3 +59,16 @@ def test_indexed_text_cannot_forge_markers() -> None:
     cleaned = clean_text(f"a{OPEN}b{CLOSE}c\x00d cafe\u0301")
     assert OPEN not in cleaned and CLOSE not in cleaned and "\x00" not in cleaned
     assert cleaned.endswith("caf\u00e9")  # NFC
+
+
+def test_the_last_bare_word_is_also_a_prefix_and_ends_the_adjacency_phrase() -> None:
+    assert parse_query("say pine") == [
+        Part("say", False, False),
+        Part("pine", False, True, typed=True),
+    ]
+    assert parse_query("pine ab") == [Part("pine", False, False), Part("ab", False, False)]
+    assert parse_query('pine "apple"')[-1] == Part("apple", True, False)
+    assert parse_query("pine*")[-1] == Part("pine", False, True)
+    assert match_expression(parse_query("install pyth"), "body") == (
+        '{body} : (("install" AND "pyth" *) OR ("install pyth" *))'
+    )

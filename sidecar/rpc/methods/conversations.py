@@ -17,7 +17,7 @@ from ..params import Params
 from ..registry import Context, MethodTable
 
 LIST_FIELDS = frozenset(
-    {"limit", "cursor", "archived", "starred", "pinned", "deleted", "workspace", "q"}
+    {"limit", "cursor", "archived", "starred", "pinned", "deleted", "workspace", "q", "empty"}
 )
 ID = frozenset({"conversation_id"})
 
@@ -33,6 +33,7 @@ async def list_conversations(ctx: Context, params: dict[str, Any]) -> Any:
         deleted=p.flag("deleted", False),
         workspace=p.text("workspace"),
         q=p.text("q"),
+        empty=p.flag("empty", None),
     )
     return conversation_list_body(ctx.store.list_conversations(query), ctx.store.seq)
 

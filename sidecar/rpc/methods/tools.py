@@ -28,6 +28,9 @@ async def register_tools(ctx: Context, params: dict[str, Any]) -> Any:
     registry = ctx.app[TURNS].tools
     connection = ctx.connection
     client = f"rpc-{connection.number}"
+    if connection.closed:
+        # The client left before this ran (its close callbacks are done): keep nothing.
+        return tools_body(ctx.app)
     registry.register(client, p.required("tools"))
     if DECLARED not in connection.state:
         connection.state[DECLARED] = client
