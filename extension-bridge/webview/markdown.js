@@ -58,7 +58,7 @@ md.core.ruler.push('align_as_class', (state) => {
   for (const token of state.tokens) {
     const style = token.attrGet('style');
     if (!style || (token.type !== 'th_open' && token.type !== 'td_open')) continue;
-    const align = /text-align:(left|right|center)/.exec(style);
+    const align = /text-align:(left|right|center)/.exec(String(style));
     token.attrs = (token.attrs || []).filter(([name]) => name !== 'style');
     if (align) token.attrJoin('class', `align-${align[1]}`);
   }

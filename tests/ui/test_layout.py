@@ -32,8 +32,7 @@ def no_sideways_scroll(page: Page, width: int) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= width
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-@pytest.mark.parametrize("width", [280, 320])
+@pytest.mark.parametrize(("width", "scheme"), [(280, "light"), (320, "dark")])
 def test_narrow_the_list_is_a_drawer_reachable_by_mouse_and_keyboard(
     sidecar: Sidecar, context: BrowserContext, width: int, scheme: str
 ) -> None:

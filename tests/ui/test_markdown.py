@@ -78,14 +78,10 @@ def showcase(sidecar: Sidecar) -> str:
     )
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-@pytest.mark.parametrize("width", [280, 320, 1280])
 def test_each_markdown_element_renders(
-    sidecar: Sidecar, context: BrowserContext, showcase: str, width: int, scheme: str
+    sidecar: Sidecar, context: BrowserContext, showcase: str
 ) -> None:
     page = context.new_page()
-    page.set_viewport_size({"width": width, "height": 900})
-    page.emulate_media(color_scheme=scheme)
     page.goto(f"{sidecar.ui_url}&c={showcase}")
     body = page.locator(f'{MESSAGE}[data-message-id="md-a"] [data-testid="message-body"]')
     expect(body.locator("h1")).to_have_text("Heading one")
@@ -118,10 +114,15 @@ def test_each_markdown_element_renders(
               .map((node) => getComputedStyle(node).fontFamily)"""
     )
     assert fonts and all("mono" in f.lower() or "consolas" in f.lower() for f in fonts), fonts
-    # Nothing wider than the window: long code scrolls inside its block.
-    assert page.evaluate("document.documentElement.scrollWidth") <= width
-    page.locator(f'{MESSAGE}[data-message-id="md-a"]').scroll_into_view_if_needed()
-    shoot(page, f"markdown-{width}-{scheme}")
+    # At a side bar's width, a small window's and a desktop's, light and dark: nothing wider than
+    # the window (long code scrolls inside its block), and a screenshot of each.
+    for width in (280, 320, 1280):
+        for scheme in ("light", "dark"):
+            page.set_viewport_size({"width": width, "height": 900})
+            page.emulate_media(color_scheme=scheme)
+            assert page.evaluate("document.documentElement.scrollWidth") <= width
+            page.locator(f'{MESSAGE}[data-message-id="md-a"]').scroll_into_view_if_needed()
+            shoot(page, f"markdown-{width}-{scheme}")
 
 
 def test_markup_in_the_data_never_survives(sidecar: Sidecar, context: BrowserContext) -> None:

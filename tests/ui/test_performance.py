@@ -128,8 +128,8 @@ def test_main_thread_while_a_reply_streams_at_50_chunks_a_second(
     reply = page.locator(ASSISTANT)
     # The anchor, measured the same way in the same run: the same page idle for as long.
     before = metrics(cdp)
-    page.wait_for_timeout(4000)
-    idle = busy_share(before, metrics(cdp), 4.0)
+    page.wait_for_timeout(2000)
+    idle = busy_share(before, metrics(cdp), 2.0)
     # One CDP call waits for the end (no polling from here while the reply streams).
     before = metrics(cdp)
     started = time.monotonic()
