@@ -121,7 +121,7 @@ def test_main_thread_while_a_reply_streams_at_50_chunks_a_second(
 ) -> None:
     page = open_ui(context, own_sidecar)
     page.get_by_test_id("new-chat").click()
-    text = "\n\n".join(f"Part {i}.\n\n{REPLY}" for i in range(12))  # ~2,200 chars: ~280 chunks
+    text = "\n\n".join(f"Part {i}.\n\n{REPLY}" for i in range(12))  # ~1,560 chars: ~195 chunks
     cdp = context.new_cdp_session(page)
     cdp.send("Performance.enable")
     page.get_by_test_id("composer").fill(text)
