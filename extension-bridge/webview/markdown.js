@@ -65,7 +65,9 @@ md.core.ruler.push('align_as_class', (state) => {
 });
 
 const PURIFY = {
-  ALLOWED_URI_REGEXP: /^(?:https?:|mailto:)/i,
+  // DOMPurify's default, less the schemes a chat has no use for: web and mail links, and values
+  // with no scheme at all (an <ol start="999"> is checked against it too).
+  ALLOWED_URI_REGEXP: /^(?:(?:https?|mailto):|[^a-z]|[a-z+.-]+(?:[^a-z+.\-:]|$))/i,
   FORBID_TAGS: ['style', 'img', 'svg', 'math', 'form', 'input', 'button', 'iframe', 'object', 'embed'],
   FORBID_ATTR: ['style', 'id', 'name'],
   ALLOW_DATA_ATTR: false,

@@ -74,6 +74,7 @@ def showcase(sidecar: Sidecar) -> str:
         [
             {"id": "md-q", "role": "user", "content": "Show me **everything** Markdown can do."},
             {"id": "md-a", "role": "assistant", "content": EVERYTHING},
+            {"id": "md-ol", "role": "assistant", "content": "999. a list that starts late"},
         ],
     )
 
@@ -97,6 +98,8 @@ def test_each_markdown_element_renders(
     expect(body.locator("table th")).to_have_text(["name", "value"])
     expect(body.locator("table td")).to_have_text(["pine", "3", "oak", "12"])
     expect(body.locator("hr")).to_have_count(1)
+    late = page.locator('[data-message-id="md-ol"] ol')
+    expect(late).to_have_attribute("start", "999")
     link = body.locator("a")
     expect(link).to_have_attribute("href", "https://example.com/docs")
     expect(link).to_have_attribute("rel", "noopener noreferrer")
