@@ -212,7 +212,9 @@ def test_a_tool_result_is_shown_once_in_its_card(sidecar: Sidecar, context: Brow
 
 
 @pytest.mark.parametrize("sidecar_env", [SLOW_ECHO], indirect=True)
-def test_escape_stops_a_streaming_reply(own_sidecar: Sidecar, context: BrowserContext) -> None:
+def test_escape_stops_a_streaming_reply_and_retry_keeps_it_as_a_version(
+    own_sidecar: Sidecar, context: BrowserContext
+) -> None:
     page = open_ui(context, own_sidecar)
     page.get_by_test_id("new-chat").click()
     send(page, " ".join(f"word{i}" for i in range(80)))
@@ -220,7 +222,16 @@ def test_escape_stops_a_streaming_reply(own_sidecar: Sidecar, context: BrowserCo
     expect(reply).to_have_attribute("data-status", "streaming")
     page.keyboard.press("Escape")
     expect(reply).to_have_attribute("data-status", "cancelled")
-    expect(page.get_by_test_id("retry")).to_be_visible()
+    # Retry: the new reply takes the stopped one's place; the stopped one is its other version.
+    page.get_by_test_id("retry").click()
+    expect(reply).to_have_attribute("data-status", "complete", timeout=15_000)
+    row = page.locator(f"li.msg:has({ASSISTANT})")
+    expect(row.get_by_test_id("branch-switcher")).to_contain_text("2 of 2")
+    row.get_by_role("button", name="Previous version").click()
+    expect(reply).to_have_attribute("data-status", "cancelled")
+    expect(
+        page.locator(f"li.msg:has({ASSISTANT})").get_by_test_id("branch-switcher")
+    ).to_contain_text("1 of 2")
 
 
 def test_each_message_has_its_time_model_and_usage(
