@@ -236,6 +236,7 @@ def run_queries(folder: Path) -> dict[str, Any]:
     conn = database.connect(path)
     rows = int(conn.execute("SELECT count(*) FROM msgs").fetchone()[0])
     common = CommonWords(SearchConfig())
+    frequent = CommonWords(SearchConfig(), SearchConfig().typed_exact_fraction)
     mix = query_mix()
     passes: list[dict[str, list[float]]] = []
     cpu_passes: list[dict[str, list[float]]] = []
@@ -251,6 +252,7 @@ def run_queries(folder: Path) -> dict[str, Any]:
                 check_filters(**filters),
                 20,
                 lambda c, p: common.check(c, p, rows),
+                lambda c, p: frequent.check(c, p, rows),
             )
             times.setdefault(kind, []).append(time.perf_counter() - clock)
             cpu_times.setdefault(kind, []).append(time.thread_time() - cpu_clock)

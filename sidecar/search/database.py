@@ -359,8 +359,13 @@ def search(
     filters: Filters,
     limit: int,
     common: CommonCheck,
+    frequent: CommonCheck | None = None,
 ) -> list[dict[str, Any]]:
-    """The best ``limit`` hits (titles and messages), best first, with snippets."""
+    """The best ``limit`` hits (titles and messages), best first, with snippets.
+
+    ``common`` says whether a word is so common it may be dropped; ``frequent`` (default:
+    ``common``) whether the word being typed is frequent enough to stay a whole word.
+    """
     if not parts:
         return []
     key: int | None = None
@@ -370,8 +375,9 @@ def search(
         if found is None:
             return []
         key = int(found[0])
+    frequent = frequent or common
     parts = [
-        Part(part.text, False, False) if part.typed and common(conn, _word(part)) else part
+        Part(part.text, False, False) if part.typed and frequent(conn, _word(part)) else part
         for part in parts
     ]
     droppable = [part for part in parts if part.single_word]

@@ -68,6 +68,10 @@ class SearchConfig:
     common_fraction: float = 0.2
     #: ... but only once the index holds this many messages (small indexes stay exact).
     common_min_rows: int = 5000
+    #: The query's last bare word is also a prefix (the word being typed) unless, as a whole
+    #: word, it is in more than this share of the messages (same minimum): then the user has
+    #: plenty of hits already, and expanding a frequent word's prefix costs many posting lists.
+    typed_exact_fraction: float = 0.01
     #: At most this many messages per transaction.
     batch_weight: int = 2000
     #: Reindexing waits while more than this many messages are queued for the writer.
@@ -81,13 +85,14 @@ class CommonWords:
     stops at that many), cached; the cache is dropped when the index grew or shrank by a fifth.
     Safe to share between reader threads (a lost race only repeats a probe)."""
 
-    def __init__(self, config: SearchConfig) -> None:
+    def __init__(self, config: SearchConfig, fraction: float | None = None) -> None:
         self.config = config
+        self.fraction = config.common_fraction if fraction is None else fraction
         self._known: dict[str, bool] = {}
         self._rows = 0
 
     def check(self, conn: sqlite3.Connection, part: Part, rows: int) -> bool:
-        threshold = max(self.config.common_min_rows, int(rows * self.config.common_fraction))
+        threshold = max(self.config.common_min_rows, int(rows * self.fraction))
         if rows <= threshold:
             return False
         if abs(rows - self._rows) > self._rows // 5:
@@ -249,6 +254,7 @@ class SearchIndex:
         self._seqs: deque[tuple[int, int]] = deque()
         self._message_rows = 0
         self._common = CommonWords(config)
+        self._frequent = CommonWords(config, config.typed_exact_fraction)
         self._pending: dict[str, None] = {}
         self._wake = asyncio.Event()
         self._progress = asyncio.Event()
@@ -555,6 +561,7 @@ class SearchIndex:
             self._backlog = 0
             self._readers.generation += 1
             self._common = CommonWords(self.config)
+            self._frequent = CommonWords(self.config, self.config.typed_exact_fraction)
             await asyncio.to_thread(self._move_aside, reason)
             await asyncio.to_thread(database.prepare, self.path)
             if self._closed:
@@ -578,6 +585,9 @@ class SearchIndex:
 
     def _is_common(self, conn: sqlite3.Connection, part: Part) -> bool:
         return self._common.check(conn, part, self._message_rows)
+
+    def _is_frequent(self, conn: sqlite3.Connection, part: Part) -> bool:
+        return self._frequent.check(conn, part, self._message_rows)
 
     async def query(
         self,
@@ -620,7 +630,9 @@ class SearchIndex:
         if self._recovering or self._writer is None:
             raise Unavailable("the search index was damaged and is being rebuilt")
         try:
-            items = await self._read(database.search, parts, filters, size, self._is_common)
+            items = await self._read(
+                database.search, parts, filters, size, self._is_common, self._is_frequent
+            )
         except sqlite3.Error as exc:
             if is_damage(exc):
                 if self._writer is not None:

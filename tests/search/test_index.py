@@ -258,6 +258,23 @@ async def test_a_common_word_being_typed_is_not_expanded_as_a_prefix(tmp_path: P
         await env.close()
 
 
+async def test_a_frequent_word_being_typed_stays_the_word_though_not_common(
+    tmp_path: Path,
+) -> None:
+    config = SearchConfig(common_min_rows=4, common_fraction=0.5, typed_exact_fraction=0.25)
+    env = await open_env(tmp_path / "data", config)
+    try:
+        await env.store.create_conversation(id="c1")
+        texts = [*(f"pine cone {i}" for i in range(5)), "pineapple", *(f"x{i}" for i in range(6))]
+        ids = await add(env, "c1", *texts)
+        # "pine" is in 5 of 12 messages: over a quarter (frequent), under half (not common).
+        assert set(message_ids(await env.search("pine"))) == set(ids[:5])
+        assert set(message_ids(await env.search("cone pine"))) == set(ids[:5])
+        assert message_ids(await env.search("pinea")) == [ids[5]]
+    finally:
+        await env.close()
+
+
 async def test_restart_keeps_results_and_reconciles_missed_writes(tmp_path: Path) -> None:
     env = await open_env(tmp_path / "data")
     await env.store.create_conversation(id="c1", title="kept title")
