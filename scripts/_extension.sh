@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The editor side's set-up, sourced by scripts/test (after _bootstrap.sh) or run directly:
-#   scripts/_extension.sh          Node + `npm ci` for extension-bridge/
+#   scripts/_extension.sh          Node + `npm ci` for extension-bridge/, and the chat UI's bundle
 #   scripts/_extension.sh --e2e    that, plus what tests/e2e needs: Debian's chromium, Playwright,
 #                                  Node 24 (PyPI wheel) and code-server, cached between runs.
 # Everything is idempotent and fast once done. Node: the machine's if it is 20 or newer, else
@@ -52,6 +52,17 @@ ensure_extension() {
         echo "npm ci in extension-bridge (node $(node -v))..." >&2
         (cd "$EXT" && npm ci --no-audit --no-fund --loglevel=error >&2)
         touch "$stamp"
+    fi
+    ensure_webview
+}
+
+# The chat UI's bundle, media/chat.js (what the webview and /ui load), built from webview/ and
+# media/client.js with esbuild whenever a source (or the locked libraries) is newer than it.
+ensure_webview() {
+    local out="$EXT/media/chat.js"
+    if [ ! -f "$out" ] || [ -n "$(find "$EXT/webview" "$EXT/media/client.js" "$EXT/package-lock.json" -newer "$out" -print -quit)" ]; then
+        echo "building the chat UI (extension-bridge/media/chat.js)..." >&2
+        (cd "$EXT" && node scripts/build.mjs --webview >&2)
     fi
 }
 

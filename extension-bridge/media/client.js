@@ -186,7 +186,7 @@ export function restRoute(method, p) {
     case 'search.query':
       return { verb: 'GET', path: '/api/v1/search' + query(pick(p, ['q', 'limit', 'conversation_id'])) };
     case 'import.conversations':
-      return { verb: 'POST', path: '/api/v1/import', body: pick(p, ['conversations', 'run_id']) };
+      return { verb: 'POST', path: '/api/v1/import', body: pick(p, ['format', 'version', 'exported_at', 'conversations', 'run_id']) };
     case 'legacy.import':
       return { verb: 'POST', path: '/api/v1/legacy-import', body: pick(p, ['kind', 'version', 'origin', 'exported_at', 'items']) };
     default:

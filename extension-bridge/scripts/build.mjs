@@ -1,4 +1,8 @@
-// Bundles the extension with esbuild: src/extension.ts (with `ws` inside) -> out/extension.js.
+// Bundles with esbuild:
+// - the chat UI: webview/main.js (its modules, media/client.js, markdown-it, DOMPurify and
+//   highlight.js inside) -> media/chat.js, the one script the webview and /ui load (no CDN);
+// - the extension: src/extension.ts (with `ws` inside) -> out/extension.js.
+// --webview builds only the chat UI (what scripts/serve and the UI tests need);
 // --tests also bundles test/*.test.ts -> out/test/, with `vscode` resolved to test/fakeVscode.ts
 // (node's test runner has no editor); --production drops the source map.
 import { build } from 'esbuild';
@@ -9,6 +13,20 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const production = process.argv.includes('--production');
 const tests = process.argv.includes('--tests');
+const webviewOnly = process.argv.includes('--webview');
+
+await build({
+  entryPoints: [join(root, 'webview', 'main.js')],
+  outfile: join(root, 'media', 'chat.js'),
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: 'es2022',
+  minify: true,
+  legalComments: 'eof',
+  logLevel: 'warning',
+});
+if (webviewOnly) process.exit(0);
 
 const common = {
   bundle: true,

@@ -2,11 +2,13 @@
  * The Chat Sidecar extension (CONTRACT §9): chat panels whose history lives in the sidecar.
  *
  * Activation finds or starts the sidecar for the configured data dir (src/common/server.ts), opens
- * the JSON-RPC bridge to it (src/rpcBridge.ts) and registers the commands and the panel serializer.
- * A panel is media/index.html with its scripts and styles rewritten to webview URIs under a nonce
- * CSP; everything it shows comes through the bridge, so a reloaded window restores each panel at
- * the conversation it showed (the webview keeps only that id and its scroll position in
- * `vscode.setState`).
+ * the JSON-RPC bridge to it (src/rpcBridge.ts) and registers the commands, the panel serializer
+ * and the side-bar chat view (`chatSidecar.chatView` in the `chatSidecar` activity-bar
+ * container). Panels and the view are the same page, media/index.html with its scripts and styles
+ * rewritten to webview URIs under a nonce CSP, and share one bridge (one connection to the
+ * sidecar); everything they show comes through it, so a reloaded window restores each at the
+ * conversation it showed (the webview keeps only that id in `vscode.setState`). Links and exports
+ * go through the extension host (src/hostRequests.ts).
  */
 
 import { randomBytes } from 'node:crypto';
@@ -20,15 +22,20 @@ import { privatePython } from './common/python';
 import { fetchHealth, type LaunchConfig, type SidecarState, SidecarSupervisor } from './common/server';
 import { OPENAI_KEY_SECRET, readSettings, sidecarEnv } from './common/settings';
 import { ExternalWriter } from './externalWriter';
+import { handleHostRequest, isHostRequest } from './hostRequests';
 import { type ConnectionState, type Panel, RpcBridge } from './rpcBridge';
 
 export const VIEW_TYPE = 'chatSidecar.chat';
+/** The side-bar chat view (CONTRACT §9), in its own activity-bar container `chatSidecar`. */
+export const CHAT_VIEW_ID = 'chatSidecar.chatView';
 
-/** What a panel is opened with; the webview reads it from `<meta name="chat-sidecar-config">`. */
+/** What a webview is opened with; it reads it from `<meta name="chat-sidecar-config">`. */
 interface PanelConfig {
   host: 'vscode';
   /** Open on a fresh conversation (Chat Sidecar: New Chat) instead of the last one. */
   newChat: boolean;
+  /** An editor panel, or the side-bar view. */
+  surface?: 'panel' | 'view';
 }
 
 interface Services {
@@ -146,6 +153,13 @@ export function activate(context: vscode.ExtensionContext): void {
         await setUpPanel(panel, { host: 'vscode', newChat: false });
       },
     }),
+    vscode.window.registerWebviewViewProvider(CHAT_VIEW_ID, {
+      async resolveWebviewView(view: vscode.WebviewView) {
+        log.info('showing the chat view in the side bar');
+        view.webview.options = { enableScripts: true, localResourceRoots: webviewOptions(context).localResourceRoots };
+        await setUpWebview(view.webview, view.onDidDispose, { host: 'vscode', newChat: false, surface: 'view' });
+      },
+    }),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (!event.affectsConfiguration('chatSidecar')) return;
       log.setLevel(settings().logLevel);
@@ -172,18 +186,29 @@ export function activate(context: vscode.ExtensionContext): void {
   const setUpPanel = async (panel: vscode.WebviewPanel, config: PanelConfig) => {
     panel.webview.options = webviewOptions(context);
     panels.add(panel);
-    const port: Panel = bridge.addPanel(panel.webview);
-    const listener = panel.webview.onDidReceiveMessage((message: unknown) => port.receive(message));
-    panel.onDidDispose(() => {
-      panels.delete(panel);
+    panel.onDidDispose(() => panels.delete(panel));
+    await setUpWebview(panel.webview, panel.onDidDispose, { ...config, surface: 'panel' });
+  };
+
+  /** A panel's or the view's webview: joined to the bridge, its host requests served, the page loaded. */
+  const setUpWebview = async (webview: vscode.Webview, onDidDispose: vscode.Event<void>, config: PanelConfig) => {
+    const port: Panel = bridge.addPanel(webview);
+    const listener = webview.onDidReceiveMessage((message: unknown) => {
+      if (isHostRequest(message)) {
+        handleHostRequest(message, log).catch((error: unknown) => log.error(`a webview request failed: ${errorText(error)}`));
+      } else {
+        port.receive(message);
+      }
+    });
+    onDidDispose(() => {
       listener.dispose();
       port.dispose();
     });
     try {
-      panel.webview.html = await panelHtml(context, panel.webview, config);
+      webview.html = await panelHtml(context, webview, config);
     } catch (error) {
       log.error(`cannot load the chat UI: ${errorText(error)}`);
-      panel.webview.html = `<!doctype html><p>Chat Sidecar: the chat UI is missing from this build (${escapeHtml(errorText(error))}).</p>`;
+      webview.html = `<!doctype html><p>Chat Sidecar: the chat UI is missing from this build (${escapeHtml(errorText(error))}).</p>`;
     }
   };
 

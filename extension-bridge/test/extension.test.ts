@@ -15,8 +15,8 @@ import type * as vscodeTypes from 'vscode';
 import { readFileSync } from 'node:fs';
 
 import { OPENAI_KEY_SECRET } from '../src/common/settings';
-import { activate, deactivate, VIEW_TYPE } from '../src/extension';
-import { commands, fakeContext, type FakePanel, harness } from './fakeVscode';
+import { activate, CHAT_VIEW_ID, deactivate, VIEW_TYPE } from '../src/extension';
+import { commands, fakeContext, type FakePanel, FakeView, harness, Uri } from './fakeVscode';
 import { alive, cleanUp, discoveryPid, PYTHON, tempDataDir, waitFor } from './helpers';
 
 const EXTENSION = path.resolve(__dirname, '..', '..');
@@ -130,6 +130,48 @@ describe('the extension', () => {
     assert.match(restored.webview.html, /chat\.js/);
     assert.deepEqual((restored.webview.options as { enableScripts?: boolean }).enableScripts, true);
     assert.ok(harness.output.some((line) => line.includes('restoring a chat panel (conversation c_restored)')));
+  });
+
+  test('the side-bar chat view is the same page, on the same bridge as the panels', async () => {
+    const manifest = JSON.parse(readFileSync(path.join(EXTENSION, 'package.json'), 'utf8')) as {
+      contributes: { viewsContainers: { activitybar: { id: string }[] }; views: Record<string, { id: string; type: string }[]> };
+    };
+    assert.deepEqual(manifest.contributes.viewsContainers.activitybar.map((c) => c.id), ['chatSidecar']);
+    assert.deepEqual(manifest.contributes.views.chatSidecar!.map((v) => [v.id, v.type]), [[CHAT_VIEW_ID, 'webview']]);
+    const provider = harness.viewProviders.get(CHAT_VIEW_ID);
+    assert.ok(provider, 'the view provider is registered');
+    const view = new FakeView();
+    await provider.resolveWebviewView(view);
+    const html = view.webview.html;
+    assert.match(html, /media\/chat\.js/);
+    assert.doesNotMatch(csp(html), /unsafe-inline|unsafe-eval/);
+    assert.deepEqual(config(html), { host: 'vscode', newChat: false, surface: 'view' });
+    view.webview.received.fire({ jsonrpc: '2.0', id: 7, method: 'sidecar.health', params: {} });
+    const answer = await waitFor('the answer', () =>
+      view.webview.posted.find((m) => (m as { id?: unknown }).id === 7) as { result?: { pid?: number } } | undefined,
+    );
+    assert.equal(answer.result?.pid, discoveryPid(dataDir));
+    view.dispose();
+  });
+
+  test('a webview\'s links open through the editor (web links only), and exports go through a save dialog', async () => {
+    const panel = harness.panels[0]!;
+    panel.webview.received.fire({ type: 'chatSidecar.openExternal', url: 'https://example.com/docs' });
+    panel.webview.received.fire({ type: 'chatSidecar.openExternal', url: 'command:workbench.action.quit' });
+    await waitFor('the link opened', () => harness.opened.length > 0 || null);
+    assert.deepEqual(harness.opened, ['https://example.com/docs']);
+    const target = path.join(storage, 'exported.md');
+    harness.saveTarget = Uri.file(target);
+    panel.webview.received.fire({ type: 'chatSidecar.saveFile', name: '../../evil/Export-me.md', content: '# hello\n' });
+    await waitFor('the export written', () => {
+      try {
+        return readFileSync(target, 'utf8') || null;
+      } catch {
+        return null;
+      }
+    });
+    assert.equal(readFileSync(target, 'utf8'), '# hello\n');
+    assert.ok(harness.messages.some((m) => m.text.includes('exported to')));
   });
 
   test('a panel\'s requests reach the sidecar through the bridge, and the status bar says connected', async () => {

@@ -4,6 +4,7 @@
  * bridge under test are all real. `harness` lets a test act as the user and the webview.
  */
 
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
 type Listener<T> = (value: T) => unknown;
@@ -30,6 +31,10 @@ export class Uri {
   ) {}
   static file(fsPath: string): Uri {
     return new Uri('file', path.resolve(fsPath));
+  }
+  static parse(value: string): Uri {
+    const colon = value.indexOf(':');
+    return new Uri(value.slice(0, colon), value.slice(colon + 1).replace(/^\/\//, ''));
   }
   static joinPath(base: Uri, ...parts: string[]): Uri {
     return new Uri(base.scheme, path.join(base.fsPath, ...parts));
@@ -82,6 +87,16 @@ export class FakePanel {
   reveal(): void {
     this.revealed += 1;
   }
+  dispose(): void {
+    this.disposed.fire();
+  }
+}
+
+/** A side-bar webview view, as `resolveWebviewView` gets it. */
+export class FakeView {
+  readonly webview = new FakeWebview();
+  readonly disposed = new Emitter<void>();
+  readonly onDidDispose = this.disposed.event;
   dispose(): void {
     this.disposed.fire();
   }
@@ -223,11 +238,19 @@ interface Serializer {
   deserializeWebviewPanel(panel: FakePanel, state: unknown): Promise<void>;
 }
 
+interface ViewProvider {
+  resolveWebviewView(view: FakeView): Promise<void> | void;
+}
+
 const configurationChanged = new Emitter<{ affectsConfiguration(section: string): boolean }>();
 
 export const harness = {
   commands: new Map<string, (...args: unknown[]) => unknown>(),
   serializers: new Map<string, Serializer>(),
+  viewProviders: new Map<string, ViewProvider>(),
+  /** Links given to `env.openExternal`, and what the next save dialog answers (undefined: cancelled). */
+  opened: [] as string[],
+  saveTarget: undefined as Uri | undefined,
   panels: [] as FakePanel[],
   configuration: {} as Record<string, unknown>,
   messages: [] as { level: 'info' | 'error'; text: string }[],
@@ -245,6 +268,9 @@ export const harness = {
   reset(): void {
     this.commands.clear();
     this.serializers.clear();
+    this.viewProviders.clear();
+    this.opened.length = 0;
+    this.saveTarget = undefined;
     this.panels.length = 0;
     this.messages.length = 0;
     this.progressTitles.length = 0;
@@ -276,6 +302,19 @@ export const workspace = {
     };
   },
   onDidChangeConfiguration: configurationChanged.event,
+  workspaceFolders: undefined as { uri: Uri }[] | undefined,
+  fs: {
+    writeFile(uri: Uri, content: Uint8Array): Promise<void> {
+      return fs.writeFile(uri.fsPath, content);
+    },
+  },
+};
+
+export const env = {
+  openExternal(uri: Uri): Promise<boolean> {
+    harness.opened.push(uri.toString());
+    return Promise.resolve(true);
+  },
 };
 
 export const window = {
@@ -308,6 +347,13 @@ export const window = {
   registerWebviewPanelSerializer(viewType: string, serializer: Serializer): Disposable {
     harness.serializers.set(viewType, serializer);
     return { dispose: () => harness.serializers.delete(viewType) };
+  },
+  registerWebviewViewProvider(viewId: string, provider: ViewProvider): Disposable {
+    harness.viewProviders.set(viewId, provider);
+    return { dispose: () => harness.viewProviders.delete(viewId) };
+  },
+  showSaveDialog(_options: unknown): Promise<Uri | undefined> {
+    return Promise.resolve(harness.saveTarget);
   },
   showInformationMessage(text: string): Promise<undefined> {
     harness.messages.push({ level: 'info', text });

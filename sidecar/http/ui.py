@@ -1,6 +1,8 @@
 """``/ui``: the reference chat UI, for a plain browser (CONTRACT §9).
 
-The same files the VS Code webview loads (``extension-bridge/media/``), served as-is. They are
+The same files the VS Code webview loads (``extension-bridge/media/``), served as-is. ``chat.js``
+is the esbuild bundle of ``extension-bridge/webview/`` (``npm run build``; ``scripts/serve`` and
+``scripts/test`` build it when a source is newer), so a fresh checkout has it after either. They are
 public (no token): they hold no chat data, and the page reads the token from its URL fragment
 (``/ui/#token=...``), which a browser never sends to a server. Everything the page then asks for
 goes through the API with that token. The Host check still applies (a rebinding page could
@@ -84,8 +86,11 @@ async def _serve(name: str) -> web.Response:
     try:
         body = await asyncio.to_thread((MEDIA_DIR / name).read_bytes)
     except FileNotFoundError:
+        hint = " (build it: scripts/serve does, or npm run build in extension-bridge/)"
         raise ApiError(
-            "not_found", f"the chat UI is not installed with this sidecar ({name} is missing)"
+            "not_found",
+            f"the chat UI is not installed with this sidecar ({name} is missing)"
+            + (hint if name == "chat.js" else ""),
         ) from None
     response = web.Response(body=body, headers=HEADERS)
     response.headers["Content-Type"] = content_type

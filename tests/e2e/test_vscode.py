@@ -5,6 +5,8 @@ Builds the ``.vsix`` (``npm run package``), installs it into a fresh code-server
 palette, sends a message to the slow echo provider, reloads the window while the reply streams,
 and checks that the panel comes back at the same conversation with the whole reply, served by the
 one sidecar that owned the data dir before the reload (the new extension host attached to it).
+Then the same for the side-bar chat view (``chatSidecar.chatView``): opened from the activity
+bar, used at a side bar's width, restored after Reload Window at its conversation.
 
 Set-up (Debian's chromium, Node 24, code-server) is ``scripts/_extension.sh --e2e``, cached outside
 the work tree; screenshots go to ``test-artifacts/e2e/``.
@@ -211,7 +213,10 @@ def with_group_stopped(server: subprocess.Popen[bytes]) -> None:
 def run_command(page: Any, title: str) -> None:
     """Run a command through the palette (F1 already types ``>``, so fill it in whole)."""
     for _ in range(5):
-        page.keyboard.press("Escape")
+        # Escape only to close a palette left open: pressed in the chat while a reply streams, it
+        # stops the reply (CONTRACT §9).
+        if page.locator(".quick-input-widget").is_visible():
+            page.keyboard.press("Escape")
         page.keyboard.press("F1")
         box = page.locator(".quick-input-widget input")
         box.wait_for(state="visible", timeout=15_000)
@@ -337,3 +342,68 @@ def _open_conversation(data_dir: Path) -> str:
     items = _get(owner, "/api/v1/conversations")["items"]
     assert len(items) == 1, items
     return str(items[0]["id"])
+
+
+def _newest_conversation(data_dir: Path) -> str:
+    owner = read_discovery(data_dir)
+    assert owner is not None
+    return str(_get(owner, "/api/v1/conversations")["items"][0]["id"])
+
+
+VIEW_MESSAGE = "From the **side bar**, with `code`."
+
+
+def test_side_bar_view_chats_and_survives_window_reload(code_server: CodeServer) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"],
+        )
+        page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+        try:
+            open_workbench(page, code_server.url)
+            # Only the view's webview on screen: close the panel the other test left open.
+            run_command(page, "View: Close All Editors")
+            page.locator('.activitybar [aria-label^="Chat Sidecar"]').first.click()
+            chat = webview(page)
+            expect(chat.locator('[data-testid="connection"]')).to_have_attribute(
+                "data-state", "connected", timeout=60_000
+            )
+            # A side bar is narrow: the list is behind the Chats button, the chat is usable.
+            expect(chat.locator('[data-testid="toggle-list"]')).to_be_visible()
+            chat.locator('[data-testid="toggle-list"]').click()
+            chat.locator('[data-testid="new-chat"]').click()
+            expect(chat.locator('[data-testid="empty-state"]')).to_be_visible()
+            chat.locator('[data-testid="composer"]').fill(VIEW_MESSAGE)
+            chat.locator('[data-testid="send"]').click()
+            reply = chat.locator('[data-testid="message"][data-role="assistant"]').last
+            expect(reply).to_have_attribute("data-status", "complete", timeout=60_000)
+            expect(reply.locator("strong")).to_have_text("side bar")
+            page.screenshot(path=str(ARTIFACTS / "3-side-bar-view.png"))
+            conversation_id = _newest_conversation(code_server.data_dir)
+
+            with page.expect_navigation(timeout=60_000):
+                run_command(page, "Developer: Reload Window")
+            page.locator(".monaco-workbench").wait_for(timeout=90_000)
+            chat = webview(page)
+            messages = chat.locator('[data-testid="message"]')
+            expect(messages).to_have_count(2, timeout=60_000)
+            expect(messages.nth(0)).to_have_text("From the side bar, with code.")
+            expect(messages.nth(0)).to_have_attribute("data-role", "user")
+            expect(chat.locator('[data-testid="connection"]')).to_have_attribute(
+                "data-state", "connected"
+            )
+            page.screenshot(path=str(ARTIFACTS / "4-side-bar-after-reload.png"))
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "failure-side-bar.png"))
+            raise
+        finally:
+            browser.close()
+    owner = read_discovery(code_server.data_dir)
+    assert owner is not None
+    stored = _get(owner, f"/api/v1/conversations/{conversation_id}")
+    assert [m["content"] for m in stored["messages"]] == [VIEW_MESSAGE, VIEW_MESSAGE]

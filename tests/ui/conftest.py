@@ -3,7 +3,9 @@ dir, and Debian's Chromium driven by Playwright (never a downloaded browser).
 
 Every UI test is skipped, with the reason, when /usr/bin/chromium or the playwright package is
 missing; ``scripts/test`` installs both (``scripts/_browser.sh``), so in CI they run. Screenshots
-of the last state of each test go to ``test-artifacts/ui/``.
+of the last state of each test, the named ones the tests take (``shoot``) and the measured figures
+(``ui-benchmarks.json``) go to ``$CHAT_SIDECAR_ARTIFACTS/ui`` (default ``test-artifacts/ui/``,
+git-ignored); the folder is printed at the end of the run.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
-ARTIFACTS = ROOT / "test-artifacts" / "ui"
+ARTIFACTS = Path(os.environ.get("CHAT_SIDECAR_ARTIFACTS") or ROOT / "test-artifacts") / "ui"
 #: Records what the Content-Security-Policy blocked (an inline style, a foreign fetch...).
 CSP_WATCH = """
 window.__cspViolations = [];
@@ -47,6 +49,11 @@ elif sync_playwright is None:
     SKIP_REASON = "the playwright package is missing (scripts/test installs it into .venv)"
 else:
     SKIP_REASON = None
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if ARTIFACTS.exists():
+        terminalreporter.write_line(f"UI screenshots and figures: {ARTIFACTS}")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -237,3 +244,57 @@ def wait_until(predicate: Any, timeout: float = 10.0, message: str = "condition"
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {message}")
         time.sleep(0.05)
+
+
+def shoot(page: Page, name: str) -> Path:
+    """A named screenshot kept as an artifact (the whole page as a user would see it)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    return path
+
+
+def stamp(seconds: float) -> str:
+    """A CONTRACT §4 timestamp ``seconds`` after 2026-11-01T00:00:00Z."""
+    whole = int(seconds)
+    millis = round((seconds - whole) * 1000)
+    day, rest = divmod(whole, 86400)
+    hour, rest = divmod(rest, 3600)
+    minute, second = divmod(rest, 60)
+    return f"2026-11-{1 + day:02d}T{hour:02d}:{minute:02d}:{second:02d}.{millis:03d}Z"
+
+
+def import_conversation(
+    sidecar: Sidecar,
+    conversation_id: str,
+    title: str,
+    messages: list[dict[str, Any]],
+    branches: list[dict[str, str]] | None = None,
+    **fields: Any,
+) -> str:
+    """Write a whole conversation at once through ``POST /api/v1/import`` (the lossless export
+    format): far faster than a request per message, and it can hold branches. Messages default to
+    a chain (each follows the one before) with increasing timestamps."""
+    full = []
+    for index, message in enumerate(messages):
+        entry = {"created_at": stamp(index), "status": "complete", **message}
+        if "parent_id" not in message:
+            entry["parent_id"] = full[-1]["id"] if full else None
+        full.append(entry)
+    conversation = {
+        "id": conversation_id,
+        "title": title,
+        "created_at": stamp(0),
+        "updated_at": stamp(len(messages)),
+        "messages": full,
+        **fields,
+    }
+    if branches is not None:
+        conversation["branches"] = branches
+    result = sidecar.api(
+        "POST",
+        "/api/v1/import",
+        {"format": "chat-sidecar.export", "version": 1, "conversations": [conversation]},
+    )
+    assert conversation_id in result["created"] + result["merged"] + result["unchanged"]
+    return conversation_id

@@ -23,7 +23,9 @@ SLOW_ECHO = {"CHAT_SIDECAR_ECHO_DELAY_MS": "50", "CHAT_SIDECAR_ECHO_CHUNK": "8"}
 
 
 def long_text(lines: int) -> str:
-    return "".join(f"line {i:03d} of a long reply; " for i in range(lines))
+    # No trailing space: the message shows its content as rendered Markdown (CONTRACT §9), and a
+    # paragraph's trailing space is not rendered.
+    return " ".join(f"line {i:03d} of a long reply;" for i in range(lines))
 
 
 def send(page: Page, text: str) -> None:

@@ -1,0 +1,88 @@
+// @ts-check
+/**
+ * Where the UI runs: a VS Code webview (postMessage to the extension host) or a plain browser at
+ * `/ui` (HTTP to the sidecar with the token from the URL fragment). Everything host-specific —
+ * the transport, remembering the open conversation, opening links, saving files — is here, so the
+ * rest of the UI does not care which host it is in.
+ */
+
+import { HttpTransport, PostMessageTransport, SidecarClient } from '../media/client.js';
+
+export const fragment = new URLSearchParams(location.hash.replace(/^#/, ''));
+
+/** @type {any} */
+export const vscodeApi = typeof (/** @type {any} */ (globalThis).acquireVsCodeApi) === 'function'
+  ? /** @type {any} */ (globalThis).acquireVsCodeApi()
+  : null;
+
+export const token = fragment.get('token') || '';
+
+/**
+ * What the VS Code extension opened this webview with (`<meta name="chat-sidecar-config">`):
+ * `{host: 'vscode', newChat, surface: 'panel' | 'view'}`; absent in a plain browser.
+ * @type {{host?: string, newChat?: boolean, surface?: string}}
+ */
+export const panelConfig = (() => {
+  const meta = document.querySelector('meta[name="chat-sidecar-config"]');
+  try {
+    return meta ? JSON.parse(meta.getAttribute('content') || '{}') : {};
+  } catch {
+    return {};
+  }
+})();
+
+export const client = new SidecarClient(
+  vscodeApi ? new PostMessageTransport(vscodeApi) : new HttpTransport({ baseUrl: location.origin, token }),
+);
+
+/**
+ * Remember which conversation is open (only its id), so a reload reopens it: in VS Code in the
+ * webview's own state (`setState`), in a browser in the URL fragment next to the token.
+ * @param {string | null} conversationId
+ */
+export function rememberOpen(conversationId) {
+  if (vscodeApi) {
+    vscodeApi.setState({ ...(vscodeApi.getState() || {}), conversation_id: conversationId });
+    return;
+  }
+  const params = new URLSearchParams(location.hash.replace(/^#/, ''));
+  if (conversationId) params.set('c', conversationId);
+  else params.delete('c');
+  history.replaceState(null, '', `#${params.toString()}`);
+}
+
+/** The conversation a reload should reopen, if any. */
+export function rememberedConversation() {
+  return vscodeApi ? (vscodeApi.getState() || {}).conversation_id || null : fragment.get('c');
+}
+
+/**
+ * Open a link outside the UI: in VS Code through the extension host (`vscode.env.openExternal`,
+ * which asks the user for unknown sites); in a browser, a new tab without an opener.
+ * @param {string} url
+ */
+export function openExternal(url) {
+  if (!/^(https?:|mailto:)/i.test(url)) return;
+  if (vscodeApi) vscodeApi.postMessage({ type: 'chatSidecar.openExternal', url });
+  else window.open(url, '_blank', 'noopener,noreferrer');
+}
+
+/**
+ * Save text as a file: in VS Code the extension host shows a save dialog; in a browser it is a
+ * download.
+ * @param {string} name @param {string} content @param {string} mime
+ */
+export function saveFile(name, content, mime) {
+  if (vscodeApi) {
+    vscodeApi.postMessage({ type: 'chatSidecar.saveFile', name, content });
+    return;
+  }
+  const url = URL.createObjectURL(new Blob([content], { type: mime }));
+  const link = document.createElement('a');
+  link.href = url;
+  link.download = name;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
