@@ -34,6 +34,9 @@ def health_body(app: web.Application, *, full: bool = True) -> dict[str, Any]:
         "pid": os.getpid(),
         "uptime_s": round(time.monotonic() - app[STARTED], 3),
         "data_dir": str(app[CONFIG].data_dir),
+        # Which provider writes replies, so a first-use screen can say what answers and how to
+        # change it (an addition to CONTRACT §5's shape; docs/ui-api.md).
+        "provider": app[CONFIG].provider,
         "store": {
             "conversations": stats["conversations"],
             "messages": stats["messages"],

@@ -212,6 +212,7 @@ def schemas() -> Schema:
             "pid": integer(minimum=1),
             "uptime_s": {"type": "number", "minimum": 0},
             "data_dir": string(),
+            "provider": {"type": "string", "enum": ["echo", "openai", "external"]},
             "store": obj(
                 {
                     "conversations": integer(minimum=0),

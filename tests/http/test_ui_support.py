@@ -53,3 +53,13 @@ async def test_the_trash_lists_archived_ones_too_and_refuses_new_messages(
     await call(client, "DELETE", f"{BASE}/b?purge=true", status=204)
     assert await ids(client, "deleted=true&archived=any") == []
     assert await ids(client, "") == ["a"]
+
+
+async def test_health_names_the_provider_for_the_first_use_screen(client: Client) -> None:
+    full = await call(client, "GET", "/health", status=200)
+    assert full["provider"] == "echo"
+    rpc = RpcClient(await client.ws_connect("/rpc", headers=AUTH))
+    try:
+        assert (await rpc.request("sidecar.health", {}))["provider"] == "echo"
+    finally:
+        await rpc.close()
