@@ -285,7 +285,10 @@ def copy_inputs(folder: Path, paths: list[Path]) -> list[str]:
     copies: list[str] = []
     for number, path in enumerate(paths, start=1):
         name = f"{number:03d}-{path.name}"
-        shutil.copyfile(path, inputs / name)
+        if path.is_dir():  # a tool's history kept as a folder (a Cline task)
+            shutil.copytree(path, inputs / name)
+        else:
+            shutil.copyfile(path, inputs / name)
         copies.append(f"inputs/{name}")
     return copies
 
@@ -324,6 +327,8 @@ def build_report(
             "dropped_as_duplicates": plan.dropped,
             "same_in_another_copy": plan.shared,
         },
+        "hidden_skipped": plan.hidden_skipped,
+        "large_parts_replaced": plan.large_parts_replaced,
         "actions": [a.to_json() for a in actions],
         "problems": [p.to_json() for p in plan.problems],
     }

@@ -47,6 +47,12 @@ class Message:
     content: str
     created_ms: int
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: CONTRACT §4 ``tool_calls`` of an assistant message (other tools' histories have them).
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    #: The call a ``tool`` message answers.
+    tool_call_id: str | None = None
+    #: CONTRACT §4 message status: a reply another tool cancelled or lost is not ``complete``.
+    status: str = "complete"
 
     @property
     def pair(self) -> tuple[str, str]:
@@ -81,6 +87,8 @@ class Conversation:
     aliases: list[str] = field(default_factory=list)
     dropped: int = 0
     shared: int = 0
+    #: The store's ``tags`` (a tool with tags of its own, e.g. Open WebUI, gives them).
+    tags: list[str] = field(default_factory=list)
 
     @property
     def identity(self) -> str:

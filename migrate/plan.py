@@ -32,6 +32,9 @@ class InputReport:
     messages: int = 0
     unrelated_keys: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    #: Other tools' histories (§7): messages the tool hid, binary parts over 1 MiB replaced.
+    hidden_skipped: int = 0
+    large_parts_replaced: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -42,6 +45,8 @@ class InputReport:
             "conversations": self.conversations,
             "messages": self.messages,
             "unrelated_keys": self.unrelated_keys,
+            "hidden_skipped": self.hidden_skipped,
+            "large_parts_replaced": self.large_parts_replaced,
             "problems": [p.to_json() for p in self.problems],
         }
 
@@ -54,6 +59,14 @@ class Plan:
     notes: list[Problem]
     dropped: int
     shared: int = 0
+
+    @property
+    def hidden_skipped(self) -> int:
+        return sum(i.hidden_skipped for i in self.inputs)
+
+    @property
+    def large_parts_replaced(self) -> int:
+        return sum(i.large_parts_replaced for i in self.inputs)
 
     @property
     def problems(self) -> list[Problem]:

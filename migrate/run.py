@@ -49,6 +49,8 @@ async def import_run(
                 "dropped_as_duplicates": plan.dropped,
                 "same_in_another_copy": plan.shared,
             },
+            "hidden_skipped": plan.hidden_skipped,
+            "large_parts_replaced": plan.large_parts_replaced,
             "problems": [p.to_json() for p in plan.problems],
         }
     assert run_id is not None

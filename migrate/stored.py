@@ -53,6 +53,9 @@ def from_store(document: Doc) -> Conversation:
             content=str(m.get("content") or ""),
             created_ms=parse_store_time(m.get("created_at")),
             metadata=m.get("metadata") or {},
+            tool_calls=list(m.get("tool_calls") or []),
+            tool_call_id=m.get("tool_call_id"),
+            status=str(m.get("status") or "complete"),
         )
         for m in branch_path(document)
     ]
@@ -69,6 +72,7 @@ def from_store(document: Doc) -> Conversation:
         messages=messages,
         metadata=dict(metadata),
         aliases=list(migration.get("aliases") or []),
+        tags=[str(t) for t in document.get("tags") or []],
     )
 
 
