@@ -16,8 +16,12 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import orjson
 import typer
 
+from .adapters.peers import PEER_FORMATS
 from .dedupe import apply_dedupe, plan_dedupe
+from .discover import default_paths, places
+from .discover import discover as discover_histories
 from .normalize import DEFAULT_DUP_WINDOW_MS
+from .peerplan import build_peer_plan
 from .plan import Plan, build_plan
 from .problems import BadInput
 from .progress import Reporter
@@ -43,6 +47,21 @@ Exports = Annotated[
     list[Path],
     typer.Argument(
         help="Export files (JSON: a flat localStorage object or an envelope).", show_default=False
+    ),
+]
+Sources = Annotated[
+    list[Path] | None,
+    typer.Argument(
+        help="Export files; with --from, the tool's files or folders (none: its usual places).",
+        show_default=False,
+    ),
+]
+FromFormat = Annotated[
+    str | None,
+    typer.Option(
+        "--from",
+        metavar="FORMAT",
+        help=f"Another tool's history instead of exports: {', '.join(PEER_FORMATS)}.",
     ),
 ]
 DataDir = Annotated[
@@ -124,6 +143,39 @@ def _plan(exports: list[Path], window: float, strict: bool, reporter: Reporter) 
         _fail(str(exc))
 
 
+def _sources(
+    exports: list[Path] | None,
+    from_format: str | None,
+    strict: bool,
+    window: float,
+    reporter: Reporter,
+) -> tuple[Plan, list[Path]]:
+    """The plan for legacy exports, or for another tool's history (``--from``), and the inputs
+    the run keeps a copy of."""
+    paths = list(exports or [])
+    if from_format is None:
+        if not paths:
+            _fail("give export files, or --from FORMAT for another tool's history")
+        return _plan(paths, window, strict, reporter), paths
+    if from_format not in PEER_FORMATS:
+        _fail(f"--from: unknown format {from_format!r} (one of {', '.join(PEER_FORMATS)})")
+    if not paths:
+        paths = default_paths(from_format)
+        if not paths:
+            looked = ", ".join(str(p) for p in places(from_format))
+            _fail(f"no {from_format} history in its usual places (looked in {looked})")
+    bar = reporter.bar("reading", total=None)
+
+    def on_unit(label: str) -> None:
+        bar.describe(f"reading {Path(label).name}")
+        bar.advance(1)
+
+    try:
+        return build_peer_plan(from_format, paths, strict=strict, on_unit=on_unit)
+    except BadInput as exc:
+        _fail(str(exc))
+
+
 WINDOW_HELP = "Re-saves of one message at most this many seconds apart collapse into one."
 
 
@@ -168,7 +220,8 @@ def inspect(exports: Exports, json_out: Json = False, quiet: Quiet = False) -> N
 
 @app.command("import")
 def import_(
-    exports: Exports,
+    exports: Sources = None,
+    from_format: FromFormat = None,
     dry_run: DryRun = False,
     json_out: Json = False,
     strict: Annotated[
@@ -181,21 +234,22 @@ def import_(
     url: Url = None,
     quiet: Quiet = False,
 ) -> None:
-    """Import exports into the store. Re-importing the same exports changes nothing.
+    """Import exports (or, with --from, another tool's history) into the store, exactly once.
 
     Each run gets an id and a folder DATA_DIR/migrations/<run_id>/ with a copy of every input and
-    report.json. A bad file (not JSON, truncated, no known app's keys) stops everything before
-    anything is written (exit 2).
+    report.json. A bad export file (not JSON, truncated, no known app's keys) stops everything
+    before anything is written (exit 2). With --from, one bad file or session of the tool's is
+    reported with its path and skipped (--strict: fatal, nothing written).
     """
     _check_source(data_dir, url)
     started = int(time.time() * 1000)
     reporter = Reporter(not (quiet or json_out))
     with reporter.live():
-        plan = _plan(exports, dup_window, strict, reporter)
+        plan, inputs = _sources(exports, from_format, strict, dup_window, reporter)
 
         async def work(target: Target) -> dict[str, Any]:
             return await import_run(
-                plan, list(exports), target, dry_run=dry_run, started_ms=started, reporter=reporter
+                plan, inputs, target, dry_run=dry_run, started_ms=started, reporter=reporter
             )
 
         result = _run(lambda: _with_target(data_dir, url, work, create=not dry_run))
@@ -226,6 +280,12 @@ def import_(
         f"{messages['dropped_as_duplicates']} re-saves dropped as duplicates, "
         f"{messages['same_in_another_copy']} already in another copy",
     )
+    if result["hidden_skipped"] or result["large_parts_replaced"]:
+        _say(
+            quiet,
+            f"hidden messages skipped: {result['hidden_skipped']}, "
+            f"binary parts over 1 MiB replaced by a note: {result['large_parts_replaced']}",
+        )
     for problem in result["problems"]:
         line = f"{problem['severity']}: {problem['file']} [{problem['key'] or '-'}]: {problem['message']}"
         if problem["severity"] == "error":
@@ -238,7 +298,8 @@ def import_(
 
 @app.command()
 def validate(
-    exports: Exports,
+    exports: Sources = None,
+    from_format: FromFormat = None,
     json_out: Json = False,
     dup_window: Annotated[
         float, typer.Option("--dup-window", min=0, metavar="SECONDS", help=WINDOW_HELP)
@@ -255,7 +316,7 @@ def validate(
     _check_source(data_dir, url)
     reporter = Reporter(not (quiet or json_out))
     with reporter.live():
-        plan = _plan(exports, dup_window, False, reporter)
+        plan, _ = _sources(exports, from_format, False, dup_window, reporter)
 
         async def work(target: Target) -> Any:
             bar = reporter.bar("validating", total=len(plan.conversations) + len(plan.documents))
@@ -370,6 +431,31 @@ def rollback(
             typer.echo(f"refused (changed since the run; use --force): {item}")
     if refused:
         raise typer.Exit(1)
+
+
+@app.command()
+def discover(json_out: Json = False, quiet: Quiet = False) -> None:
+    """List every history of other tools found on this machine: format, path, conversations,
+    messages, newest date. Reads only; looks in the tools' usual places for this user
+    ($HOME, $XDG_CONFIG_HOME; VS Code, Insiders and VSCodium; ~/Downloads for exports)."""
+    reporter = Reporter(not (quiet or json_out))
+    with reporter.live():
+        bar = reporter.bar("looking", total=None)
+        found = discover_histories(on_place=lambda place: bar.describe(f"reading {place}"))
+    if json_out:
+        _emit_json({"histories": [f.to_json() for f in found]})
+        return
+    if not found:
+        _say(quiet, "no other tool's history found in the usual places")
+    for row in found:
+        newest = row.to_json()["newest"] or "-"
+        _say(
+            quiet,
+            f"{row.format:12} {row.conversations:6} conversations {row.messages:8} messages  "
+            f"newest {newest}  {row.path}",
+        )
+        for problem in row.problems:
+            typer.echo(f"  error: {problem}", err=True)
 
 
 def main() -> None:
