@@ -28,7 +28,7 @@ from .normalize import format_ms
 from .plan import Plan
 from .rules import merge
 from .storecopies import stored_copies
-from .stored import branch_names, from_store
+from .stored import branch_names, from_store, stored_paths
 from .target import DIRECT_BATCH_MESSAGES, Refused, Target
 
 ActionKind = Literal["create", "merge", "unchanged"]
@@ -162,7 +162,8 @@ async def _action(
         return Action("create", conversation.store_id, identity, size, conversation=conversation)
     stored = from_store(stored_doc)
     before = _flags(stored)
-    outcome = merge(stored, conversation, taken=branch_names(stored_doc), stored=True)
+    paths = stored_paths(stored_doc)
+    outcome = merge(stored, conversation, taken=branch_names(stored_doc), paths=paths)
     new_aliases = [a for a in conversation.aliases if a not in stored.aliases]
     if new_aliases:
         stored.aliases.extend(new_aliases)
@@ -170,8 +171,15 @@ async def _action(
         migration["aliases"] = list(stored.aliases)
         stored.metadata["migration"] = migration
     stored.app, stored.legacy_id = conversation.app, conversation.legacy_id
-    changed = outcome.added > 0 or _flags(stored) != before or bool(new_aliases)
+    changed = (
+        outcome.added > 0
+        or outcome.activated is not None
+        or _flags(stored) != before
+        or bool(new_aliases)
+    )
     note = f"kept the diverging tail on branch {outcome.branch}" if outcome.branch else ""
+    if outcome.activated is not None:
+        note = f"this later copy is already on branch {outcome.activated}: made it active"
     return Action(
         "merge" if changed else "unchanged",
         stored.store_id,

@@ -51,7 +51,7 @@ def conversation_document(
     for message in conversation.messages:
         messages.append(_message(conversation, message, parent, run_id))
         parent = message.id
-    branches = [{"name": "main", "head_message_id": parent}]
+    branches = [{"name": conversation.main_branch, "head_message_id": parent}]
     for branch in conversation.branches:
         head = branch.parent_id
         for message in branch.messages:
@@ -70,7 +70,7 @@ def conversation_document(
         "workspace": None,
         "tags": conversation.tags,
         "metadata": conversation.metadata,
-        "active_branch": "main",
+        "active_branch": conversation.main_branch,
         "revision": 1,
         "source": source or _source(conversation.app, conversation.legacy_id, run_id),
         "branches": branches,

@@ -364,6 +364,13 @@ def test_validate_catches_changed_missing_and_reordered_messages(
         await store.update_conversation(cid, {"starred": True})
 
     with_store(data_dir, change)
+    # Starring it in the sidecar made the store's copy the later one: its flags win, as an import
+    # would leave them. An export updated later still than that is expected to have set them.
+    assert not any(
+        "starred" in line
+        for line in cli("validate", "--data-dir", data_dir, path).stdout.splitlines()
+    )
+    path = navi_file(tmp_path / "full-later.json", session("s1", 6, updated=4_102_444_800_000))
     result = cli("validate", "--data-dir", data_dir, path, path_other)
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
