@@ -23,7 +23,8 @@ def _lay_out(config: Path, home: Path, editors: tuple[str, ...] = ("Code",)) -> 
         user = config / editor / "User"
         shutil.copytree(PEERS / "vscode-chat" / "User" / SESSION, user / SESSION)
         shutil.copytree(
-            PEERS / "cline" / "saoudrizwan.claude-dev", user / "globalStorage" / "saoudrizwan.claude-dev"
+            PEERS / "cline" / "saoudrizwan.claude-dev",
+            user / "globalStorage" / "saoudrizwan.claude-dev",
         )
         shutil.copytree(
             PEERS / "roo" / "rooveterinaryinc.roo-cline",
@@ -61,8 +62,14 @@ def test_linux_places_follow_home_and_xdg_config_home(tmp_path: Path) -> None:
         user = config / editor / "User"
         vscode = rows[("vscode-chat", str(user))]
         assert (vscode["conversations"], vscode["messages"]) == (2, 8)
-        assert rows[("cline", str(user / "globalStorage" / "saoudrizwan.claude-dev"))]["conversations"] == 1
-        assert rows[("roo", str(user / "globalStorage" / "rooveterinaryinc.roo-cline"))]["messages"] == 6
+        assert (
+            rows[("cline", str(user / "globalStorage" / "saoudrizwan.claude-dev"))]["conversations"]
+            == 1
+        )
+        assert (
+            rows[("roo", str(user / "globalStorage" / "rooveterinaryinc.roo-cline"))]["messages"]
+            == 6
+        )
     assert rows[("continue", str(home / ".continue"))]["conversations"] == 1
     chatgpt = rows[("chatgpt", str(home / "Downloads" / "3f2a-2025-01-02-10-00-00.zip"))]
     assert (chatgpt["conversations"], chatgpt["messages"]) == (2, 12)
@@ -103,11 +110,16 @@ def test_macos_and_windows_places_from_the_table(
     rows = _rows(discover(env, platform))
     user = config_dir / "Code" / "User"
     assert rows[("vscode-chat", str(user))]["conversations"] == 2
-    assert rows[("cline", str(user / "globalStorage" / "saoudrizwan.claude-dev"))]["conversations"] == 1
+    assert (
+        rows[("cline", str(user / "globalStorage" / "saoudrizwan.claude-dev"))]["conversations"]
+        == 1
+    )
     assert places("vscode-chat", env, platform)[1] == config_dir / "Code - Insiders" / "User"
 
 
-def test_discover_cli_and_import_without_a_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_discover_cli_and_import_without_a_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     home = tmp_path / "home"
     _lay_out(home / ".config", home)
     monkeypatch.setenv("HOME", str(home))
@@ -116,7 +128,12 @@ def test_discover_cli_and_import_without_a_path(tmp_path: Path, monkeypatch: pyt
     assert result.exit_code == 0, result.output
     found = json.loads(result.stdout)["histories"]
     assert {r["format"] for r in found} == {
-        "vscode-chat", "cline", "roo", "continue", "chatgpt", "open-webui"
+        "vscode-chat",
+        "cline",
+        "roo",
+        "continue",
+        "chatgpt",
+        "open-webui",
     }
     text = cli("discover")
     assert "cline" in text.stdout and str(home / ".continue") in text.stdout
