@@ -21,7 +21,8 @@ from .dedupe import apply_dedupe, plan_dedupe
 from .discover import default_paths, places
 from .discover import discover as discover_histories
 from .normalize import DEFAULT_DUP_WINDOW_MS
-from .peerplan import build_peer_plan
+from .peerplan import PeerReading
+from .peerrun import peer_import_run, peer_validate
 from .plan import Plan, build_plan
 from .problems import BadInput
 from .progress import Reporter
@@ -143,20 +144,16 @@ def _plan(exports: list[Path], window: float, strict: bool, reporter: Reporter) 
         _fail(str(exc))
 
 
-def _sources(
-    exports: list[Path] | None,
-    from_format: str | None,
-    strict: bool,
-    window: float,
-    reporter: Reporter,
-) -> tuple[Plan, list[Path]]:
-    """The plan for legacy exports, or for another tool's history (``--from``), and the inputs
-    the run keeps a copy of."""
-    paths = list(exports or [])
-    if from_format is None:
-        if not paths:
-            _fail("give export files, or --from FORMAT for another tool's history")
-        return _plan(paths, window, strict, reporter), paths
+def _exports(exports: list[Path] | None) -> list[Path]:
+    if not exports:
+        _fail("give export files, or --from FORMAT for another tool's history")
+    return list(exports)
+
+
+def _reading(
+    from_format: str, paths: list[Path] | None, strict: bool, reporter: Reporter
+) -> PeerReading:
+    """Another tool's history (``--from``): the PATHs given, or its usual places."""
     if from_format not in PEER_FORMATS:
         _fail(f"--from: unknown format {from_format!r} (one of {', '.join(PEER_FORMATS)})")
     if not paths:
@@ -171,9 +168,12 @@ def _sources(
         bar.advance(1)
 
     try:
-        return build_peer_plan(from_format, paths, strict=strict, on_unit=on_unit)
+        reading = PeerReading(from_format, paths, strict=strict, on_unit=on_unit)
+        if strict:
+            reading.check()  # before the store is opened: a bad unit anywhere writes nothing
     except BadInput as exc:
         _fail(str(exc))
+    return reading
 
 
 WINDOW_HELP = "Re-saves of one message at most this many seconds apart collapse into one."
@@ -245,12 +245,21 @@ def import_(
     started = int(time.time() * 1000)
     reporter = Reporter(not (quiet or json_out))
     with reporter.live():
-        plan, inputs = _sources(exports, from_format, strict, dup_window, reporter)
+        if from_format is None:
+            paths = _exports(exports)
+            plan = _plan(paths, dup_window, strict, reporter)
 
-        async def work(target: Target) -> dict[str, Any]:
-            return await import_run(
-                plan, inputs, target, dry_run=dry_run, started_ms=started, reporter=reporter
-            )
+            async def work(target: Target) -> dict[str, Any]:
+                return await import_run(
+                    plan, paths, target, dry_run=dry_run, started_ms=started, reporter=reporter
+                )
+        else:
+            reading = _reading(from_format, exports, strict, reporter)
+
+            async def work(target: Target) -> dict[str, Any]:
+                return await peer_import_run(
+                    reading, target, dry_run=dry_run, started_ms=started, reporter=reporter
+                )
 
         result = _run(lambda: _with_target(data_dir, url, work, create=not dry_run))
     if json_out:
@@ -316,11 +325,19 @@ def validate(
     _check_source(data_dir, url)
     reporter = Reporter(not (quiet or json_out))
     with reporter.live():
-        plan, _ = _sources(exports, from_format, False, dup_window, reporter)
+        if from_format is None:
+            plan = _plan(_exports(exports), dup_window, False, reporter)
 
-        async def work(target: Target) -> Any:
-            bar = reporter.bar("validating", total=len(plan.conversations) + len(plan.documents))
-            return await validate_store(plan, target, advance=bar.advance)
+            async def work(target: Target) -> Any:
+                total = len(plan.conversations) + len(plan.documents)
+                bar = reporter.bar("validating", total=total)
+                return await validate_store(plan, target, advance=bar.advance)
+        else:
+            reading = _reading(from_format, exports, False, reporter)
+
+            async def work(target: Target) -> Any:
+                bar = reporter.bar("validating", total=None)
+                return await peer_validate(reading, target, advance=bar.advance)
 
         checked = _run(lambda: _with_target(data_dir, url, work))
     if json_out:

@@ -3,21 +3,28 @@
 The counterpart of :func:`migrate.plan.build_plan` for ``--from FORMAT``: each PATH is expanded
 into the tool's units (a session file, a task folder, an export file), each unit is read on its
 own — a bad one is reported with its path and skipped, unless ``strict`` — and every conversation
-is finished as soon as it is read, so only the normalised conversations are held, never the raw
-files. The same conversation met twice (two copies of one export) is merged by the §4 rule.
+is finished as soon as it is read. :meth:`PeerReading.chunks` hands the conversations on in
+chunks of a bounded number of messages, so an import of a huge history holds one chunk at a
+time (plus, for a streamed export, the one conversation being read), never the whole history.
+The same conversation met twice within a chunk is merged by the §4 rule; met in two chunks, the
+second meets the first in the store, where the same rule applies.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from .adapters.peer import PeerAdapter, Tally, finish
 from .adapters.peers import PEER_FORMATS, peer_adapter
 from .model import Conversation
 from .plan import InputReport, Plan
-from .problems import BadInput, Problems
+from .problems import BadInput, Problem, Problems
 from .rules import merge
+
+#: Messages per chunk: big enough that a chunk fills the importer's batches, small enough that
+#: memory stays flat (see docs/benchmarks.md).
+CHUNK_MESSAGES = 20_000
 
 
 def unit_size(unit: Path) -> int:
@@ -40,30 +47,98 @@ def expand(adapter: PeerAdapter, paths: Sequence[Path]) -> list[Path]:
     return units
 
 
-def read_unit(
-    adapter: PeerAdapter, unit: Path, sink: Callable[[Conversation], None]
-) -> InputReport:
-    """Read one unit into ``sink``; what it held, and its problems, as an input report."""
-    label = str(unit)
-    problems = Problems(label)
-    tally = Tally()
-    report = InputReport(label, f"{adapter.name} history", unit_size(unit), [adapter.name])
-    try:
-        for thread in adapter.read(unit, problems):
-            sink(finish(thread, problems, tally))
-    except BadInput as exc:
-        kept = (
-            f" ({tally.conversations} conversation(s) read before it kept)"
-            if tally.conversations
-            else ""
-        )
-        problems.error(None, f"skipped: {exc.reason}{kept}")
-    report.conversations = tally.conversations
-    report.messages = tally.messages
-    report.hidden_skipped = tally.hidden_skipped
-    report.large_parts_replaced = tally.large_parts_replaced
-    report.problems = problems.items
-    return report
+class PeerReading:
+    """One reading of a format's PATHs: the units, and each one's report once it is read."""
+
+    def __init__(
+        self,
+        format_name: str,
+        paths: Sequence[Path],
+        *,
+        strict: bool = False,
+        on_unit: Callable[[str], None] | None = None,
+    ) -> None:
+        if format_name not in PEER_FORMATS:
+            known = ", ".join(PEER_FORMATS)
+            raise BadInput("--from", f"unknown format {format_name!r} (one of {known})")
+        self.format = format_name
+        self.adapter = peer_adapter(format_name)
+        self.units = expand(self.adapter, paths)
+        self.strict = strict
+        self.on_unit = on_unit
+        self.inputs: list[InputReport] = []
+        self.notes = Problems("(several files)")
+
+    def _unit(self, unit: Path, sink: Callable[[Conversation], None]) -> Iterator[None]:
+        """Read one unit into ``sink``, pausing after each conversation (so the caller can hand
+        a full chunk on); its report is added to ``inputs`` at the end."""
+        if self.on_unit is not None:
+            self.on_unit(str(unit))
+        label = str(unit)
+        problems = Problems(label)
+        tally = Tally()
+        report = InputReport(label, f"{self.format} history", unit_size(unit), [self.format])
+        try:
+            for thread in self.adapter.read(unit, problems):
+                sink(finish(thread, problems, tally))
+                yield
+        except BadInput as exc:
+            kept = tally.conversations
+            note = f" ({kept} conversation(s) read before it kept)" if kept else ""
+            problems.error(None, f"skipped: {exc.reason}{note}")
+        report.conversations = tally.conversations
+        report.messages = tally.messages
+        report.hidden_skipped = tally.hidden_skipped
+        report.large_parts_replaced = tally.large_parts_replaced
+        report.problems = problems.items
+        self.inputs.append(report)
+        if self.strict and (errors := [p for p in problems.items if p.severity == "error"]):
+            raise BadInput(label, _strict_reason(errors[0]))
+
+    def chunks(self, size: int | None = None) -> Iterator[list[Conversation]]:
+        """The conversations, about ``size`` messages at a time (default CHUNK_MESSAGES)."""
+        size = CHUNK_MESSAGES if size is None else size
+        by_id: dict[str, Conversation] = {}
+        held = 0
+
+        def add(conversation: Conversation) -> None:
+            nonlocal held
+            held += len(conversation.messages) + sum(len(b.messages) for b in conversation.branches)
+            existing = by_id.get(conversation.store_id)
+            if existing is None:
+                by_id[conversation.store_id] = conversation
+                return
+            outcome = merge(existing, conversation)
+            self.notes.info(
+                None,
+                f"{conversation.identity}: copies in {', '.join(existing.files)} merged"
+                + (f" (diverging tail kept on branch {outcome.branch})" if outcome.branch else ""),
+            )
+
+        for unit in self.units:
+            for _ in self._unit(unit, add):
+                if held >= size:
+                    yield list(by_id.values())
+                    by_id, held = {}, 0
+        if by_id:
+            yield list(by_id.values())
+
+    def check(self) -> None:
+        """Read everything, keeping nothing: BadInput at the first error (``--strict`` runs this
+        before writing, so a bad unit anywhere means nothing is written)."""
+        for unit in self.units:
+            for _ in self._unit(unit, lambda conversation: None):
+                pass
+        self.inputs = []
+
+    def plan(self, conversations: list[Conversation]) -> Plan:
+        """A plan of one chunk, carrying the reports of the units read so far."""
+        return Plan(self.inputs, conversations, [], self.notes.items, 0)
+
+
+def _strict_reason(problem: Problem) -> str:
+    where = f"[{problem.key}] " if problem.key else ""
+    return f"{where}{problem.message} (--strict)"
 
 
 def build_peer_plan(
@@ -73,36 +148,7 @@ def build_peer_plan(
     strict: bool = False,
     on_unit: Callable[[str], None] | None = None,
 ) -> tuple[Plan, list[Path]]:
-    """The plan and the units it read (the run keeps a copy of each)."""
-    if format_name not in PEER_FORMATS:
-        raise BadInput(
-            "--from", f"unknown format {format_name!r} (one of {', '.join(PEER_FORMATS)})"
-        )
-    adapter = peer_adapter(format_name)
-    units = expand(adapter, paths)
-    by_id: dict[str, Conversation] = {}
-    notes = Problems("(several files)")
-    inputs: list[InputReport] = []
-
-    def add(conversation: Conversation) -> None:
-        existing = by_id.get(conversation.store_id)
-        if existing is None:
-            by_id[conversation.store_id] = conversation
-            return
-        outcome = merge(existing, conversation)
-        notes.info(
-            None,
-            f"{conversation.identity}: copies in {', '.join(existing.files)} merged"
-            + (f" (diverging tail kept on branch {outcome.branch})" if outcome.branch else ""),
-        )
-
-    for unit in units:
-        if on_unit is not None:
-            on_unit(str(unit))
-        report = read_unit(adapter, unit, add)
-        if strict and (errors := [p for p in report.problems if p.severity == "error"]):
-            first = errors[0]
-            where = f"[{first.key}] " if first.key else ""
-            raise BadInput(report.path, f"{where}{first.message} (--strict)")
-        inputs.append(report)
-    return Plan(inputs, list(by_id.values()), [], notes.items, 0), units
+    """Everything in one plan (for inspection and tests), and the units it read."""
+    reading = PeerReading(format_name, paths, strict=strict, on_unit=on_unit)
+    conversations = [c for chunk in reading.chunks(size=2**62) for c in chunk]
+    return reading.plan(conversations), reading.units

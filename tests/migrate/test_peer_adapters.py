@@ -318,3 +318,30 @@ def test_big_images_are_replaced_by_a_note_and_small_ones_kept(tmp_path: Path) -
     big = users[1]["metadata"]["legacy"]["images"][0]["source"]["data"]
     assert small.startswith("iVBOR") and len(small) < 1000
     assert big.startswith("[base64 part of 1,048,603 bytes not kept")
+
+
+def test_chunks_of_a_few_messages_give_the_same_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big history is imported a chunk at a time; the store is the same as in one go, also
+    when the same conversation comes twice (two copies of an export) in different chunks."""
+    chats = [peergen.Chat([peergen.Turn(f"q{n}", "a")] * 3, None, False, 1, 1) for n in range(4)]
+    bodies = [peergen.chatgpt_conversation(c, f"c{n}")[0] for n, c in enumerate(chats)]
+    first = peergen.write_array(tmp_path / "a" / "conversations.json", bodies)
+    second = peergen.write_array(tmp_path / "b" / "conversations.json", bodies[::-1])
+    whole, chunked = tmp_path / "whole", tmp_path / "chunked"
+    assert cli("import", "--from", "chatgpt", "--data-dir", whole, first, second).exit_code == 0
+    monkeypatch.setattr("migrate.peerplan.CHUNK_MESSAGES", 5)
+    result = cli("import", "--from", "chatgpt", "--json", "--data-dir", chunked, first, second)
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert len(body["conversations"]["created"]) == 4
+    assert body["hidden_skipped"] == 2 * 4 * 2
+    assert len(body["inputs"]) == 2 and body["inputs"][0]["conversations"] == 4
+
+    def shape(data: Path) -> list[Any]:
+        return [(c["id"], c["messages"], c["branches"]) for c in store_state(data)]
+
+    assert shape(chunked) == shape(whole)
+    checked = cli("validate", "--from", "chatgpt", "--data-dir", chunked, first, second)
+    assert checked.exit_code == 0, checked.output
