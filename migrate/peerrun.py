@@ -25,6 +25,7 @@ from .apply import (
     run_folder,
     write_report,
 )
+from .peercheck import structure_differences
 from .peerplan import PeerReading
 from .progress import Reporter
 from .target import Target, TargetError
@@ -118,11 +119,13 @@ async def peer_import_run(
 async def peer_validate(
     reading: PeerReading, target: Target, *, advance: Callable[[int], None] | None = None
 ) -> Checked:
-    """``validate`` of each chunk in turn, the differences of all of them."""
+    """``validate`` of each chunk in turn, and the tools' branches and tool calls
+    (:mod:`migrate.peercheck`): the differences of all of them."""
     total = Checked()
     for chunk in reading.chunks():
         part = await validate(reading.plan(chunk), target, advance=advance)
         total.differences += part.differences
+        total.differences += await structure_differences(chunk, target)
         total.conversations += part.conversations
         total.messages += part.messages
     return total

@@ -345,3 +345,29 @@ def test_chunks_of_a_few_messages_give_the_same_store(
     assert shape(chunked) == shape(whole)
     checked = cli("validate", "--from", "chatgpt", "--data-dir", chunked, first, second)
     assert checked.exit_code == 0, checked.output
+
+
+def test_validate_checks_branches_and_tool_calls(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    path = tmp_path / "chat-export-1.json"
+    shutil.copy(PEERS / "open-webui" / "chat-export-1735697219297.json", path)
+    assert cli("import", "--from", "open-webui", "--data-dir", data, path).exit_code == 0
+    assert cli("validate", "--from", "open-webui", "--data-dir", data, path).exit_code == 0
+    chats = json.loads(path.read_text(encoding="utf-8"))
+    messages = chats[0]["chat"]["history"]["messages"]
+    root = next(k for k, m in messages.items() if m["parentId"] is None)
+    messages["late"] = {
+        "id": "late",
+        "parentId": root,
+        "childrenIds": [],
+        "role": "assistant",
+        "content": "a third reply",
+    }
+    messages[root]["childrenIds"].append("late")
+    tool = chats[1]["chat"]["history"]["messages"][chats[1]["chat"]["history"]["currentId"]]
+    tool["content"] = tool["content"].replace('name="run_sql"', 'name="run_query"')
+    path.write_text(json.dumps(chats), encoding="utf-8")
+    result = cli("validate", "--from", "open-webui", "--data-dir", data, path)
+    assert result.exit_code == 1
+    assert "the branch ending at late is missing from the store" in result.output
+    assert "tool calls differ from the history's" in result.output
