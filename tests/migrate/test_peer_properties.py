@@ -62,6 +62,27 @@ def check(format_name: str, paths: list[Path], expects: list[peergen.Expect], da
     body = json.loads(again.stdout)
     assert body["conversations"]["created"] == body["conversations"]["merged"] == []
     assert [c["document"] for c in store_state(data)] == [c["document"] for c in state.values()]
+    # Another machine: the same history elsewhere on disk gives the very same ids.
+    root = data.parent
+    other = root.parent / f"{root.name}-other"
+    shutil.copytree(
+        root, other, ignore=lambda folder, names: ["data"] if folder == str(root) else []
+    )
+    try:
+        moved = [other / p.relative_to(root) for p in paths]
+        assert (
+            cli("import", "--from", format_name, "--data-dir", other / "data", *moved).exit_code
+            == 0
+        )
+        assert _ids(other / "data") == _ids(data)
+    finally:
+        shutil.rmtree(other, ignore_errors=True)
+
+
+def _ids(data: Path) -> list[tuple[str, list[str]]]:
+    return sorted(
+        (c["id"], sorted(m["id"] for m in c["document"]["messages"])) for c in store_state(data)
+    )
 
 
 @given(chat=peergen.chats, log=st.booleans(), version=st.integers(min_value=1, max_value=3))
