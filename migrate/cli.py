@@ -16,12 +16,12 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import orjson
 import typer
 
-from .dedupe import apply_dedupe, plan_dedupe
+from .dedupe import plan_dedupe
 from .normalize import DEFAULT_DUP_WINDOW_MS
 from .plan import Plan, build_plan
 from .problems import BadInput
 from .progress import Reporter
-from .run import import_run
+from .run import dedupe_run, import_run
 from .target import TOKEN_ENV, Target, TargetError, open_target
 from .validate import validate as validate_store
 
@@ -294,12 +294,15 @@ def dedupe(
 
     A copy (>= 3 messages whose roles and contents equal or start another conversation, and only
     one) is recorded in the survivor's metadata and moved to the trash (restorable). The plan is
-    printed first; --dry-run stops there.
+    printed first; --dry-run stops there. A dedupe that merges is a run with an id, undone by
+    `rollback RUN_ID` like an import.
     """
     _check_source(data_dir, url)
     reporter = Reporter(not (quiet or json_out))
 
-    async def work(target: Target) -> Any:
+    started = int(time.time() * 1000)
+
+    async def work(target: Target) -> tuple[Any, dict[str, Any] | None]:
         with reporter.live():
             summaries = len(await target.summaries())
             bar = reporter.bar("scanning", total=summaries)
@@ -309,15 +312,16 @@ def dedupe(
                 _say(quiet, ("would " if dry_run else "") + merge.line())
             for line in plan.possible:
                 _say(quiet, line)
-        if not dry_run:
-            await apply_dedupe(plan, target)
-        return plan
+        if dry_run or not plan.merges:
+            return plan, None
+        return plan, await dedupe_run(plan, target, started)
 
-    plan = _run(lambda: _with_target(data_dir, url, work))
+    plan, run = _run(lambda: _with_target(data_dir, url, work))
     if json_out:
         _emit_json(
             {
                 "dry_run": dry_run,
+                "run_id": run["run_id"] if run else None,
                 "scanned": plan.scanned,
                 "merges": [
                     {"from": m.source.store_id, "into": m.target.store_id, "identity": m.identity}
@@ -329,6 +333,9 @@ def dedupe(
         return
     verb = "would merge" if dry_run else "merged"
     _say(quiet, f"scanned {plan.scanned} conversations: {verb} {len(plan.merges)}")
+    if run is not None:
+        _say(quiet, f"run {run['run_id']} (undo: chat-migrate rollback {run['run_id']})")
+        _say(quiet, f"report: {run['report']}")
 
 
 @app.command()
