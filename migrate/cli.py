@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -17,6 +18,7 @@ import orjson
 import typer
 
 from .dedupe import plan_dedupe
+from .inputs import Input, readable_inputs
 from .normalize import DEFAULT_DUP_WINDOW_MS
 from .plan import Plan, build_plan
 from .problems import BadInput
@@ -42,7 +44,9 @@ app = typer.Typer(
 Exports = Annotated[
     list[Path],
     typer.Argument(
-        help="Export files (JSON: a flat localStorage object or an envelope).", show_default=False
+        help="Export files (JSON: a flat localStorage object or an envelope); a pipe or '-' "
+        "(standard input) is read too.",
+        show_default=False,
     ),
 ]
 DataDir = Annotated[
@@ -111,7 +115,19 @@ async def _with_target(
         await target.close()
 
 
-def _plan(exports: list[Path], window: float, strict: bool, reporter: Reporter) -> Plan:
+@contextmanager
+def _readable(exports: list[Path]) -> Iterator[list[Input]]:
+    """The exports made readable twice (pipes and stdin spooled); a bad one is exit 2."""
+    stack = ExitStack()
+    try:
+        inputs = stack.enter_context(readable_inputs(exports))
+    except BadInput as exc:
+        _fail(str(exc))
+    with stack:
+        yield inputs
+
+
+def _plan(exports: list[Input], window: float, strict: bool, reporter: Reporter) -> Plan:
     bar = reporter.bar("reading", total=len(exports))
 
     def on_file(label: str) -> None:
@@ -135,8 +151,8 @@ def inspect(exports: Exports, json_out: Json = False, quiet: Quiet = False) -> N
     duplicates an import would make.
     """
     reporter = Reporter(not (quiet or json_out))
-    with reporter.live():
-        plan = _plan(exports, DEFAULT_DUP_WINDOW_MS / 1000, False, reporter)
+    with _readable(exports) as inputs, reporter.live():
+        plan = _plan(inputs, DEFAULT_DUP_WINDOW_MS / 1000, False, reporter)
     if json_out:
         _emit_json(
             {
@@ -190,12 +206,12 @@ def import_(
     _check_source(data_dir, url)
     started = int(time.time() * 1000)
     reporter = Reporter(not (quiet or json_out))
-    with reporter.live():
-        plan = _plan(exports, dup_window, strict, reporter)
+    with _readable(exports) as inputs, reporter.live():
+        plan = _plan(inputs, dup_window, strict, reporter)
 
         async def work(target: Target) -> dict[str, Any]:
             return await import_run(
-                plan, list(exports), target, dry_run=dry_run, started_ms=started, reporter=reporter
+                plan, inputs, target, dry_run=dry_run, started_ms=started, reporter=reporter
             )
 
         result = _run(lambda: _with_target(data_dir, url, work, create=not dry_run))
@@ -254,8 +270,8 @@ def validate(
     """
     _check_source(data_dir, url)
     reporter = Reporter(not (quiet or json_out))
-    with reporter.live():
-        plan = _plan(exports, dup_window, False, reporter)
+    with _readable(exports) as inputs, reporter.live():
+        plan = _plan(inputs, dup_window, False, reporter)
 
         async def work(target: Target) -> Any:
             bar = reporter.bar("validating", total=len(plan.conversations) + len(plan.documents))

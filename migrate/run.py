@@ -7,6 +7,7 @@ and ``report.json`` (LEGACY_FORMATS.md §6). A dry run compares with the store a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from .apply import (
     write_report,
 )
 from .dedupe import DedupePlan, apply_dedupe
+from .inputs import Input
 from .normalize import format_ms
 from .plan import Plan
 from .progress import Reporter
@@ -29,7 +31,7 @@ from .target import Target, TargetError
 
 async def import_run(
     plan: Plan,
-    exports: list[Path],
+    exports: Sequence[Path | Input],
     target: Target,
     *,
     dry_run: bool,
