@@ -13,7 +13,7 @@ import asyncio
 import secrets
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +23,7 @@ import orjson
 from sidecar.store.ids import path_name
 
 from .document import conversation_document
+from .inputs import STDIN, Input, as_input
 from .model import Conversation
 from .normalize import format_ms
 from .plan import Plan
@@ -285,18 +286,21 @@ def run_folder(data_dir: Path, run_id: str) -> Path:
     return data_dir / MIGRATIONS / path_name(run_id)
 
 
-def copy_inputs(folder: Path, paths: list[Path]) -> list[str]:
-    """Copy every input into the run's folder (numbered, so equal names do not clash)."""
+def copy_inputs(folder: Path, paths: Sequence[Path | Input]) -> list[str]:
+    """Copy every input into the run's folder (numbered, so equal names do not clash; named
+    after what the user gave: a spooled pipe is named after the pipe)."""
     inputs = folder / "inputs"
     inputs.mkdir(parents=True, exist_ok=True)
     folder.parent.chmod(0o700)
     copies: list[str] = []
-    for number, path in enumerate(paths, start=1):
-        name = f"{number:03d}-{path.name}"
-        if path.is_dir():  # a tool's history kept as a folder (a Cline task)
-            shutil.copytree(path, inputs / name)
+    for number, item in enumerate(paths, start=1):
+        source = as_input(item)
+        shown = "stdin" if source.label == STDIN else Path(source.label).name
+        name = f"{number:03d}-{shown or 'input'}"
+        if source.path.is_dir():  # a tool's history kept as a folder (a Cline task)
+            shutil.copytree(source.path, inputs / name)
         else:
-            shutil.copyfile(path, inputs / name)
+            shutil.copyfile(source.path, inputs / name)
         copies.append(f"inputs/{name}")
     return copies
 

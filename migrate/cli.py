@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -17,16 +18,17 @@ import orjson
 import typer
 
 from .adapters.peers import PEER_FORMATS
-from .dedupe import apply_dedupe, plan_dedupe
+from .dedupe import plan_dedupe
 from .discover import default_paths, places
 from .discover import discover as discover_histories
+from .inputs import Input, readable_inputs
 from .normalize import DEFAULT_DUP_WINDOW_MS
 from .peerplan import PeerReading
 from .peerrun import peer_import_run, peer_validate
 from .plan import Plan, build_plan
 from .problems import BadInput
 from .progress import Reporter
-from .run import import_run
+from .run import dedupe_run, import_run
 from .target import TOKEN_ENV, Target, TargetError, open_target
 from .validate import validate as validate_store
 
@@ -47,7 +49,9 @@ app = typer.Typer(
 Exports = Annotated[
     list[Path],
     typer.Argument(
-        help="Export files (JSON: a flat localStorage object or an envelope).", show_default=False
+        help="Export files (JSON: a flat localStorage object or an envelope); a pipe or '-' "
+        "(standard input) is read too.",
+        show_default=False,
     ),
 ]
 Sources = Annotated[
@@ -131,7 +135,19 @@ async def _with_target(
         await target.close()
 
 
-def _plan(exports: list[Path], window: float, strict: bool, reporter: Reporter) -> Plan:
+@contextmanager
+def _readable(exports: list[Path]) -> Iterator[list[Input]]:
+    """The exports made readable twice (pipes and stdin spooled); a bad one is exit 2."""
+    stack = ExitStack()
+    try:
+        inputs = stack.enter_context(readable_inputs(exports))
+    except BadInput as exc:
+        _fail(str(exc))
+    with stack:
+        yield inputs
+
+
+def _plan(exports: list[Input], window: float, strict: bool, reporter: Reporter) -> Plan:
     bar = reporter.bar("reading", total=len(exports))
 
     def on_file(label: str) -> None:
@@ -187,8 +203,8 @@ def inspect(exports: Exports, json_out: Json = False, quiet: Quiet = False) -> N
     duplicates an import would make.
     """
     reporter = Reporter(not (quiet or json_out))
-    with reporter.live():
-        plan = _plan(exports, DEFAULT_DUP_WINDOW_MS / 1000, False, reporter)
+    with _readable(exports) as inputs, reporter.live():
+        plan = _plan(inputs, DEFAULT_DUP_WINDOW_MS / 1000, False, reporter)
     if json_out:
         _emit_json(
             {
@@ -244,16 +260,18 @@ def import_(
     _check_source(data_dir, url)
     started = int(time.time() * 1000)
     reporter = Reporter(not (quiet or json_out))
-    with reporter.live():
+    with ExitStack() as stack:
         if from_format is None:
-            paths = _exports(exports)
-            plan = _plan(paths, dup_window, strict, reporter)
+            inputs = stack.enter_context(_readable(_exports(exports)))
+            stack.enter_context(reporter.live())
+            plan = _plan(inputs, dup_window, strict, reporter)
 
             async def work(target: Target) -> dict[str, Any]:
                 return await import_run(
-                    plan, paths, target, dry_run=dry_run, started_ms=started, reporter=reporter
+                    plan, inputs, target, dry_run=dry_run, started_ms=started, reporter=reporter
                 )
         else:
+            stack.enter_context(reporter.live())
             reading = _reading(from_format, exports, strict, reporter)
 
             async def work(target: Target) -> dict[str, Any]:
@@ -324,15 +342,18 @@ def validate(
     """
     _check_source(data_dir, url)
     reporter = Reporter(not (quiet or json_out))
-    with reporter.live():
+    with ExitStack() as stack:
         if from_format is None:
-            plan = _plan(_exports(exports), dup_window, False, reporter)
+            inputs = stack.enter_context(_readable(_exports(exports)))
+            stack.enter_context(reporter.live())
+            plan = _plan(inputs, dup_window, False, reporter)
 
             async def work(target: Target) -> Any:
                 total = len(plan.conversations) + len(plan.documents)
                 bar = reporter.bar("validating", total=total)
                 return await validate_store(plan, target, advance=bar.advance)
         else:
+            stack.enter_context(reporter.live())
             reading = _reading(from_format, exports, False, reporter)
 
             async def work(target: Target) -> Any:
@@ -372,12 +393,15 @@ def dedupe(
 
     A copy (>= 3 messages whose roles and contents equal or start another conversation, and only
     one) is recorded in the survivor's metadata and moved to the trash (restorable). The plan is
-    printed first; --dry-run stops there.
+    printed first; --dry-run stops there. A dedupe that merges is a run with an id, undone by
+    `rollback RUN_ID` like an import.
     """
     _check_source(data_dir, url)
     reporter = Reporter(not (quiet or json_out))
 
-    async def work(target: Target) -> Any:
+    started = int(time.time() * 1000)
+
+    async def work(target: Target) -> tuple[Any, dict[str, Any] | None]:
         with reporter.live():
             summaries = len(await target.summaries())
             bar = reporter.bar("scanning", total=summaries)
@@ -387,15 +411,16 @@ def dedupe(
                 _say(quiet, ("would " if dry_run else "") + merge.line())
             for line in plan.possible:
                 _say(quiet, line)
-        if not dry_run:
-            await apply_dedupe(plan, target)
-        return plan
+        if dry_run or not plan.merges:
+            return plan, None
+        return plan, await dedupe_run(plan, target, started)
 
-    plan = _run(lambda: _with_target(data_dir, url, work))
+    plan, run = _run(lambda: _with_target(data_dir, url, work))
     if json_out:
         _emit_json(
             {
                 "dry_run": dry_run,
+                "run_id": run["run_id"] if run else None,
                 "scanned": plan.scanned,
                 "merges": [
                     {"from": m.source.store_id, "into": m.target.store_id, "identity": m.identity}
@@ -407,6 +432,9 @@ def dedupe(
         return
     verb = "would merge" if dry_run else "merged"
     _say(quiet, f"scanned {plan.scanned} conversations: {verb} {len(plan.merges)}")
+    if run is not None:
+        _say(quiet, f"run {run['run_id']} (undo: chat-migrate rollback {run['run_id']})")
+        _say(quiet, f"report: {run['report']}")
 
 
 @app.command()

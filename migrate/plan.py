@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .adapters import ADAPTERS, Adapter, Extraction
+from .inputs import Input, as_input
 from .model import Conversation, RawConversation
 from .normalize import normalise
 from .problems import BadInput, Problem, Problems
@@ -121,7 +122,7 @@ def scan_file(
 
 
 def build_plan(
-    paths: Sequence[Path],
+    paths: Sequence[Path | Input],
     *,
     window_ms: int,
     strict: bool = False,
@@ -132,8 +133,8 @@ def build_plan(
     by_id: dict[str, Conversation] = {}
     documents: dict[str, dict[str, Any]] = {}
     notes = Problems("(several files)")
-    for path in paths:
-        label = str(path)
+    for item in paths:
+        path, label = as_input(item).path, as_input(item).label
         if on_file is not None:
             on_file(label)
         problems = Problems(label)
