@@ -11,7 +11,7 @@ filled in, the other leaves kept as ``import-<n>`` branches, big binary parts re
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -299,11 +299,3 @@ def finish(thread: Thread, problems: Problems, tally: Tally) -> Conversation:
         files=[thread.file],
         tags=list(thread.tags),
     )
-
-
-def read_all(
-    adapter: PeerAdapter, unit: Path, problems: Problems, tally: Tally, sink: Callable[..., None]
-) -> None:
-    """Read one unit, finishing each thread as soon as it is read (its raw records dropped)."""
-    for thread in adapter.read(unit, problems):
-        sink(finish(thread, problems, tally))
