@@ -80,6 +80,8 @@ def scan_file(
     report = InputReport(export.label, export.shape, export.size)
     claimed: dict[str, dict[str, Any]] = {}
     items = export.items
+    if export.broken:
+        report_broken(problems, None, export.broken)
     for key, count in export.repeated.items():
         problems.error(
             key,

@@ -32,6 +32,10 @@ ENVELOPE_VERSIONS = (1,)
 SIDECAR_FORMAT = "chat-sidecar.export"
 CHUNK = 1024 * 1024
 SURROGATE = re.compile("[\ud800-\udfff]")
+SURROGATE_ESCAPE = re.compile(rb"(\\+)u([dD][89a-fA-F][0-9a-fA-F]{2})")
+LOW_ESCAPE = re.compile(rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+BACKSLASH = ord("\\")
+ESCAPE_PAIR = 12
 JSON_TYPES = {
     "start_array": "list",
     "string": "str",
@@ -55,6 +59,8 @@ class ExportFile:
     size: int
     envelope: dict[str, Any] | None = None
     repeated: dict[str, int] = field(default_factory=dict)
+    #: Lone surrogate escapes in the file's own JSON text, replaced by U+FFFD.
+    broken: int = 0
 
 
 class _Utf8Stream:
@@ -67,6 +73,9 @@ class _Utf8Stream:
         head = handle.read(2)
         self._done = False
         self._offset = 0
+        self._held = b""
+        #: Lone surrogate escapes replaced by U+FFFD so far.
+        self.broken = 0
         self._decoder: codecs.IncrementalDecoder | None = None
         if head in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
             self._decoder = codecs.getincrementaldecoder("utf-16")()
@@ -90,11 +99,47 @@ class _Utf8Stream:
         while self._offset >= len(self._pending) and not self._done:
             raw = self._handle.read(CHUNK)
             self._done = not raw
-            self._pending = self._decode(raw, final=self._done) if self._decoder else raw
+            data = self._decode(raw, final=self._done) if self._decoder else raw
+            self._pending = self._mend(data)
             self._offset = 0
         start = self._offset
         self._offset = min(start + size, len(self._pending))
         return self._pending[start : self._offset]
+
+    def _mend(self, data: bytes) -> bytes:
+        """``data`` with each lone surrogate escape *of this JSON text* (not of JSON text nested
+        in a string, whose backslash is itself escaped) turned into ``\\ufffd``, counted in
+        ``broken``: the C parser would turn it into ``?`` without a word. A tail that may be
+        the start of an escape waits for the next chunk."""
+        data = self._held + data
+        cut = len(data)
+        if not self._done:
+            tail = data.find(b"\\", max(0, len(data) - ESCAPE_PAIR))
+            if tail >= 0:
+                while tail > 0 and data[tail - 1] == BACKSLASH:
+                    tail -= 1
+                cut = tail
+        if b"\\u" not in data[:cut]:
+            data, self._held = data[:cut], data[cut:]
+            return data
+        out = bytearray()
+        start = paired = 0
+        for found in SURROGATE_ESCAPE.finditer(data, 0, cut):
+            slashes, code = found.group(1), int(found.group(2), 16)
+            at = found.end(1) - 1  # the escape's own backslash
+            if len(slashes) % 2 == 0 or at < paired:
+                continue  # an escaped backslash, or the low half of a pair
+            if code < 0xDC00:
+                low = LOW_ESCAPE.match(data, found.end())
+                if low is not None:
+                    paired = low.end()  # a whole pair: kept as it is
+                    cut = max(cut, paired)
+                    continue
+            out += data[start:at] + b"\\ufffd"
+            start = found.end()
+            self.broken += 1
+        self._held = data[cut:]
+        return bytes(out + data[start:cut])
 
     def first_significant(self) -> bytes:
         """The first byte that is not JSON whitespace (``b""``: there is none), kept to read."""
@@ -166,7 +211,7 @@ def parse_text(value: Any) -> tuple[Any, int]:
         raise ValueError(f"value is not JSON ({exc})") from None
 
 
-def report_broken(problems: Problems, key: str, count: int) -> None:
+def report_broken(problems: Problems, key: str | None, count: int) -> None:
     problems.warning(
         key,
         f"{count} broken character(s) (a lone UTF-16 surrogate, as a string cut in the middle "
@@ -232,8 +277,9 @@ def read_export(path: Path, label: str | None = None) -> ExportFile:
             raise BadInput(name, f"cannot be read ({what}; {size:,} bytes)") from None
     repeated = {key: count for key, count in seen.items() if count > 1}
     del seen
+    broken = stream.broken
     if document.get("format") == SIDECAR_FORMAT:
-        return ExportFile(path, name, "sidecar-export", {"": document}, size)
+        return ExportFile(path, name, "sidecar-export", {"": document}, size, broken=broken)
     if document.get("kind") == ENVELOPE_KIND:
         version = document.get("version")
         if version not in ENVELOPE_VERSIONS:
@@ -243,5 +289,5 @@ def read_export(path: Path, label: str | None = None) -> ExportFile:
             raise BadInput(name, "envelope has no 'items' object")
         envelope = {k: v for k, v in document.items() if k != "items"}
         repeated = {**repeated, **_repeated_items(path, name)}
-        return ExportFile(path, name, "envelope", items, size, envelope, repeated)
-    return ExportFile(path, name, "flat", document, size, repeated=repeated)
+        return ExportFile(path, name, "envelope", items, size, envelope, repeated, broken)
+    return ExportFile(path, name, "flat", document, size, repeated=repeated, broken=broken)

@@ -94,3 +94,27 @@ def test_a_big_file_is_read_as_a_stream_with_every_encoding(tmp_path: Path) -> N
         path.write_bytes(bom + "\n \t".encode(encoding) + text.encode(encoding))
         export = read_export(path)
         assert export.shape == "flat" and export.items == body and export.repeated == {}
+
+
+def test_a_lone_surrogate_in_an_already_parsed_value_is_mended_and_reported(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """A tool that stored the chats as objects: the escape is in the file's own JSON text, where
+    the C parser would silently turn it into '?'. An escaped backslash before it is no escape."""
+    chat = {
+        "id": "c1",
+        "title": "Parsed",
+        "messages": [
+            {"id": "a", "role": "user", "content": "cut \ud83d", "createdAt": T0},
+            {"id": "b", "role": "assistant", "content": "pair 😀 and \\ud83d", "createdAt": T0 + 1},
+        ],
+    }
+    path = tmp_path / "parsed.json"
+    path.write_text(json.dumps({"chat-store": {"state": {"chats": [chat]}, "version": 1}}))
+    assert "\\ud83d" in path.read_text() and "\\\\ud83d" in path.read_text()
+    result = cli("import", "--json", "--data-dir", data_dir, path)
+    assert result.exit_code == 0, result.output
+    (problem,) = [p for p in json.loads(result.stdout)["problems"] if "U+FFFD" in p["message"]]
+    assert problem["message"].startswith("1 broken")
+    (stored,) = store_state(data_dir)
+    assert stored["messages"] == [["user", "cut \ufffd"], ["assistant", "pair 😀 and \\ud83d"]]
