@@ -203,8 +203,16 @@ def parse_text(value: Any) -> tuple[Any, int]:
     try:
         return orjson.loads(value), 0
     except orjson.JSONDecodeError as exc:
+        if "memory" in str(exc).lower():  # orjson says so as a decode error: it is none
+            raise ValueError(
+                f"not enough memory to parse this value ({len(value):,} characters)"
+            ) from None
         if "surrogate" not in str(exc):
             raise ValueError(f"value is not JSON ({exc})") from None
+    except MemoryError:
+        raise ValueError(
+            f"not enough memory to parse this value ({len(value):,} characters)"
+        ) from None
     try:
         return repaired(json.loads(value))
     except (ValueError, RecursionError) as exc:
