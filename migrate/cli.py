@@ -21,6 +21,7 @@ from .adapters.peers import PEER_FORMATS
 from .dedupe import plan_dedupe
 from .discover import default_paths, places
 from .discover import discover as discover_histories
+from .heap import big_strings_mapped
 from .inputs import Input, readable_inputs
 from .normalize import DEFAULT_DUP_WINDOW_MS
 from .peerplan import PeerReading
@@ -155,7 +156,10 @@ def _plan(exports: list[Input], window: float, strict: bool, reporter: Reporter)
         bar.advance(1)
 
     try:
-        return build_plan(exports, window_ms=round(window * 1000), strict=strict, on_file=on_file)
+        with big_strings_mapped():
+            return build_plan(
+                exports, window_ms=round(window * 1000), strict=strict, on_file=on_file
+            )
     except BadInput as exc:
         _fail(str(exc))
 

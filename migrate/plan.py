@@ -17,7 +17,7 @@ from .inputs import Input, as_input
 from .model import Conversation, RawConversation
 from .normalize import normalise
 from .problems import BadInput, Problem, Problems
-from .reading import ExportFile, parse_value, read_export
+from .reading import ExportFile, parse_text, read_export, report_broken
 from .rules import absorb, find_cross_app, merge
 
 
@@ -93,16 +93,26 @@ def scan_file(
     report = InputReport(export.label, export.shape, export.size)
     claimed: dict[str, dict[str, Any]] = {}
     items = export.items
+    if export.broken:
+        report_broken(problems, None, export.broken)
+    for key, count in export.repeated.items():
+        problems.error(
+            key,
+            f"the key appears {count} times in the file: only its last value was read "
+            "(the earlier ones were not imported)",
+        )
     for key in list(items):
         value = items.pop(key)
         adapter = _by_key(key)
         if adapter is None:
             try:
-                value = parse_value(value)
+                value, broken = parse_text(value)
             except ValueError:
                 report.unrelated_keys.append(key)
                 continue
             adapter = _by_value(key, value)
+            if adapter is not None and broken:
+                report_broken(problems, key, broken)
         if adapter is None:
             report.unrelated_keys.append(key)
         else:

@@ -12,7 +12,7 @@ import codecs
 from collections.abc import Iterator
 from typing import IO, Any
 
-import ijson  # type: ignore[import-untyped]
+import ijson
 import orjson
 
 from ..problems import BadInput

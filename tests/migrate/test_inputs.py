@@ -107,3 +107,29 @@ def test_dev_zero_is_refused_at_once(tmp_path: Path, command: str) -> None:
     assert lines == ["chat-migrate: /dev/zero: is a character device, not a regular file "
                      "(a pipe or '-' is read too)"], lines  # fmt: skip
     assert not data.exists()
+
+
+def test_running_out_of_memory_is_said_so_not_not_json(tmp_path: Path) -> None:
+    """Under a 400 MB address-space limit a 40 MB value cannot be parsed: the report says it
+    ran out of memory (for that key, or for the file), never that the value is not JSON."""
+    import resource
+
+    messages = [{"id": "m", "role": "user", "content": "x" * 40_000_000, "createdAt": T0}]
+    path = write_export(tmp_path / "big.json", navi_items([{"id": "s1", "messages": messages}]))
+    limit = 400 * 1024 * 1024
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "migrate", "inspect", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=120,
+        check=False,
+        preexec_fn=cap,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    output = (done.stdout + done.stderr).decode()
+    assert "not enough memory" in output, output
+    assert "not JSON" not in output and "Traceback" not in output, output
