@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
+import stat
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -251,7 +252,11 @@ def _repeated_items(path: Path, name: str) -> dict[str, int]:
 
 
 def _open(path: Path, name: str) -> tuple[BinaryIO, int]:
+    """Only a regular file: a pipe would be read once (and opening one waits for a writer), a
+    device may never end. The command line spools pipes first (:mod:`migrate.inputs`)."""
     try:
+        if not stat.S_ISREG(path.stat().st_mode) and not path.is_dir():
+            raise BadInput(name, "is not a regular file (give pipes to the command line)")
         handle = path.open("rb")
         return handle, path.stat().st_size
     except FileNotFoundError:

@@ -118,3 +118,20 @@ def test_a_lone_surrogate_in_an_already_parsed_value_is_mended_and_reported(
     assert problem["message"].startswith("1 broken")
     (stored,) = store_state(data_dir)
     assert stored["messages"] == [["user", "cut \ufffd"], ["assistant", "pair 😀 and \\ud83d"]]
+
+
+def test_read_export_itself_refuses_what_is_not_a_regular_file(tmp_path: Path) -> None:
+    """Callers other than the command line (the sidecar's legacy import, other importers) get a
+    clear refusal instead of a read that blocks on a FIFO or never ends on a device."""
+    import os
+
+    import pytest
+
+    from migrate.problems import BadInput
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for path in (fifo, Path("/dev/zero")):
+        with pytest.raises(BadInput) as caught:
+            read_export(path)
+        assert "not a regular file" in caught.value.reason
