@@ -24,6 +24,7 @@ from . import (
     http_bench,
     http_report,
     migrate_bench,
+    peer_bench,
     search_bench,
     store_ops,
     turn_bench,
@@ -41,13 +42,20 @@ from .common import (
 from .report import NOTES, build_rows, render_markdown, render_text
 
 STORE_SECTIONS = ("append", "baseline", "sequential", "concurrent", "open", "stream", "list", "rss")
-SECTIONS = STORE_SECTIONS + http_bench.SECTIONS + turn_bench.SECTIONS + migrate_bench.SECTIONS
+SECTIONS = (
+    STORE_SECTIONS
+    + http_bench.SECTIONS
+    + turn_bench.SECTIONS
+    + migrate_bench.SECTIONS
+    + peer_bench.SECTIONS
+)
 SUITES = {
     "all": SECTIONS,
     "store": STORE_SECTIONS,
     "http": http_bench.SECTIONS,
     "turns": turn_bench.SECTIONS,
     "migrate": migrate_bench.SECTIONS,
+    "peers": peer_bench.SECTIONS,
 }
 BIG_CONTENT_CHARS = 256
 
@@ -80,6 +88,7 @@ SIMPLE: dict[str, Callable[[Sizes, Path], Awaitable[Figures]]] = {
     **http_bench.SUITE,
     **turn_bench.SUITE,
     **migrate_bench.SUITE,
+    **peer_bench.SUITE,
 }
 
 
@@ -146,7 +155,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--suite",
         choices=sorted(SUITES),
         default="all",
-        help="store, http, turns, migrate or all (default)",
+        help="store, http, turns, migrate, peers or all (default)",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, fewer repetitions")
     parser.add_argument(
@@ -173,7 +182,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         )
     args.selected = [s for s in SECTIONS if s in selected]
     args.label = "+".join(
-        n for n in ("store", "http", "turns", "migrate") if set(SUITES[n]) & set(args.selected)
+        n
+        for n in ("store", "http", "turns", "migrate", "peers")
+        if set(SUITES[n]) & set(args.selected)
     )
     return args
 
@@ -185,6 +196,7 @@ def render(path: Path, markdown: bool) -> int:
     http_report.build_rows(results)
     turn_bench.build_rows(results)
     migrate_bench.build_rows(results)
+    peer_bench.build_rows(results)
     print(f"{saved['benchmark']} benchmark of {saved['date']} ({path})")
     print(render_markdown(results.rows) if markdown else render_text(results.rows))
     return 0
@@ -213,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     http_report.build_rows(results)
     turn_bench.build_rows(results)
     migrate_bench.build_rows(results)
+    peer_bench.build_rows(results)
     output = {
         "benchmark": args.label,
         "date": started.isoformat(timespec="seconds"),

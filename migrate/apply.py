@@ -13,7 +13,7 @@ import asyncio
 import secrets
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -23,12 +23,13 @@ import orjson
 from sidecar.store.ids import path_name
 
 from .document import conversation_document
+from .inputs import STDIN, Input, as_input
 from .model import Conversation
 from .normalize import format_ms
 from .plan import Plan
 from .rules import merge
 from .storecopies import stored_copies
-from .stored import branch_names, from_store
+from .stored import branch_names, from_store, stored_paths
 from .target import DIRECT_BATCH_MESSAGES, Refused, Target
 
 ActionKind = Literal["create", "merge", "unchanged"]
@@ -162,7 +163,8 @@ async def _action(
         return Action("create", conversation.store_id, identity, size, conversation=conversation)
     stored = from_store(stored_doc)
     before = _flags(stored)
-    outcome = merge(stored, conversation, taken=branch_names(stored_doc), stored=True)
+    paths = stored_paths(stored_doc)
+    outcome = merge(stored, conversation, taken=branch_names(stored_doc), paths=paths)
     new_aliases = [a for a in conversation.aliases if a not in stored.aliases]
     if new_aliases:
         stored.aliases.extend(new_aliases)
@@ -170,8 +172,15 @@ async def _action(
         migration["aliases"] = list(stored.aliases)
         stored.metadata["migration"] = migration
     stored.app, stored.legacy_id = conversation.app, conversation.legacy_id
-    changed = outcome.added > 0 or _flags(stored) != before or bool(new_aliases)
+    changed = (
+        outcome.added > 0
+        or outcome.activated is not None
+        or _flags(stored) != before
+        or bool(new_aliases)
+    )
     note = f"kept the diverging tail on branch {outcome.branch}" if outcome.branch else ""
+    if outcome.activated is not None:
+        note = f"this later copy is already on branch {outcome.activated}: made it active"
     return Action(
         "merge" if changed else "unchanged",
         stored.store_id,
@@ -277,15 +286,21 @@ def run_folder(data_dir: Path, run_id: str) -> Path:
     return data_dir / MIGRATIONS / path_name(run_id)
 
 
-def copy_inputs(folder: Path, paths: list[Path]) -> list[str]:
-    """Copy every input into the run's folder (numbered, so equal names do not clash)."""
+def copy_inputs(folder: Path, paths: Sequence[Path | Input]) -> list[str]:
+    """Copy every input into the run's folder (numbered, so equal names do not clash; named
+    after what the user gave: a spooled pipe is named after the pipe)."""
     inputs = folder / "inputs"
     inputs.mkdir(parents=True, exist_ok=True)
     folder.parent.chmod(0o700)
     copies: list[str] = []
-    for number, path in enumerate(paths, start=1):
-        name = f"{number:03d}-{path.name}"
-        shutil.copyfile(path, inputs / name)
+    for number, item in enumerate(paths, start=1):
+        source = as_input(item)
+        shown = "stdin" if source.label == STDIN else Path(source.label).name
+        name = f"{number:03d}-{shown or 'input'}"
+        if source.path.is_dir():  # a tool's history kept as a folder (a Cline task)
+            shutil.copytree(source.path, inputs / name)
+        else:
+            shutil.copyfile(source.path, inputs / name)
         copies.append(f"inputs/{name}")
     return copies
 
@@ -324,6 +339,8 @@ def build_report(
             "dropped_as_duplicates": plan.dropped,
             "same_in_another_copy": plan.shared,
         },
+        "hidden_skipped": plan.hidden_skipped,
+        "large_parts_replaced": plan.large_parts_replaced,
         "actions": [a.to_json() for a in actions],
         "problems": [p.to_json() for p in plan.problems],
     }

@@ -9,19 +9,27 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import orjson
 import typer
 
-from .dedupe import apply_dedupe, plan_dedupe
+from .adapters.peers import PEER_FORMATS
+from .dedupe import plan_dedupe
+from .discover import default_paths, places
+from .discover import discover as discover_histories
+from .heap import big_strings_mapped
+from .inputs import Input, readable_inputs
 from .normalize import DEFAULT_DUP_WINDOW_MS
+from .peerplan import PeerReading
+from .peerrun import peer_import_run, peer_validate
 from .plan import Plan, build_plan
 from .problems import BadInput
 from .progress import Reporter
-from .run import import_run
+from .run import dedupe_run, import_run
 from .target import TOKEN_ENV, Target, TargetError, open_target
 from .validate import validate as validate_store
 
@@ -42,7 +50,24 @@ app = typer.Typer(
 Exports = Annotated[
     list[Path],
     typer.Argument(
-        help="Export files (JSON: a flat localStorage object or an envelope).", show_default=False
+        help="Export files (JSON: a flat localStorage object or an envelope); a pipe or '-' "
+        "(standard input) is read too.",
+        show_default=False,
+    ),
+]
+Sources = Annotated[
+    list[Path] | None,
+    typer.Argument(
+        help="Export files; with --from, the tool's files or folders (none: its usual places).",
+        show_default=False,
+    ),
+]
+FromFormat = Annotated[
+    str | None,
+    typer.Option(
+        "--from",
+        metavar="FORMAT",
+        help=f"Another tool's history instead of exports: {', '.join(PEER_FORMATS)}.",
     ),
 ]
 DataDir = Annotated[
@@ -111,7 +136,19 @@ async def _with_target(
         await target.close()
 
 
-def _plan(exports: list[Path], window: float, strict: bool, reporter: Reporter) -> Plan:
+@contextmanager
+def _readable(exports: list[Path]) -> Iterator[list[Input]]:
+    """The exports made readable twice (pipes and stdin spooled); a bad one is exit 2."""
+    stack = ExitStack()
+    try:
+        inputs = stack.enter_context(readable_inputs(exports))
+    except BadInput as exc:
+        _fail(str(exc))
+    with stack:
+        yield inputs
+
+
+def _plan(exports: list[Input], window: float, strict: bool, reporter: Reporter) -> Plan:
     bar = reporter.bar("reading", total=len(exports))
 
     def on_file(label: str) -> None:
@@ -119,9 +156,44 @@ def _plan(exports: list[Path], window: float, strict: bool, reporter: Reporter) 
         bar.advance(1)
 
     try:
-        return build_plan(exports, window_ms=round(window * 1000), strict=strict, on_file=on_file)
+        with big_strings_mapped():
+            return build_plan(
+                exports, window_ms=round(window * 1000), strict=strict, on_file=on_file
+            )
     except BadInput as exc:
         _fail(str(exc))
+
+
+def _exports(exports: list[Path] | None) -> list[Path]:
+    if not exports:
+        _fail("give export files, or --from FORMAT for another tool's history")
+    return list(exports)
+
+
+def _reading(
+    from_format: str, paths: list[Path] | None, strict: bool, reporter: Reporter
+) -> PeerReading:
+    """Another tool's history (``--from``): the PATHs given, or its usual places."""
+    if from_format not in PEER_FORMATS:
+        _fail(f"--from: unknown format {from_format!r} (one of {', '.join(PEER_FORMATS)})")
+    if not paths:
+        paths = default_paths(from_format)
+        if not paths:
+            looked = ", ".join(str(p) for p in places(from_format))
+            _fail(f"no {from_format} history in its usual places (looked in {looked})")
+    bar = reporter.bar("reading", total=None)
+
+    def on_unit(label: str) -> None:
+        bar.describe(f"reading {Path(label).name}")
+        bar.advance(1)
+
+    try:
+        reading = PeerReading(from_format, paths, strict=strict, on_unit=on_unit)
+        if strict:
+            reading.check()  # before the store is opened: a bad unit anywhere writes nothing
+    except BadInput as exc:
+        _fail(str(exc))
+    return reading
 
 
 WINDOW_HELP = "Re-saves of one message at most this many seconds apart collapse into one."
@@ -135,8 +207,8 @@ def inspect(exports: Exports, json_out: Json = False, quiet: Quiet = False) -> N
     duplicates an import would make.
     """
     reporter = Reporter(not (quiet or json_out))
-    with reporter.live():
-        plan = _plan(exports, DEFAULT_DUP_WINDOW_MS / 1000, False, reporter)
+    with _readable(exports) as inputs, reporter.live():
+        plan = _plan(inputs, DEFAULT_DUP_WINDOW_MS / 1000, False, reporter)
     if json_out:
         _emit_json(
             {
@@ -168,7 +240,8 @@ def inspect(exports: Exports, json_out: Json = False, quiet: Quiet = False) -> N
 
 @app.command("import")
 def import_(
-    exports: Exports,
+    exports: Sources = None,
+    from_format: FromFormat = None,
     dry_run: DryRun = False,
     json_out: Json = False,
     strict: Annotated[
@@ -181,22 +254,34 @@ def import_(
     url: Url = None,
     quiet: Quiet = False,
 ) -> None:
-    """Import exports into the store. Re-importing the same exports changes nothing.
+    """Import exports (or, with --from, another tool's history) into the store, exactly once.
 
     Each run gets an id and a folder DATA_DIR/migrations/<run_id>/ with a copy of every input and
-    report.json. A bad file (not JSON, truncated, no known app's keys) stops everything before
-    anything is written (exit 2).
+    report.json. A bad export file (not JSON, truncated, no known app's keys) stops everything
+    before anything is written (exit 2). With --from, one bad file or session of the tool's is
+    reported with its path and skipped (--strict: fatal, nothing written).
     """
     _check_source(data_dir, url)
     started = int(time.time() * 1000)
     reporter = Reporter(not (quiet or json_out))
-    with reporter.live():
-        plan = _plan(exports, dup_window, strict, reporter)
+    with ExitStack() as stack:
+        if from_format is None:
+            inputs = stack.enter_context(_readable(_exports(exports)))
+            stack.enter_context(reporter.live())
+            plan = _plan(inputs, dup_window, strict, reporter)
 
-        async def work(target: Target) -> dict[str, Any]:
-            return await import_run(
-                plan, list(exports), target, dry_run=dry_run, started_ms=started, reporter=reporter
-            )
+            async def work(target: Target) -> dict[str, Any]:
+                return await import_run(
+                    plan, inputs, target, dry_run=dry_run, started_ms=started, reporter=reporter
+                )
+        else:
+            stack.enter_context(reporter.live())
+            reading = _reading(from_format, exports, strict, reporter)
+
+            async def work(target: Target) -> dict[str, Any]:
+                return await peer_import_run(
+                    reading, target, dry_run=dry_run, started_ms=started, reporter=reporter
+                )
 
         result = _run(lambda: _with_target(data_dir, url, work, create=not dry_run))
     if json_out:
@@ -226,6 +311,12 @@ def import_(
         f"{messages['dropped_as_duplicates']} re-saves dropped as duplicates, "
         f"{messages['same_in_another_copy']} already in another copy",
     )
+    if result["hidden_skipped"] or result["large_parts_replaced"]:
+        _say(
+            quiet,
+            f"hidden messages skipped: {result['hidden_skipped']}, "
+            f"binary parts over 1 MiB replaced by a note: {result['large_parts_replaced']}",
+        )
     for problem in result["problems"]:
         line = f"{problem['severity']}: {problem['file']} [{problem['key'] or '-'}]: {problem['message']}"
         if problem["severity"] == "error":
@@ -238,7 +329,8 @@ def import_(
 
 @app.command()
 def validate(
-    exports: Exports,
+    exports: Sources = None,
+    from_format: FromFormat = None,
     json_out: Json = False,
     dup_window: Annotated[
         float, typer.Option("--dup-window", min=0, metavar="SECONDS", help=WINDOW_HELP)
@@ -254,12 +346,23 @@ def validate(
     """
     _check_source(data_dir, url)
     reporter = Reporter(not (quiet or json_out))
-    with reporter.live():
-        plan = _plan(exports, dup_window, False, reporter)
+    with ExitStack() as stack:
+        if from_format is None:
+            inputs = stack.enter_context(_readable(_exports(exports)))
+            stack.enter_context(reporter.live())
+            plan = _plan(inputs, dup_window, False, reporter)
 
-        async def work(target: Target) -> Any:
-            bar = reporter.bar("validating", total=len(plan.conversations) + len(plan.documents))
-            return await validate_store(plan, target, advance=bar.advance)
+            async def work(target: Target) -> Any:
+                total = len(plan.conversations) + len(plan.documents)
+                bar = reporter.bar("validating", total=total)
+                return await validate_store(plan, target, advance=bar.advance)
+        else:
+            stack.enter_context(reporter.live())
+            reading = _reading(from_format, exports, False, reporter)
+
+            async def work(target: Target) -> Any:
+                bar = reporter.bar("validating", total=None)
+                return await peer_validate(reading, target, advance=bar.advance)
 
         checked = _run(lambda: _with_target(data_dir, url, work))
     if json_out:
@@ -294,12 +397,15 @@ def dedupe(
 
     A copy (>= 3 messages whose roles and contents equal or start another conversation, and only
     one) is recorded in the survivor's metadata and moved to the trash (restorable). The plan is
-    printed first; --dry-run stops there.
+    printed first; --dry-run stops there. A dedupe that merges is a run with an id, undone by
+    `rollback RUN_ID` like an import.
     """
     _check_source(data_dir, url)
     reporter = Reporter(not (quiet or json_out))
 
-    async def work(target: Target) -> Any:
+    started = int(time.time() * 1000)
+
+    async def work(target: Target) -> tuple[Any, dict[str, Any] | None]:
         with reporter.live():
             summaries = len(await target.summaries())
             bar = reporter.bar("scanning", total=summaries)
@@ -309,15 +415,16 @@ def dedupe(
                 _say(quiet, ("would " if dry_run else "") + merge.line())
             for line in plan.possible:
                 _say(quiet, line)
-        if not dry_run:
-            await apply_dedupe(plan, target)
-        return plan
+        if dry_run or not plan.merges:
+            return plan, None
+        return plan, await dedupe_run(plan, target, started)
 
-    plan = _run(lambda: _with_target(data_dir, url, work))
+    plan, run = _run(lambda: _with_target(data_dir, url, work))
     if json_out:
         _emit_json(
             {
                 "dry_run": dry_run,
+                "run_id": run["run_id"] if run else None,
                 "scanned": plan.scanned,
                 "merges": [
                     {"from": m.source.store_id, "into": m.target.store_id, "identity": m.identity}
@@ -329,6 +436,9 @@ def dedupe(
         return
     verb = "would merge" if dry_run else "merged"
     _say(quiet, f"scanned {plan.scanned} conversations: {verb} {len(plan.merges)}")
+    if run is not None:
+        _say(quiet, f"run {run['run_id']} (undo: chat-migrate rollback {run['run_id']})")
+        _say(quiet, f"report: {run['report']}")
 
 
 @app.command()
@@ -370,6 +480,31 @@ def rollback(
             typer.echo(f"refused (changed since the run; use --force): {item}")
     if refused:
         raise typer.Exit(1)
+
+
+@app.command()
+def discover(json_out: Json = False, quiet: Quiet = False) -> None:
+    """List every history of other tools found on this machine: format, path, conversations,
+    messages, newest date. Reads only; looks in the tools' usual places for this user
+    ($HOME, $XDG_CONFIG_HOME; VS Code, Insiders and VSCodium; ~/Downloads for exports)."""
+    reporter = Reporter(not (quiet or json_out))
+    with reporter.live():
+        bar = reporter.bar("looking", total=None)
+        found = discover_histories(on_place=lambda place: bar.describe(f"reading {place}"))
+    if json_out:
+        _emit_json({"histories": [f.to_json() for f in found]})
+        return
+    if not found:
+        _say(quiet, "no other tool's history found in the usual places")
+    for row in found:
+        newest = row.to_json()["newest"] or "-"
+        _say(
+            quiet,
+            f"{row.format:12} {row.conversations:6} conversations {row.messages:8} messages  "
+            f"newest {newest}  {row.path}",
+        )
+        for problem in row.problems:
+            typer.echo(f"  error: {problem}", err=True)
 
 
 def main() -> None:

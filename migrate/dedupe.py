@@ -5,6 +5,12 @@ is a prefix of exactly one other's is a copy of it: the other one already holds 
 merging records the copy's identity in the survivor's ``metadata.migration.aliases`` (and takes
 the copy's title and flags when it was updated later) and moves the copy to the trash, from
 which it can be restored. Shorter or ambiguous matches are only listed.
+
+Each ``dedupe`` that merges something is a run, like an import: both changes go through the one
+importer under a run id (the survivor's new fields, and the copy's ``deleted_at``, as a merge of
+a later copy of each), so ``chat-migrate rollback RUN_ID`` puts the survivor's fields back and
+the copy back from the trash, and refuses what changed since. The run's folder keeps its
+``report.json`` like an import's.
 """
 
 from __future__ import annotations
@@ -14,9 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .model import Conversation
+from .normalize import format_ms, parse_store_time
 from .rules import find_cross_app
 from .stored import from_store
-from .target import Target
+from .target import Target, TargetError
 
 
 @dataclass(slots=True)
@@ -85,7 +92,26 @@ async def plan_dedupe(
     return plan
 
 
-async def apply_dedupe(plan: DedupePlan, target: Target) -> None:
+def _later_copy(document: dict[str, Any], changes: dict[str, Any], now_ms: int) -> dict[str, Any]:
+    """The stored conversation with ``changes``, updated after the stored one, so the importer
+    takes its fields (and remembers, for the run, what they were before)."""
+    updated = max(now_ms, parse_store_time(document.get("updated_at")) + 1)
+    return {**document, **changes, "updated_at": format_ms(updated)}
+
+
+async def apply_dedupe(plan: DedupePlan, target: Target, run_id: str, now_ms: int) -> list[str]:
+    """Carry out the merges as run ``run_id``; the ids of the conversations it changed."""
+    changed: list[str] = []
     for merge in plan.merges:
-        await target.update(merge.target.store_id, merge.changes)
-        await target.trash(merge.source.store_id)
+        survivor = await target.export(merge.target.store_id)
+        copy = await target.export(merge.source.store_id)
+        if survivor is None or copy is None:
+            raise TargetError(f"{merge.line()}: one of them is gone from the store")
+        now = format_ms(now_ms)
+        documents = [
+            _later_copy(survivor, merge.changes, now_ms),
+            _later_copy(copy, {"deleted_at": now}, now_ms),
+        ]
+        result = await target.import_conversations(documents, run_id)
+        changed.extend(result.get("merged") or [])
+    return changed

@@ -26,13 +26,13 @@ def _message(
         "parent_id": parent,
         "role": message.role,
         "content": message.content,
-        "status": "complete",
+        "status": message.status,
         "created_at": stamp,
         "updated_at": stamp,
         "client_message_id": None,
         "turn_id": None,
-        "tool_calls": [],
-        "tool_call_id": None,
+        "tool_calls": message.tool_calls,
+        "tool_call_id": message.tool_call_id,
         "metadata": message.metadata,
         "source": _source(conversation.app, message.legacy_id, run_id),
     }
@@ -51,7 +51,7 @@ def conversation_document(
     for message in conversation.messages:
         messages.append(_message(conversation, message, parent, run_id))
         parent = message.id
-    branches = [{"name": "main", "head_message_id": parent}]
+    branches = [{"name": conversation.main_branch, "head_message_id": parent}]
     for branch in conversation.branches:
         head = branch.parent_id
         for message in branch.messages:
@@ -68,9 +68,9 @@ def conversation_document(
         "archived": conversation.archived,
         "deleted_at": None,
         "workspace": None,
-        "tags": [],
+        "tags": conversation.tags,
         "metadata": conversation.metadata,
-        "active_branch": "main",
+        "active_branch": conversation.main_branch,
         "revision": 1,
         "source": source or _source(conversation.app, conversation.legacy_id, run_id),
         "branches": branches,

@@ -39,7 +39,12 @@ class RawConversation:
 
 @dataclass(slots=True)
 class Message:
-    """A normalised message. ``id`` is the store id (deterministic, see :mod:`migrate.identity`)."""
+    """A normalised message. ``id`` is the store id (deterministic, see :mod:`migrate.identity`).
+
+    ``synced``: a message read back from the store that no migration wrote (the legacy app
+    synced it through the sidecar's API, or it was written in the sidecar), so it has no legacy
+    id and its id and time are the store's own (see :mod:`migrate.alignment`).
+    """
 
     id: str
     legacy_id: str | None
@@ -47,6 +52,13 @@ class Message:
     content: str
     created_ms: int
     metadata: dict[str, Any] = field(default_factory=dict)
+    synced: bool = False
+    #: CONTRACT §4 ``tool_calls`` of an assistant message (other tools' histories have them).
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    #: The call a ``tool`` message answers.
+    tool_call_id: str | None = None
+    #: CONTRACT §4 message status: a reply another tool cancelled or lost is not ``complete``.
+    status: str = "complete"
 
     @property
     def pair(self) -> tuple[str, str]:
@@ -81,6 +93,10 @@ class Conversation:
     aliases: list[str] = field(default_factory=list)
     dropped: int = 0
     shared: int = 0
+    #: The branch ``messages`` are on: ``main`` for an export; a stored copy's active branch.
+    main_branch: str = "main"
+    #: The store's ``tags`` (a tool with tags of its own, e.g. Open WebUI, gives them).
+    tags: list[str] = field(default_factory=list)
 
     @property
     def identity(self) -> str:

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from .adapters import ADAPTERS, Adapter, Extraction
+from .inputs import Input, as_input
 from .model import Conversation, RawConversation
 from .normalize import normalise
 from .problems import BadInput, Problem, Problems
-from .reading import ExportFile, parse_value, read_export
+from .reading import ExportFile, parse_text, read_export, report_broken
 from .rules import absorb, find_cross_app, merge
 
 
@@ -32,6 +33,9 @@ class InputReport:
     messages: int = 0
     unrelated_keys: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    #: Other tools' histories (§7): messages the tool hid, binary parts over 1 MiB replaced.
+    hidden_skipped: int = 0
+    large_parts_replaced: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -42,6 +46,8 @@ class InputReport:
             "conversations": self.conversations,
             "messages": self.messages,
             "unrelated_keys": self.unrelated_keys,
+            "hidden_skipped": self.hidden_skipped,
+            "large_parts_replaced": self.large_parts_replaced,
             "problems": [p.to_json() for p in self.problems],
         }
 
@@ -54,6 +60,14 @@ class Plan:
     notes: list[Problem]
     dropped: int
     shared: int = 0
+
+    @property
+    def hidden_skipped(self) -> int:
+        return sum(i.hidden_skipped for i in self.inputs)
+
+    @property
+    def large_parts_replaced(self) -> int:
+        return sum(i.large_parts_replaced for i in self.inputs)
 
     @property
     def problems(self) -> list[Problem]:
@@ -79,16 +93,26 @@ def scan_file(
     report = InputReport(export.label, export.shape, export.size)
     claimed: dict[str, dict[str, Any]] = {}
     items = export.items
+    if export.broken:
+        report_broken(problems, None, export.broken)
+    for key, count in export.repeated.items():
+        problems.error(
+            key,
+            f"the key appears {count} times in the file: only its last value was read "
+            "(the earlier ones were not imported)",
+        )
     for key in list(items):
         value = items.pop(key)
         adapter = _by_key(key)
         if adapter is None:
             try:
-                value = parse_value(value)
+                value, broken = parse_text(value)
             except ValueError:
                 report.unrelated_keys.append(key)
                 continue
             adapter = _by_value(key, value)
+            if adapter is not None and broken:
+                report_broken(problems, key, broken)
         if adapter is None:
             report.unrelated_keys.append(key)
         else:
@@ -108,7 +132,7 @@ def scan_file(
 
 
 def build_plan(
-    paths: Sequence[Path],
+    paths: Sequence[Path | Input],
     *,
     window_ms: int,
     strict: bool = False,
@@ -119,8 +143,8 @@ def build_plan(
     by_id: dict[str, Conversation] = {}
     documents: dict[str, dict[str, Any]] = {}
     notes = Problems("(several files)")
-    for path in paths:
-        label = str(path)
+    for item in paths:
+        path, label = as_input(item).path, as_input(item).label
         if on_file is not None:
             on_file(label)
         problems = Problems(label)

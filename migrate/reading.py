@@ -1,29 +1,57 @@
 """Reading one export file: encoding, JSON, and the two shapes (flat object or envelope).
 
-Memory: the file's bytes are parsed once and dropped; string values (JSON text inside JSON) are
-parsed one key at a time by the adapters, each replacing its raw text, so a huge export is never
-held three times over (raw bytes, outer parse, inner parse).
+Memory (LEGACY_FORMATS §5): the file is parsed as a stream (ijson, on its C yajl2 backend), one
+top-level value at a time, so neither the file's bytes nor a second parse of it are ever held
+whole: what stays is each key's value (for a flat export, the JSON text localStorage held), and
+the adapters parse each of those in turn and drop it. A key that appears twice in one file
+(JSON allows it; the last value wins) is reported by name, never dropped silently.
+
+Broken text: ``JSON.stringify`` writes a string cut in the middle of an emoji as a lone UTF-16
+surrogate (``"\\ud83d"``), which strict parsers refuse. A value holding one is still read: the
+broken character becomes U+FFFD and the adapters report how many were replaced.
 """
 
 from __future__ import annotations
 
 import codecs
-from dataclasses import dataclass
+import json
+import re
+import stat
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+import ijson
 import orjson
 
-from .problems import BadInput
+from .problems import BadInput, Problems
 
 ENVELOPE_KIND = "localstorage-export"
 ENVELOPE_VERSIONS = (1,)
 SIDECAR_FORMAT = "chat-sidecar.export"
+CHUNK = 1024 * 1024
+SURROGATE = re.compile("[\ud800-\udfff]")
+SURROGATE_ESCAPE = re.compile(rb"(\\+)u([dD][89a-fA-F][0-9a-fA-F]{2})")
+LOW_ESCAPE = re.compile(rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+BACKSLASH = ord("\\")
+ESCAPE_PAIR = 12
+JSON_TYPES = {
+    "start_array": "list",
+    "string": "str",
+    "number": "number",
+    "boolean": "bool",
+    "null": "null",
+}
 
 
 @dataclass(slots=True)
 class ExportFile:
-    """One parsed input: its items (key → value, raw text or already parsed) and its shape."""
+    """One parsed input: its items (key → value, raw text or already parsed) and its shape.
+
+    ``repeated``: keys that appeared more than once in the file, with how often (the last
+    value is the one in ``items``)."""
 
     path: Path
     label: str
@@ -31,24 +59,173 @@ class ExportFile:
     items: dict[str, Any]
     size: int
     envelope: dict[str, Any] | None = None
+    repeated: dict[str, int] = field(default_factory=dict)
+    #: Lone surrogate escapes in the file's own JSON text, replaced by U+FFFD.
+    broken: int = 0
 
 
-def _decode(data: bytes, label: str) -> Any:
-    """Parse JSON bytes in UTF-8 (with or without a BOM) or UTF-16 with a BOM."""
+class _Utf8Stream:
+    """The file's bytes as UTF-8 for the parser: a UTF-8 BOM skipped, UTF-16 (with its BOM)
+    decoded and re-encoded a chunk at a time."""
+
+    def __init__(self, handle: BinaryIO, label: str) -> None:
+        self._handle = handle
+        self._label = label
+        head = handle.read(2)
+        self._done = False
+        self._offset = 0
+        self._held = b""
+        #: Lone surrogate escapes replaced by U+FFFD so far.
+        self.broken = 0
+        self._decoder: codecs.IncrementalDecoder | None = None
+        if head in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+            self._decoder = codecs.getincrementaldecoder("utf-16")()
+            self._pending = self._decode(head)
+        else:
+            head += handle.read(1)
+            self._pending = b"" if head == codecs.BOM_UTF8 else head
+
+    def _decode(self, data: bytes, final: bool = False) -> bytes:
+        assert self._decoder is not None
+        try:
+            text = self._decoder.decode(data, final)
+        except UnicodeDecodeError as exc:
+            raise BadInput(self._label, f"not valid UTF-16 text ({exc.reason})") from None
+        return text.encode("utf-8", "surrogatepass")
+
+    def read(self, size: int = CHUNK) -> bytes:
+        """At most ``size`` bytes (``b""`` at the end)."""
+        if size == 0:  # ijson asks for nothing first, to learn whether we give bytes or text
+            return b""
+        while self._offset >= len(self._pending) and not self._done:
+            raw = self._handle.read(CHUNK)
+            self._done = not raw
+            data = self._decode(raw, final=self._done) if self._decoder else raw
+            self._pending = self._mend(data)
+            self._offset = 0
+        start = self._offset
+        self._offset = min(start + size, len(self._pending))
+        return self._pending[start : self._offset]
+
+    def _mend(self, data: bytes) -> bytes:
+        """``data`` with each lone surrogate escape *of this JSON text* (not of JSON text nested
+        in a string, whose backslash is itself escaped) turned into ``\\ufffd``, counted in
+        ``broken``: the C parser would turn it into ``?`` without a word. A tail that may be
+        the start of an escape waits for the next chunk."""
+        data = self._held + data
+        cut = len(data)
+        if not self._done:
+            tail = data.find(b"\\", max(0, len(data) - ESCAPE_PAIR))
+            if tail >= 0:
+                while tail > 0 and data[tail - 1] == BACKSLASH:
+                    tail -= 1
+                cut = tail
+        if b"\\u" not in data[:cut]:
+            data, self._held = data[:cut], data[cut:]
+            return data
+        out = bytearray()
+        start = paired = 0
+        for found in SURROGATE_ESCAPE.finditer(data, 0, cut):
+            slashes, code = found.group(1), int(found.group(2), 16)
+            at = found.end(1) - 1  # the escape's own backslash
+            if len(slashes) % 2 == 0 or at < paired:
+                continue  # an escaped backslash, or the low half of a pair
+            if code < 0xDC00:
+                low = LOW_ESCAPE.match(data, found.end())
+                if low is not None:
+                    paired = low.end()  # a whole pair: kept as it is
+                    cut = max(cut, paired)
+                    continue
+            out += data[start:at] + b"\\ufffd"
+            start = found.end()
+            self.broken += 1
+        self._held = data[cut:]
+        return bytes(out + data[start:cut])
+
+    def first_significant(self) -> bytes:
+        """The first byte that is not JSON whitespace (``b""``: there is none), kept to read."""
+        while True:
+            chunk = self.read()
+            if not chunk:
+                return b""
+            stripped = chunk.lstrip(b" \t\r\n")
+            if stripped:
+                self._pending = stripped + self._pending[self._offset :]
+                self._offset = 0
+                return stripped[:1]
+
+
+def _not_json(label: str, exc: Exception) -> BadInput:
+    reason = " ".join(str(exc).split())
+    return BadInput(label, f"not JSON or truncated ({reason[:160]})")
+
+
+def _top_level_pairs(stream: _Utf8Stream, label: str) -> Iterator[tuple[str, Any]]:
     try:
-        if data.startswith(codecs.BOM_UTF8):
-            return orjson.loads(memoryview(data)[len(codecs.BOM_UTF8) :])
-        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            try:
-                text = data.decode("utf-16")
-            except UnicodeDecodeError as exc:
-                raise BadInput(label, f"not valid UTF-16 text ({exc.reason})") from None
-            return orjson.loads(text)
-        return orjson.loads(data)
+        yield from ijson.kvitems(stream, "", use_float=True)
+    except ijson.JSONError as exc:
+        raise _not_json(label, exc) from None
+
+
+def _describe_top_level(stream: _Utf8Stream, label: str) -> str:
+    try:
+        _, event, _ = next(iter(ijson.parse(stream)))
+    except ijson.JSONError as exc:
+        raise _not_json(label, exc) from None
+    except StopIteration:
+        raise BadInput(label, "the file is empty") from None
+    return JSON_TYPES.get(str(event), str(event))
+
+
+def repaired(value: Any) -> tuple[Any, int]:
+    """``value`` with every lone surrogate replaced by U+FFFD, and how many there were."""
+    if isinstance(value, str):
+        return SURROGATE.subn("\ufffd", value)
+    if isinstance(value, list):
+        total = 0
+        for index, item in enumerate(value):
+            value[index], count = repaired(item)
+            total += count
+        return value, total
+    if isinstance(value, dict):
+        total = 0
+        for key in list(value):
+            value[key], count = repaired(value[key])
+            total += count
+        return value, total
+    return value, 0
+
+
+def parse_text(value: Any) -> tuple[Any, int]:
+    """A localStorage value, parsed when it is JSON text, and how many broken characters (lone
+    surrogates) were replaced by U+FFFD to read it. ``ValueError`` when a string is not JSON."""
+    if not isinstance(value, str):
+        return value, 0
+    try:
+        return orjson.loads(value), 0
     except orjson.JSONDecodeError as exc:
-        if not data.strip():
-            raise BadInput(label, "the file is empty") from None
-        raise BadInput(label, f"not JSON or truncated ({exc})") from None
+        if "memory" in str(exc).lower():  # orjson says so as a decode error: it is none
+            raise ValueError(
+                f"not enough memory to parse this value ({len(value):,} characters)"
+            ) from None
+        if "surrogate" not in str(exc):
+            raise ValueError(f"value is not JSON ({exc})") from None
+    except MemoryError:
+        raise ValueError(
+            f"not enough memory to parse this value ({len(value):,} characters)"
+        ) from None
+    try:
+        return repaired(json.loads(value))
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(f"value is not JSON ({exc})") from None
+
+
+def report_broken(problems: Problems, key: str | None, count: int) -> None:
+    problems.warning(
+        key,
+        f"{count} broken character(s) (a lone UTF-16 surrogate, as a string cut in the middle "
+        "of an emoji) replaced by U+FFFD",
+    )
 
 
 def parse_value(value: Any) -> Any:
@@ -56,33 +233,66 @@ def parse_value(value: Any) -> Any:
 
     Raises ``ValueError`` when a string is not JSON.
     """
-    if isinstance(value, str):
+    return parse_text(value)[0]
+
+
+def _repeated_items(path: Path, name: str) -> dict[str, int]:
+    """Keys repeated inside an envelope's ``items`` (the parse above kept only the last value
+    of each): a second pass over the file's keys, nothing else materialised."""
+    seen: Counter[str] = Counter()
+    handle, _ = _open(path, name)
+    with handle:
         try:
-            return orjson.loads(value)
-        except orjson.JSONDecodeError as exc:
-            raise ValueError(f"value is not JSON ({exc})") from None
-    return value
+            for prefix, event, value in ijson.parse(_Utf8Stream(handle, name)):
+                if event == "map_key" and prefix == "items":
+                    seen[value] += 1
+        except ijson.JSONError as exc:
+            raise _not_json(name, exc) from None
+    return {key: count for key, count in seen.items() if count > 1}
 
 
-def read_export(path: Path, label: str | None = None) -> ExportFile:
-    """Read and parse ``path``; :class:`BadInput` for anything that is not a usable export."""
-    name = label or str(path)
+def _open(path: Path, name: str) -> tuple[BinaryIO, int]:
+    """Only a regular file: a pipe would be read once (and opening one waits for a writer), a
+    device may never end. The command line spools pipes first (:mod:`migrate.inputs`)."""
     try:
-        data = path.read_bytes()
+        if not stat.S_ISREG(path.stat().st_mode) and not path.is_dir():
+            raise BadInput(name, "is not a regular file (give pipes to the command line)")
+        handle = path.open("rb")
+        return handle, path.stat().st_size
     except FileNotFoundError:
         raise BadInput(name, "no such file") from None
     except IsADirectoryError:
         raise BadInput(name, "is a directory, not an export file") from None
     except OSError as exc:
         raise BadInput(name, f"cannot be read ({exc.strerror})") from None
-    size = len(data)
-    document = _decode(data, name)
-    del data
-    if not isinstance(document, dict):
-        kind = type(document).__name__
-        raise BadInput(name, f"not a localStorage export (the top level is a JSON {kind})")
+
+
+def read_export(path: Path, label: str | None = None) -> ExportFile:
+    """Read and parse ``path``; :class:`BadInput` for anything that is not a usable export."""
+    name = label or str(path)
+    handle, size = _open(path, name)
+    with handle:
+        stream = _Utf8Stream(handle, name)
+        first = stream.first_significant()
+        if not first:
+            raise BadInput(name, "the file is empty")
+        if first != b"{":
+            kind = _describe_top_level(stream, name)
+            raise BadInput(name, f"not a localStorage export (the top level is a JSON {kind})")
+        document: dict[str, Any] = {}
+        seen: Counter[str] = Counter()
+        try:
+            for key, value in _top_level_pairs(stream, name):
+                seen[key] += 1
+                document[key] = value
+        except (MemoryError, OSError) as exc:
+            what = "not enough memory" if isinstance(exc, MemoryError) else exc.strerror
+            raise BadInput(name, f"cannot be read ({what}; {size:,} bytes)") from None
+    repeated = {key: count for key, count in seen.items() if count > 1}
+    del seen
+    broken = stream.broken
     if document.get("format") == SIDECAR_FORMAT:
-        return ExportFile(path, name, "sidecar-export", {"": document}, size)
+        return ExportFile(path, name, "sidecar-export", {"": document}, size, broken=broken)
     if document.get("kind") == ENVELOPE_KIND:
         version = document.get("version")
         if version not in ENVELOPE_VERSIONS:
@@ -91,5 +301,6 @@ def read_export(path: Path, label: str | None = None) -> ExportFile:
         if not isinstance(items, dict):
             raise BadInput(name, "envelope has no 'items' object")
         envelope = {k: v for k, v in document.items() if k != "items"}
-        return ExportFile(path, name, "envelope", items, size, envelope)
-    return ExportFile(path, name, "flat", document, size)
+        repeated = {**repeated, **_repeated_items(path, name)}
+        return ExportFile(path, name, "envelope", items, size, envelope, repeated, broken)
+    return ExportFile(path, name, "flat", document, size, repeated=repeated, broken=broken)

@@ -7,20 +7,14 @@ copy); ``find_cross_app`` finds conversations that are the same chat under anoth
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from .alignment import settle, shared_prefix
 from .model import Branch, Conversation, Message
 
 MIN_CROSS_APP = 3
 BRANCH_PREFIX = "import-"
-
-
-def same_message(a: Message, b: Message) -> bool:
-    """Both with legacy ids: equal ids. Otherwise equal role, content and time (to the ms)."""
-    if a.legacy_id is not None and b.legacy_id is not None:
-        return a.legacy_id == b.legacy_id
-    return a.role == b.role and a.content == b.content and a.created_ms == b.created_ms
 
 
 def _free_branch(taken: set[str]) -> str:
@@ -37,10 +31,12 @@ def _detached(tail: list[Message]) -> list[Message]:
 
 @dataclass(slots=True)
 class MergeOutcome:
-    """What a merge did: how many of ``other``'s messages were new, and the branch it made."""
+    """What a merge did: how many of ``other``'s messages were new, the branch it made, and the
+    stored branch it makes active (``other`` is the later copy and one already holds it)."""
 
     added: int = 0
     branch: str | None = None
+    activated: str | None = None
 
 
 def merge(
@@ -48,7 +44,7 @@ def merge(
     other: Conversation,
     *,
     taken: Sequence[str] = (),
-    stored: bool = False,
+    paths: Mapping[str, Sequence[Message]] | None = None,
 ) -> MergeOutcome:
     """Merge ``other`` into ``base`` in place (§4 "the same conversation in several exports").
 
@@ -57,22 +53,27 @@ def merge(
     the main branch is the common prefix plus the later copy's tail, and the earlier copy's tail
     goes on a branch ``import-<n>`` (``taken``: branch names already used in the store).
 
-    ``stored``: ``base`` is the store's copy. Its messages are already stored, so when the
-    later copy diverges its tail is simply offered as the main branch: the importer keeps the
-    stored tail where it is and holds the new one on an ``import-<n>`` branch, made active
-    because it is the later copy.
+    ``paths``: ``base`` is the store's copy and these are its branches, each a whole path
+    (:func:`migrate.stored.stored_paths`). What is stored is never moved: where :func:`settle`
+    finds ``other`` already held, nothing is added (a later copy held on another branch makes
+    that branch active); when the later copy diverges its tail is offered as the main branch,
+    which the importer keeps on a new ``import-<n>`` branch made active, the stored tail staying
+    where it is.
     """
     outcome = MergeOutcome()
     later_is_other = other.updated_ms > base.updated_ms
     ours, theirs = base.messages, other.messages
-    prefix = 0
-    while (
-        prefix < len(ours) and prefix < len(theirs) and same_message(ours[prefix], theirs[prefix])
-    ):
-        if later_is_other:
-            ours[prefix].content = theirs[prefix].content
-        prefix += 1
-    if prefix == len(theirs):
+    prefix = shared_prefix(ours, theirs)
+    if later_is_other and paths is None:
+        for kept, newer in zip(ours[:prefix], theirs, strict=False):
+            kept.content = newer.content  # a re-saved streaming reply grows
+    renamed = {theirs[i].id: ours[i].id for i in range(prefix)}
+    held = settle(paths, base.main_branch, theirs, later=later_is_other) if paths else None
+    if paths is not None and held is not None and held.holder is not None:
+        if not held.present:
+            base.messages = list(paths[held.holder])
+            base.main_branch = outcome.activated = held.holder
+    elif prefix == len(theirs):
         pass
     elif prefix == len(ours):
         base.messages = ours + _detached(theirs[prefix:])
@@ -84,13 +85,12 @@ def merge(
         outcome.added = len(theirs) - prefix
         outcome.branch = name
         if later_is_other:
-            if not stored:
+            if paths is None:
                 base.branches.append(Branch(name, parent, ours[prefix:]))
             base.messages = ours[:prefix] + _detached(theirs[prefix:])
         else:
             base.branches.append(Branch(name, parent, _detached(theirs[prefix:])))
-    known = {b.name for b in base.branches}
-    base.branches.extend(b for b in other.branches if b.name not in known)
+    _take_branches(base, other, renamed, taken, paths)
     if later_is_other:
         base.title = other.title or base.title
         base.starred, base.pinned, base.archived = other.starred, other.pinned, other.archived
@@ -104,6 +104,31 @@ def merge(
     base.dropped += other.dropped
     base.shared += other.shared + prefix
     return outcome
+
+
+def _take_branches(
+    base: Conversation,
+    other: Conversation,
+    renamed: Mapping[str, str],
+    taken: Sequence[str],
+    paths: Mapping[str, Sequence[Message]] | None,
+) -> None:
+    """``other``'s kept tails, now ``base``'s: parents that are shared messages take ``base``'s
+    ids; a tail the store already holds is not offered again; a clashing name gets a free one."""
+    names = {*taken, base.main_branch, *(b.name for b in base.branches)}
+    position = {m.id: i for i, m in enumerate(other.messages)}
+    for branch in other.branches:
+        if paths is not None:
+            cut = position[branch.parent_id] + 1 if branch.parent_id in position else 0
+            wanted = [*other.messages[:cut], *branch.messages]
+            if any(shared_prefix(path, wanted) == len(wanted) for path in paths.values()):
+                continue
+        elif branch.name in names:
+            continue  # the same tail, met again in another export
+        name = branch.name if branch.name not in names else _free_branch(names)
+        names.add(name)
+        parent = renamed.get(branch.parent_id or "", branch.parent_id)
+        base.branches.append(Branch(name, parent, branch.messages))
 
 
 def _rolling(messages: Sequence[Message]) -> list[int]:

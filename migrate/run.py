@@ -7,6 +7,7 @@ and ``report.json`` (LEGACY_FORMATS.md §6). A dry run compares with the store a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,9 @@ from .apply import (
     run_folder,
     write_report,
 )
+from .dedupe import DedupePlan, apply_dedupe
+from .inputs import Input
+from .normalize import format_ms
 from .plan import Plan
 from .progress import Reporter
 from .target import Target, TargetError
@@ -27,7 +31,7 @@ from .target import Target, TargetError
 
 async def import_run(
     plan: Plan,
-    exports: list[Path],
+    exports: Sequence[Path | Input],
     target: Target,
     *,
     dry_run: bool,
@@ -49,6 +53,8 @@ async def import_run(
                 "dropped_as_duplicates": plan.dropped,
                 "same_in_another_copy": plan.shared,
             },
+            "hidden_skipped": plan.hidden_skipped,
+            "large_parts_replaced": plan.large_parts_replaced,
             "problems": [p.to_json() for p in plan.problems],
         }
     assert run_id is not None
@@ -83,4 +89,34 @@ async def import_run(
             f"{len(outcome.failed)} conversation(s) refused by the store, the rest "
             f"imported (first: {first['id']}: {first['reason']}); report: {report['report']}"
         )
+    return report
+
+
+async def dedupe_run(plan: DedupePlan, target: Target, started_ms: int) -> dict[str, Any]:
+    """Carry out a dedupe plan as a run of its own: its id, folder and ``report.json``."""
+    if target.data_dir is None:
+        raise TargetError("the sidecar did not say where its data dir is")
+    run_id = new_run_id()
+    folder = run_folder(target.data_dir, run_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {
+        "kind": "dedupe",
+        "run_id": run_id,
+        "started_at": format_ms(started_ms),
+        "write_path": target.kind,
+        "data_dir": str(target.data_dir),
+        "merges": [
+            {"from": m.source.store_id, "into": m.target.store_id, "identity": m.identity}
+            for m in plan.merges
+        ],
+        "possible_duplicates": plan.possible,
+        "error": None,
+    }
+    try:
+        report["changed"] = await apply_dedupe(plan, target, run_id, started_ms)
+    except TargetError as exc:
+        report["error"] = str(exc)
+        raise TargetError(f"{exc} (run {run_id}: rollback undoes what was done)") from None
+    finally:
+        report["report"] = str(write_report(folder, report))
     return report

@@ -18,6 +18,7 @@ import orjson
 from aiohttp import ClientError, ClientSession, ClientTimeout
 
 from .document import export_document
+from .parts import combined, conversation_parts
 from .problems import BadInput
 
 TOKEN_ENV = "CHAT_SIDECAR_TOKEN"
@@ -229,9 +230,10 @@ class ApiTarget:
                 message = f"the token was refused (set {TOKEN_ENV})"
             if status == 413 and body is not None:
                 message = (
-                    f"the sidecar refuses a {len(body):,}-byte body (one conversation that "
-                    "big cannot go over REST): raise its --max-body-bytes, or stop it and "
-                    "run the import again to open the store directly"
+                    f"the sidecar refuses a {len(body):,}-byte body (its limit is lower than "
+                    "chat-migrate's 3 MiB parts, or one message is that big): raise its "
+                    "--max-body-bytes, or stop it and run the import again to open the store "
+                    "directly"
                 )
             error_type = Refused if status in (409, 413, 422) else TargetError
             raise error_type(f"{method} {path}: HTTP {status}: {message or text[:200]!r}")
@@ -261,18 +263,31 @@ class ApiTarget:
         return dict(document)
 
     async def import_conversations(self, conversations: list[Doc], run_id: str | None) -> Doc:
+        """Batches of whole conversations under the body budget; a conversation bigger than
+        that alone goes in parts (:mod:`migrate.parts`)."""
         total: Doc = {"created": [], "merged": [], "unchanged": [], "skipped": []}
         batch: list[bytes] = []
         size = 0
-        for item in [*(orjson.dumps(c) for c in conversations), None]:
-            if batch and (item is None or size + len(item) > API_BODY_BUDGET):
+        for conversation in [*conversations, None]:
+            item = orjson.dumps(conversation) if conversation is not None else None
+            too_big = item is not None and len(item) > API_BODY_BUDGET
+            if batch and (item is None or too_big or size + len(item) > API_BODY_BUDGET):
                 body = _document_bytes(batch, run_id)
                 _merge_counts(total, await self._call("POST", "/api/v1/import", body))
                 batch, size = [], 0
-            if item is not None:
+            if conversation is not None and item is not None and too_big:
+                _merge_counts(total, await self._import_in_parts(conversation, run_id))
+            elif item is not None:
                 batch.append(item)
                 size += len(item) + 1
         return total
+
+    async def _import_in_parts(self, conversation: Doc, run_id: str | None) -> Doc:
+        answers = []
+        for part in conversation_parts(conversation, API_BODY_BUDGET):
+            body = _document_bytes([orjson.dumps(part)], run_id)
+            answers.append(await self._call("POST", "/api/v1/import", body))
+        return combined(str(conversation["id"]), answers)
 
     async def rollback(self, run_id: str, force: bool) -> tuple[bool, Doc]:
         body = orjson.dumps({"force": force})

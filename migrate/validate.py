@@ -1,9 +1,10 @@
 """``validate``: do the exports, under the same rules, agree with what the store holds?
 
-Checks every planned conversation is present, every expected message is on its main branch in
-order with the same role, content and time, and titles and flags match (a conversation that
-existed before the migration, named by a ``backendConversationId``, keeps its own title and
-flags, so only its messages are checked). One line per difference.
+Checks every planned conversation is present and asks the import's own question
+(:func:`migrate.alignment.settle`): are the expected messages where the merge rule puts them
+(on the active branch, in order; an earlier copy's diverging tail on a branch of its own)? Then
+that each still has the export's role, content and time (a synced message keeps its own time),
+and, when the export is the later copy, its title and flags. One line per difference.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .alignment import differences, same_message, settle, shared_prefix
 from .apply import aliases_of
 from .model import Conversation, Message
-from .normalize import format_ms, parse_store_time
+from .normalize import parse_store_time
 from .plan import Plan
 from .storecopies import stored_copies
-from .stored import branch_path, from_store
+from .stored import active_branch, branch_path, from_store, stored_paths
 from .target import Target
 
 
@@ -28,55 +30,69 @@ class Checked:
     messages: int = 0
 
 
-def _short(text: str) -> str:
-    flat = " ".join(text.split())
-    return repr(flat if len(flat) <= 40 else flat[:39] + "…")
+def _where(label: str, number: int, message: Message) -> str:
+    return f"{label}: message {number}" + (f" ({message.legacy_id})" if message.legacy_id else "")
 
 
-def _compare_messages(
-    label: str, expected: list[Message], stored: list[Message], out: list[str]
+def _diverging(
+    label: str, path: list[Message], expected: list[Message], prefix: int, out: list[str]
 ) -> None:
-    by_id = {m.id: i for i, m in enumerate(stored)}
-    by_triple: dict[tuple[str, str, int], list[int]] = {}
+    """Describe what is wrong after the first expected message the active branch lacks: each
+    later one is missing, or found out of order (found by the same rule, anywhere on it)."""
+    candidates: dict[tuple[str, str], list[int]] = {}
     by_legacy: dict[str, list[int]] = {}
-    for i, m in enumerate(stored):
-        by_triple.setdefault((m.role, m.content, m.created_ms), []).append(i)
-        if m.legacy_id is not None:
-            by_legacy.setdefault(m.legacy_id, []).append(i)
+    for at in range(prefix, len(path)):
+        candidates.setdefault(path[at].pair, []).append(at)
+        if path[at].legacy_id is not None:
+            by_legacy.setdefault(str(path[at].legacy_id), []).append(at)
     used: set[int] = set()
-    last = -1
-
-    def pick(candidates: list[int]) -> int | None:
-        return next((i for i in candidates if i not in used), None)
-
-    for number, message in enumerate(expected, start=1):
-        where = f"{label}: message {number}" + (
-            f" ({message.legacy_id})" if message.legacy_id else ""
-        )
-        position = by_id.get(message.id)
-        if position is None or position in used:
-            position = pick(by_triple.get((message.role, message.content, message.created_ms), []))
-        if position is None and message.legacy_id is not None:
-            position = pick(by_legacy.get(message.legacy_id, []))
+    last = prefix - 1
+    for index in range(prefix, len(expected)):
+        message = expected[index]
+        where = _where(label, index + 1, message)
+        pool = [*by_legacy.get(message.legacy_id or "", []), *candidates.get(message.pair, [])]
+        position = next((p for p in pool if p not in used and same_message(path[p], message)), None)
         if position is None:
             out.append(f"{where}: missing from the main (active) branch")
             continue
         used.add(position)
-        found = stored[position]
-        if found.role != message.role:
-            out.append(f"{where}: role is {found.role!r}, expected {message.role!r}")
-        if found.content != message.content:
-            out.append(
-                f"{where}: content changed: {_short(found.content)}, expected {_short(message.content)}"
-            )
-        if found.created_ms != message.created_ms:
-            out.append(
-                f"{where}: time is {format_ms(found.created_ms)}, "
-                f"expected {format_ms(message.created_ms)}"
-            )
         if position < last:
             out.append(f"{where}: out of order on the main (active) branch")
         last = max(last, position)
+        out.extend(f"{where}: {what}" for _, what in differences([path[position]], [message]))
+
+
+def _compare_messages(
+    label: str,
+    expected: Conversation,
+    paths: dict[str, list[Message]],
+    active: str,
+    later: bool,
+    out: list[str],
+) -> None:
+    """The import's own question (:func:`settle`): are the expected messages where the merge
+    rule puts them? Then: do the stored ones still say what the export says?"""
+    settled = settle(paths, active, expected.messages, later=later)
+    if settled.present and settled.holder is not None:
+        path = paths[settled.holder]
+        for index, what in differences(path, expected.messages):
+            out.append(f"{_where(label, index + 1, expected.messages[index])}: {what}")
+    elif settled.holder is not None:
+        out.append(
+            f"{label}: its messages are on branch {settled.holder}, not on the active branch "
+            f"{active} (the export is the later copy)"
+        )
+    else:
+        path = paths.get(active, [])
+        for index, what in differences(path[: settled.prefix], expected.messages):
+            out.append(f"{_where(label, index + 1, expected.messages[index])}: {what}")
+        _diverging(label, path, expected.messages, settled.prefix, out)
+    by_id = {m.id: i for i, m in enumerate(expected.messages)}
+    for branch in expected.branches:
+        cut = by_id[branch.parent_id] + 1 if branch.parent_id in by_id else 0
+        wanted = [*expected.messages[:cut], *branch.messages]
+        if not any(shared_prefix(p, wanted) == len(wanted) for p in paths.values()):
+            out.append(f"{label}: the diverging tail kept on branch {branch.name} is missing")
 
 
 def _compare_fields(
@@ -89,16 +105,27 @@ def _compare_fields(
 
 
 def _document_messages(document: dict[str, Any]) -> list[Message]:
+    """A chat-sidecar conversation's active branch; its message ids are its identity, so they
+    stand in the legacy id's place."""
     return [
         Message(
             str(m.get("id")),
-            None,
+            str(m.get("id")),
             str(m.get("role")),
             str(m.get("content") or ""),
             parse_store_time(m.get("created_at")),
         )
         for m in branch_path(document)
     ]
+
+
+def _compare_by_id(
+    label: str, path: list[Message], expected: list[Message], out: list[str]
+) -> None:
+    prefix = shared_prefix(path, expected)
+    for index, what in differences(path[:prefix], expected):
+        out.append(f"{_where(label, index + 1, expected[index])}: {what}")
+    _diverging(label, path, expected, prefix, out)
 
 
 async def validate(
@@ -137,9 +164,10 @@ async def validate(
             if pairs != [m.pair for m in conversation.messages]:
                 out.append(f"{label}: no longer a prefix of {target_id}, which it was merged into")
             continue
-        _compare_messages(label, conversation.messages, stored.messages, out)
-        source = document.get("source")
-        if isinstance(source, dict) and source.get("kind") == "migration":
+        later = conversation.updated_ms > stored.updated_ms
+        paths = stored_paths(document)
+        _compare_messages(label, conversation, paths, active_branch(document), later, out)
+        if later:  # the export is the later copy: the import takes its title and flags
             _compare_fields(label, conversation, stored, out)
     for expected_doc in plan.documents:
         result.conversations += 1
@@ -152,7 +180,7 @@ async def validate(
             continue
         expected_messages = _document_messages(expected_doc)
         result.messages += len(expected_messages)
-        _compare_messages(label, expected_messages, _document_messages(document), out)
+        _compare_by_id(label, _document_messages(document), expected_messages, out)
         for name in ("title", "starred", "pinned", "archived"):
             if expected_doc.get(name) != document.get(name):
                 out.append(

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from ..model import RawConversation, RawMessage
 from ..problems import Problems
-from ..reading import parse_value
+from ..reading import parse_text, report_broken
 
 
 @dataclass(slots=True)
@@ -53,12 +53,16 @@ class Adapter(Protocol):
 
 
 def parsed(key: str, value: Any, problems: Problems) -> Any | None:
-    """The entry's parsed value, or ``None`` after reporting why it is unusable."""
+    """The entry's parsed value, or ``None`` after reporting why it is unusable (broken
+    characters repaired on the way are reported too)."""
     try:
-        return parse_value(value)
+        result, broken = parse_text(value)
     except ValueError as exc:
         problems.error(key, str(exc))
         return None
+    if broken:
+        report_broken(problems, key, broken)
+    return result
 
 
 def text_id(value: Any) -> str | None:

@@ -144,7 +144,9 @@ def _optional_id(value: object, path: str) -> str | None:
     return None if value is None else _checked(path, check_id, value)
 
 
-def _message(raw: object, path: str, conversation_id: str, seen: dict[str, Doc]) -> Doc:
+def _message(
+    raw: object, path: str, conversation_id: str, seen: dict[str, Doc], outside: dict[str, str]
+) -> Doc:
     body = _object(raw, path, MESSAGE_KEYS)
     for required in ("id", "role", "content", "created_at"):
         if required not in body:
@@ -156,7 +158,9 @@ def _message(raw: object, path: str, conversation_id: str, seen: dict[str, Doc])
         raise _fail(f"{path}.conversation_id", "does not name the conversation it is in")
     parent_id = _optional_id(body.get("parent_id"), f"{path}.parent_id")
     if parent_id is not None and parent_id not in seen:
-        raise _fail(f"{path}.parent_id", f"message '{parent_id}' is not listed before it")
+        # Only a message already stored in this conversation (checked by plan_import): a
+        # conversation too big for one request is sent in parts, each continuing the last.
+        outside.setdefault(parent_id, f"{path}.parent_id")
     created_at = _timestamp(body["created_at"], f"{path}.created_at")
     status = _checked(f"{path}.status", check_status, body.get("status", "complete"))
     return {
@@ -190,7 +194,13 @@ def _message(raw: object, path: str, conversation_id: str, seen: dict[str, Doc])
     }
 
 
-def _turn(raw: object, path: str, conversation_id: str, messages: dict[str, Doc]) -> Doc:
+def _turn(
+    raw: object,
+    path: str,
+    conversation_id: str,
+    messages: dict[str, Doc],
+    outside: dict[str, str],
+) -> Doc:
     """Turns are kept as given (the turn engine may add fields); the ones the store relies on
     are checked. An unfinished turn is imported as ``interrupted``, as nobody runs it here."""
     if not isinstance(raw, dict):
@@ -207,7 +217,7 @@ def _turn(raw: object, path: str, conversation_id: str, messages: dict[str, Doc]
     for name in ("user_message_id", "assistant_message_id"):
         message_id = _optional_id(raw.get(name), f"{path}.{name}")
         if message_id is not None and message_id not in messages:
-            raise _fail(f"{path}.{name}", f"message '{message_id}' is not in the conversation")
+            outside.setdefault(message_id, f"{path}.{name}")  # stored, like a parent
     for name in ("created_at", "updated_at"):
         if name in raw:
             _timestamp(raw[name], f"{path}.{name}")
@@ -217,7 +227,9 @@ def _turn(raw: object, path: str, conversation_id: str, messages: dict[str, Doc]
     return turn
 
 
-def _branches(raw: object, path: str, messages: list[Doc]) -> dict[str, str | None]:
+def _branches(
+    raw: object, path: str, messages: list[Doc], outside: dict[str, str]
+) -> dict[str, str | None]:
     if raw is None:
         return {DEFAULT_BRANCH: messages[-1]["id"] if messages else None}
     known = {m["id"] for m in messages}
@@ -230,7 +242,7 @@ def _branches(raw: object, path: str, messages: list[Doc]) -> dict[str, str | No
             raise _fail(f"{where}.name", f"branch '{name}' appears twice")
         head = _optional_id(body.get("head_message_id"), f"{where}.head_message_id")
         if head is not None and head not in known:
-            raise _fail(f"{where}.head_message_id", f"message '{head}' is not in the conversation")
+            outside.setdefault(head, f"{where}.head_message_id")  # stored, like a parent
         branches[name] = head
     if DEFAULT_BRANCH not in branches:  # every conversation has one (it may stay empty)
         branches = {DEFAULT_BRANCH: None, **branches}
@@ -247,24 +259,28 @@ def _conversation(raw: object, path: str) -> Doc:
     if not isinstance(revision, int) or isinstance(revision, bool) or revision < 1:
         raise _fail(f"{path}.revision", "must be an integer of at least 1")
     messages: dict[str, Doc] = {}
+    outside: dict[str, str] = {}
     client_ids: set[str] = set()
     for number, item in enumerate(_list(body.get("messages", []), f"{path}.messages")):
         where = f"{path}.messages[{number}]"
-        message = _message(item, where, conversation_id, messages)
+        message = _message(item, where, conversation_id, messages, outside)
         client_id = message["client_message_id"]
         if client_id is not None:
             if client_id in client_ids:
                 raise _fail(f"{where}.client_message_id", f"'{client_id}' is used twice")
             client_ids.add(client_id)
         messages[message["id"]] = message
-    branches = _branches(body.get("branches"), f"{path}.branches", list(messages.values()))
+    for parent_id, where in outside.items():
+        if parent_id in messages:
+            raise _fail(where, f"message '{parent_id}' is not listed before it")
+    branches = _branches(body.get("branches"), f"{path}.branches", list(messages.values()), outside)
     active = _checked(f"{path}.active_branch", check_id, body.get("active_branch", DEFAULT_BRANCH))
     if active not in branches:
         raise _fail(f"{path}.active_branch", f"branch '{active}' is not in branches")
     turns: list[Doc] = []
     turn_ids: set[str] = set()
     for number, item in enumerate(_list(body.get("turns", []), f"{path}.turns")):
-        turn = _turn(item, f"{path}.turns[{number}]", conversation_id, messages)
+        turn = _turn(item, f"{path}.turns[{number}]", conversation_id, messages, outside)
         if turn["id"] in turn_ids:
             raise _fail(f"{path}.turns[{number}].id", f"turn '{turn['id']}' appears twice")
         turn_ids.add(turn["id"])
@@ -299,6 +315,7 @@ def _conversation(raw: object, path: str) -> Doc:
         "branches": branches,
         "messages": list(messages.values()),
         "turns": turns,
+        "outside": outside,
     }
 
 
@@ -346,8 +363,12 @@ def parse_document(document: object) -> ImportDocument:
 
 def validate_document(document: object) -> None:
     """Raise :class:`ValidationFailed` (``field`` = the JSON path) unless ``document`` is a
-    valid export document that this sidecar can import."""
-    parse_document(document)
+    valid export document that this sidecar can import into any store: whole, so every parent
+    and branch head is in it (:func:`import_document` also takes a part of a conversation whose
+    earlier messages are stored)."""
+    for entry in parse_document(document).conversations:
+        if entry["outside"]:
+            raise _outside(entry, list(entry["outside"]))
 
 
 # ---------------------------------------------------------------------------- planning
@@ -384,6 +405,14 @@ def _free_import_branch(branches: dict[str, str | None]) -> str:
     return f"{IMPORT_BRANCH_PREFIX}{number}"
 
 
+def _outside(entry: Doc, missing: list[str]) -> ValidationFailed:
+    """A parent or branch head that is neither in the document nor stored in the conversation."""
+    return _fail(
+        entry["outside"][missing[0]],
+        f"message '{missing[0]}' is neither in the document nor stored in the conversation",
+    )
+
+
 def _plan_create(entry: Doc, run_id: str | None) -> tuple[Rewrite, str]:
     conversation = {name: entry[name] for name in EXPORTED_FIELDS}
     conversation["state"] = latest_state(entry["turns"])
@@ -407,6 +436,8 @@ def plan_import(image: Image | None, entry: Doc, run_id: str | None) -> tuple[Re
     progress or an added message reuses a ``client_message_id`` of another message.
     """
     if image is None:
+        if entry["outside"]:
+            raise _outside(entry, list(entry["outside"]))
         return _plan_create(entry, run_id)
     stored = image.conversation
     conversation_id = entry["id"]
@@ -417,6 +448,8 @@ def plan_import(image: Image | None, entry: Doc, run_id: str | None) -> tuple[Re
             details={"conversation_id": conversation_id, "state": stored.get("state")},
         )
     parents: dict[str, str | None] = {m["id"]: m.get("parent_id") for m in image.messages}
+    if missing := [m for m in entry["outside"] if m not in parents]:
+        raise _outside(entry, missing)
     client_ids = {
         m["client_message_id"]: m["id"] for m in image.messages if m.get("client_message_id")
     }

@@ -265,3 +265,40 @@ def test_a_body_the_sidecar_refuses_is_exit_2_with_a_report(tmp_path: Path) -> N
         assert _list_live(running.ready) == []
     finally:
         running.stop()
+
+
+def test_a_conversation_over_the_body_limit_goes_in_parts(tmp_path: Path, sidecar: Sidecar) -> None:
+    """~6 MB in one conversation (the server takes at most 4 MiB per body): sent in parts, each
+    continuing the last; the store holds it whole, once, and a rollback removes it whole."""
+    from .conftest import navi_items, write_export
+
+    filler = "x" * 100_000
+    messages = [
+        {
+            "id": f"m{i}",
+            "role": "user" if i % 2 == 0 else "assistant",
+            "content": f"{i} {filler}",
+            "createdAt": 1_735_144_337_407 + i * 1000,
+        }
+        for i in range(60)
+    ]
+    big = write_export(tmp_path / "big.json", navi_items([{"id": "big", "messages": messages}]))
+    api_dir = Path(sidecar.ready["data_dir"])
+    result = cli("import", "--json", "--data-dir", api_dir, big)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["write_path"] == "api"
+    (created,) = report["conversations"]["created"]
+    assert report["conversations"]["merged"] == []
+    again = json.loads(cli("import", "--json", "--data-dir", api_dir, big).stdout)
+    assert again["conversations"]["unchanged"] == [created]
+    assert cli("validate", "--data-dir", api_dir, big).exit_code == 0
+    rolled = cli("rollback", "--data-dir", api_dir, report["run_id"])
+    assert rolled.exit_code == 0, rolled.output
+    assert "removed: 1" in rolled.output
+    assert _list_live(sidecar.ready) == []
+    assert cli("import", "--data-dir", api_dir, big).exit_code == 0
+    sidecar.stop()
+    (stored,) = store_state(api_dir)
+    assert stored["messages"] == [[m["role"], m["content"]] for m in messages]
+    assert stored["branches"] == ["main"]

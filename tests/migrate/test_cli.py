@@ -364,6 +364,13 @@ def test_validate_catches_changed_missing_and_reordered_messages(
         await store.update_conversation(cid, {"starred": True})
 
     with_store(data_dir, change)
+    # Starring it in the sidecar made the store's copy the later one: its flags win, as an import
+    # would leave them. An export updated later still than that is expected to have set them.
+    assert not any(
+        "starred" in line
+        for line in cli("validate", "--data-dir", data_dir, path).stdout.splitlines()
+    )
+    path = navi_file(tmp_path / "full-later.json", session("s1", 6, updated=4_102_444_800_000))
     result = cli("validate", "--data-dir", data_dir, path, path_other)
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
@@ -478,6 +485,43 @@ def test_dedupe_dry_run_then_merge(tmp_path: Path, data_dir: Path) -> None:
     again = cli("import", "--data-dir", data_dir, tmp_path / "z.json")
     assert "0 created" in again.output
     assert json.loads(cli("dedupe", "--json", "--data-dir", data_dir).stdout)["merges"] == []
+
+
+def test_dedupe_is_a_run_that_rollback_undoes(tmp_path: Path, data_dir: Path) -> None:
+    original = session("s1", 5)
+    copy = {
+        **session("z1", 0, updated=T0 + 10**9, starred=True),
+        "messages": [dict(m, id=f"z{i}") for i, m in enumerate(original["messages"][:3])],
+    }
+    zustand = write_export(
+        tmp_path / "z.json", {"chat-store": {"state": {"chats": [copy]}, "version": 1}}
+    )
+    navi = navi_file(tmp_path / "n.json", original)
+    assert cli("import", "--data-dir", data_dir, zustand).exit_code == 0
+    assert cli("import", "--data-dir", data_dir, navi).exit_code == 0
+    before = {c["id"]: c for c in store_state(data_dir)}
+    done = cli("dedupe", "--json", "--data-dir", data_dir)
+    assert done.exit_code == 0, done.output
+    run_id = json.loads(done.stdout)["run_id"]
+    report = json.loads((data_dir / "migrations" / run_id / "report.json").read_text())
+    assert report["kind"] == "dedupe" and len(report["merges"]) == 1
+    merged = {c["id"]: c for c in store_state(data_dir)}
+    survivor, gone = conversation_id("navi", "s1"), conversation_id("zustand", "z1")
+    assert merged[gone]["deleted_at"] is not None
+    assert merged[survivor]["starred"] is True  # the copy was updated later: its flags
+    assert merged[survivor]["document"]["metadata"]["migration"]["aliases"] == ["zustand:z1"]
+
+    rolled = cli("rollback", "--data-dir", data_dir, run_id)
+    assert rolled.exit_code == 0, rolled.output
+    assert "reverted: 2" in rolled.output
+    after = {c["id"]: c for c in store_state(data_dir)}
+    for cid in (survivor, gone):
+        for name in ("title", "starred", "pinned", "archived", "deleted_at", "messages"):
+            assert after[cid][name] == before[cid][name], (cid, name)
+        assert after[cid]["document"]["metadata"] == before[cid]["document"]["metadata"]
+        assert after[cid]["document"]["updated_at"] == before[cid]["document"]["updated_at"]
+    for path in (zustand, navi):  # each as its own import left it
+        assert cli("validate", "--data-dir", data_dir, path).exit_code == 0
 
 
 def test_quiet_prints_nothing_on_success(tmp_path: Path, data_dir: Path) -> None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from migrate.alignment import same_message, settle
 from migrate.model import Conversation, Message, RawConversation, RawMessage
 from migrate.normalize import (
     LATEST_MS,
@@ -19,7 +20,7 @@ from migrate.normalize import (
     title_from,
 )
 from migrate.problems import Problems
-from migrate.rules import find_cross_app, merge, same_message
+from migrate.rules import find_cross_app, merge
 
 BASE_MS = 1_735_144_337_407
 WINDOW = 2000
@@ -283,6 +284,26 @@ def test_same_message_rule() -> None:
     assert not same_message(a, message(2, "user", "x", BASE_MS, "L2"))  # different legacy ids
     assert same_message(message(1, "user", "x", BASE_MS), message(2, "user", "x", BASE_MS, "L9"))
     assert not same_message(message(1, "user", "x", BASE_MS), message(2, "user", "x", BASE_MS + 1))
+    synced = message(7, "user", "x", BASE_MS + 99_000)
+    synced.synced = True  # posted through the API: the store's own id and time
+    assert same_message(synced, message(2, "user", "x", BASE_MS, "L9"))
+    assert same_message(message(2, "user", "x", BASE_MS, "L9"), synced)
+    assert not same_message(synced, message(2, "user", "y", BASE_MS, "L9"))
+    assert not same_message(synced, message(2, "assistant", "x", BASE_MS, "L9"))
+
+
+def test_settle_says_where_an_incoming_copy_stands() -> None:
+    shared = [message(i, "user", f"m{i}", BASE_MS + i, f"L{i}") for i in range(3)]
+    other = [*shared[:1], message(9, "user", "fork", BASE_MS + 9, "F")]
+    paths = {"main": shared, "import-1": other}
+    assert settle(paths, "main", shared[:2], later=True).present  # a prefix of main
+    grown = settle(
+        paths, "main", [*shared, message(5, "user", "new", BASE_MS + 5, "N")], later=False
+    )
+    assert (grown.prefix, grown.holder, grown.present) == (3, None, False)
+    kept = settle(paths, "main", other, later=False)  # an earlier copy's tail, already kept
+    assert (kept.prefix, kept.holder, kept.present) == (1, "import-1", True)
+    assert not settle(paths, "main", other, later=True).present  # the later copy: make it active
 
 
 # ---------------------------------------------------------------------------- cross-app copies

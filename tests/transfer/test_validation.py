@@ -140,3 +140,27 @@ async def test_the_run_id_argument_must_agree_with_the_document(store: Store) ->
     with pytest.raises(ValidationFailed) as caught:
         await import_document(store, good() | {"run_id": "one"}, run_id="two")
     assert caught.value.field == "run_id"
+
+
+async def test_a_part_continuing_stored_messages_is_imported(store: Store) -> None:
+    """A conversation too big for one request goes in parts (chat-migrate over REST): a part's
+    parents and branch heads may be messages already stored in that conversation, never others."""
+    first = document(conversation("c", chain("a", "b")), run_id="run-1")
+    assert (await import_document(store, first)).created == ["c"]
+    part = document(conversation("c", chain("c1", "c2", parent="b")), run_id="run-1")
+    with pytest.raises(ValidationFailed) as caught:
+        validate_document(part)  # on its own it is not a whole document
+    assert caught.value.field == "conversations[0].messages[0].parent_id"
+    assert (await import_document(store, part)).merged == ["c"]
+    _, messages = await store.all_messages("c")
+    assert [m["id"] for m in messages] == ["a", "b", "c1", "c2"]
+    assert (await import_document(store, part)).unchanged == ["c"]
+    stray = document(conversation("c", chain("d1", parent="nowhere")))
+    seq = store.seq
+    with pytest.raises(ValidationFailed) as caught:
+        await import_document(store, stray)
+    assert caught.value.field == "conversations[0].messages[0].parent_id"
+    new = document(conversation("fresh", chain("e1", parent="b")))
+    with pytest.raises(ValidationFailed):
+        await import_document(store, new)  # another conversation's message is not a parent
+    assert store.seq == seq

@@ -1,0 +1,163 @@
+"""Issue #12: a navi session the old app had begun syncing (``backendConversationId``) is merged
+into the store's conversation, not forked; importing again changes nothing and ``validate``
+agrees. The old app posted the first messages through the sidecar's API, which gave them its own
+ids and times, so here the stored messages match the export's by position, role and content
+(LEGACY_FORMATS §4). Both write paths: the store opened directly, and a running sidecar."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from sidecar.store import Store
+
+from .conftest import cli, navi_items, store_state, with_store, write_export
+from .test_api_path import Sidecar
+
+T0 = 1_735_144_337_407
+BACKEND_ID = "backend-42"
+
+
+def synced_session(count: int = 6) -> dict[str, Any]:
+    return {
+        "id": "s1",
+        "title": "Synced chat",
+        "createdAt": T0 - 1000,
+        "updatedAt": T0 + count * 60_000,
+        "backendConversationId": BACKEND_ID,
+        "messages": [
+            {
+                "id": f"s1-m{i}",
+                "role": "user" if i % 2 == 0 else "assistant",
+                "content": f"synced message {i}",
+                "createdAt": T0 + i * 60_000,
+            }
+            for i in range(count)
+        ],
+    }
+
+
+def _seed_direct(data_dir: Path, messages: list[dict[str, Any]]) -> None:
+    """What the old app did through the backend's API: the store's own ids and times."""
+
+    async def seed(store: Store) -> None:
+        await store.create_conversation(id=BACKEND_ID, title="From the backend")
+        for message in messages:
+            await store.append_message(BACKEND_ID, role=message["role"], content=message["content"])
+
+    with_store(data_dir, seed)
+
+
+def _seed_api(ready: dict[str, Any], messages: list[dict[str, Any]]) -> None:
+    async def seed() -> None:
+        headers = {"Authorization": f"Bearer {ready['token']}"}
+        base = f"{ready['url']}/api/v1/conversations"
+        async with aiohttp.ClientSession(headers=headers) as session:
+            body = {"id": BACKEND_ID, "title": "From the backend"}
+            async with session.post(base, json=body) as response:
+                assert response.status == 201, await response.text()
+            for message in messages:
+                body = {"role": message["role"], "content": message["content"]}
+                async with session.post(f"{base}/{BACKEND_ID}/messages", json=body) as response:
+                    assert response.status == 201, await response.text()
+
+    asyncio.run(seed())
+
+
+def _check_merged_once(data_dir: Path, path: Path, item: dict[str, Any], stored: int) -> None:
+    first = cli("import", "--json", "--data-dir", data_dir, path)
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["conversations"]["merged"] == [BACKEND_ID]
+    (conversation,) = store_state(data_dir)
+    assert conversation["id"] == BACKEND_ID
+    assert conversation["branches"] == ["main"]
+    assert conversation["document"]["active_branch"] == "main"
+    assert conversation["messages"] == [[m["role"], m["content"]] for m in item["messages"]]
+    assert len(conversation["document"]["messages"]) == len(item["messages"])  # nothing doubled
+    ids = [m["id"] for m in conversation["document"]["messages"]]
+    kept = [m["id"] for m in conversation["document"]["messages"] if m["source"] is None]
+    assert ids[:stored] == kept  # the backend's messages keep their ids and times
+
+    again = cli("import", "--json", "--data-dir", data_dir, path)
+    assert again.exit_code == 0, again.output
+    report = json.loads(again.stdout)
+    assert report["conversations"]["unchanged"] == [BACKEND_ID], again.stdout
+    assert report["conversations"]["merged"] == report["conversations"]["created"] == []
+    after = store_state(data_dir)
+    assert [c["document"]["revision"] for c in after] == [conversation["document"]["revision"]]
+    assert after[0]["document"] == conversation["document"]
+
+    checked = cli("validate", "--data-dir", data_dir, path)
+    assert checked.exit_code == 0, checked.output
+
+
+@pytest.mark.parametrize("stored", [1, 2, 6])
+def test_direct_path_merges_into_the_synced_conversation(
+    tmp_path: Path, data_dir: Path, stored: int
+) -> None:
+    item = synced_session()
+    _seed_direct(data_dir, item["messages"][:stored])
+    path = write_export(tmp_path / "navi.json", navi_items([item]))
+    if stored == len(item["messages"]):
+        # Everything already synced: the first import already has nothing to add.
+        result = cli("import", "--json", "--data-dir", data_dir, path)
+        assert json.loads(result.stdout)["conversations"]["unchanged"] == [BACKEND_ID]
+        assert cli("validate", "--data-dir", data_dir, path).exit_code == 0
+        return
+    _check_merged_once(data_dir, path, item, stored)
+
+
+@pytest.fixture
+def sidecar(tmp_path: Path) -> Iterator[Sidecar]:
+    running = Sidecar(tmp_path / "api-data", tmp_path / "sidecar.log")
+    yield running
+    running.stop()
+    if running.process.poll() is None:
+        running.process.kill()
+
+
+@pytest.mark.subprocess
+def test_api_path_merges_into_the_synced_conversation(tmp_path: Path, sidecar: Sidecar) -> None:
+    item = synced_session()
+    _seed_api(sidecar.ready, item["messages"][:2])
+    path = write_export(tmp_path / "navi.json", navi_items([item]))
+    api_dir = Path(sidecar.ready["data_dir"])
+    first = cli("import", "--json", "--data-dir", api_dir, path)
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["write_path"] == "api"
+    assert json.loads(first.stdout)["conversations"]["merged"] == [BACKEND_ID]
+    again = cli("import", "--json", "--data-dir", api_dir, path)
+    assert json.loads(again.stdout)["conversations"]["unchanged"] == [BACKEND_ID], again.stdout
+    checked = cli("validate", "--data-dir", api_dir, path)
+    assert checked.exit_code == 0, checked.output
+    sidecar.stop()
+    (conversation,) = store_state(api_dir)
+    assert conversation["branches"] == ["main"]
+    assert conversation["messages"] == [[m["role"], m["content"]] for m in item["messages"]]
+    assert len(conversation["document"]["messages"]) == len(item["messages"])
+
+
+def test_a_real_divergence_keeps_the_export_tail_on_a_branch_and_stays_idempotent(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """Only a stored message whose role or content differs at the same position forks."""
+    item = synced_session()
+    stored = [*item["messages"][:2], {"role": "user", "content": "typed in the sidecar"}]
+    _seed_direct(data_dir, stored)
+    path = write_export(tmp_path / "navi.json", navi_items([item]))
+    assert cli("import", "--data-dir", data_dir, path).exit_code == 0
+    (conversation,) = store_state(data_dir)
+    assert sorted(conversation["branches"]) == ["import-1", "main"]
+    assert len(conversation["document"]["messages"]) == 3 + 4  # shared prefix stored once
+    before = conversation["document"]
+    again = cli("import", "--json", "--data-dir", data_dir, path)
+    assert json.loads(again.stdout)["conversations"]["unchanged"] == [BACKEND_ID], again.stdout
+    assert store_state(data_dir)[0]["document"] == before
+    checked = cli("validate", "--data-dir", data_dir, path)
+    assert checked.exit_code == 0, checked.output
