@@ -47,11 +47,27 @@ pg_start() {
     _pg_as "$bindir/initdb" -D "$dir/cluster" -U postgres --pwfile="$dir/.pw" \
         --auth-host=scram-sha-256 --auth-local=scram-sha-256 -E UTF8 --locale=C.UTF-8 >/dev/null
     port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-    _pg_as "$bindir/pg_ctl" -D "$dir/cluster" -l "$dir/server.log" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=300 -c shared_buffers=64MB" \
-        start >/dev/null
+    # Test settings: a private port on loopback, the socket in our folder; fsync off (a test
+    # server's durability is not under test: the sidecar's is, in its own data dir).
+    _pg_as tee -a "$dir/cluster/postgresql.conf" >/dev/null <<CONF
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$dir'
+fsync = off
+max_connections = 300
+shared_buffers = 64MB
+CONF
+    _pg_as "$bindir/pg_ctl" -D "$dir/cluster" -l "$dir/server.log" -w -t 60 start >/dev/null
     echo "postgresql://postgres@127.0.0.1:$port/postgres" >"$dir/dsn"
     echo "$bindir" >"$dir/bindir"
+}
+
+pg_pause() {  # stop the server, keep its data (tests: the hub goes away while devices write)
+    _pg_as "$(cat "$1/bindir")/pg_ctl" -D "$1/cluster" -m fast -w stop >/dev/null
+}
+
+pg_resume() {
+    _pg_as "$(cat "$1/bindir")/pg_ctl" -D "$1/cluster" -l "$1/server.log" -w -t 60 start >/dev/null
 }
 
 pg_stop() {
@@ -85,6 +101,8 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
     case "${1:-}" in
         start) pg_start "$2" ;;
         stop) pg_stop "$2" ;;
-        *) echo "usage: $0 start|stop DIR" >&2; exit 2 ;;
+        pause) pg_pause "$2" ;;
+        resume) pg_resume "$2" ;;
+        *) echo "usage: $0 start|stop|pause|resume DIR" >&2; exit 2 ;;
     esac
 fi

@@ -50,12 +50,15 @@ def heads_of(state: ConversationState) -> dict[str, str | None]:
 
 
 def local_changes(
-    state: ConversationState, image: Image, clock: HybridClock
+    state: ConversationState, image: Image, clock: HybridClock, at: str | None = None
 ) -> tuple[list[Op], set[tuple[str, str]]]:
     """The changes that take ``state`` to what ``image`` holds; joined into ``state`` too.
 
+    ``at``: the stamp of the store commit that made them (taken when the store announced it, so
+    "last writer" means the last to write, not the last to be compared); default now.
     Returns the changes and the (kind, key) registers they touched.
     """
+    stamp = at or clock.now()
     cid = state.conversation_id
     ops: list[Op] = []
     conversation = image.conversation
@@ -65,7 +68,6 @@ def local_changes(
         if name not in state.fields or state.fields[name][0] != conversation.get(name)
     }
     if changed:
-        stamp = clock.now()
         ops.append(Op(cid, "c", "", {"f": {n: [v, stamp] for n, v in changed.items()}}, stamp))
     for doc in image.messages:
         entry = state.messages.get(doc["id"])
@@ -76,7 +78,6 @@ def local_changes(
             if current is None or current.get(name) != doc.get(name)
         }
         if fields:
-            stamp = clock.now()
             fixed = {name: doc.get(name) for name in MESSAGE_FIXED}
             value = {"doc": fixed, "f": {n: [v, stamp] for n, v in fields.items()}}
             ops.append(Op(cid, "m", doc["id"], value, stamp))
@@ -91,13 +92,11 @@ def local_changes(
         if name in heads and heads[name] == head:
             continue
         prev = heads.get(name)
-        stamp = clock.now()
         value = {"name": name, "head": head, "prev": prev}
         branch_ops.append(Op(cid, "b", branch_key(name, head, prev), value, stamp))
     for turn in image.turns:
         known = state.turns.get(turn["id"])
         if known is None or known[0] != turn:
-            stamp = clock.now()
             branch_ops.append(Op(cid, "t", turn["id"], turn, stamp))
     for op in branch_ops:
         state.merge(op)

@@ -67,6 +67,8 @@ class SyncEngine:
         self._clock: HybridClock | None = None
         self._cache: OrderedDict[str, ConversationState] = OrderedDict()
         self._dirty: set[str] = set()
+        #: When the store last announced a change of each dirty conversation (its stamp).
+        self._dirty_at: dict[str, str] = {}
         self._dirty_event = asyncio.Event()
         self._push_event = asyncio.Event()
         self._pull_event = asyncio.Event()
@@ -85,7 +87,7 @@ class SyncEngine:
         self._unsubscribe = self.store.subscribe(self._on_change)
         covered = int(self._local.get("covered_seq") or 0)
         if covered != self.store.seq:
-            self._mark(self._all_conversation_ids())
+            self._mark(self._all_conversation_ids(), stamped=False)
         self._tasks = [
             asyncio.create_task(self._local_loop(), name="sync-local"),
             asyncio.create_task(self._supervise(), name="sync-hub"),
@@ -130,8 +132,11 @@ class SyncEngine:
             if effect.kind == "external":
                 self._mark(effect.data.get("conversation_ids", []))
 
-    def _mark(self, conversation_ids: Iterable[str]) -> None:
-        self._dirty.update(conversation_ids)
+    def _mark(self, conversation_ids: Iterable[str], stamped: bool = True) -> None:
+        for conversation_id in conversation_ids:
+            self._dirty.add(conversation_id)
+            if stamped and self._clock is not None:
+                self._dirty_at[conversation_id] = self._clock.now()
         if self._dirty:
             self._dirty_event.set()
 
@@ -198,7 +203,9 @@ class SyncEngine:
             image = await self.store.read_image(conversation_id)
         except NotFound:
             return
-        ops, touched = local_changes(state, image, self._clock)
+        ops, touched = local_changes(
+            state, image, self._clock, self._dirty_at.pop(conversation_id, None)
+        )
         if ops:
             self._local.save(state, touched, ops, {"clock": self._clock.last})
 
@@ -358,7 +365,8 @@ class SyncEngine:
 
         def decide(image: Image | None) -> Any:
             if image is not None:  # local writes not yet compared: they are changes too
-                found, keys = local_changes(state, image, clock)
+                at = self._dirty_at.get(conversation_id)
+                found, keys = local_changes(state, image, clock, at)
                 outgoing.extend(found)
                 touched.update(keys)
             for op in ops:

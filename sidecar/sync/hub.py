@@ -252,9 +252,7 @@ async def pull(conn: Conn, after: int, limit: int) -> list[tuple[int, str, Op]]:
     ]
 
 
-async def snapshot(
-    conn: Conn, batch: int = 5000
-) -> AsyncIterator[tuple[int, list[Op]]]:
+async def snapshot(conn: Conn, batch: int = 5000) -> AsyncIterator[tuple[int, list[Op]]]:
     """A new device's start: the merged state, conversation by conversation, consistently.
 
     Yields ``(cursor, ops)``: the hub order the snapshot reflects (pull from there on; the first

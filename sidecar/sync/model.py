@@ -6,7 +6,7 @@ logical clock:
 - ``c``: conversation fields, ``{"f": {field: [value, stamp]}}``: last writer wins, per field;
 - ``m``: a message, ``{"doc": {fixed fields}, "f": {field: [value, stamp]}}``: the fixed fields
   (id, parent, role, ...) are the same wherever the message is known; content, status, metadata,
-  tool calls and ``updated_at`` are last-writer-wins registers;
+  tool calls, ``source`` and ``updated_at`` are last-writer-wins registers;
 - ``b``: a branch write ``{"name", "head", "prev"}`` (``prev``: the head the writer replaced), kept
   in a grow-only set; :func:`branch_heads` derives the branches from the set;
 - ``t``: a turn, the whole document, last writer wins;
@@ -47,14 +47,16 @@ MESSAGE_FIXED: Final = (
     "client_message_id",
     "turn_id",
     "tool_call_id",
-    "source",
 )
-MESSAGE_REGISTERS: Final = ("content", "status", "metadata", "tool_calls", "updated_at")
+#: ``source`` is a register, not fixed: the same legacy export migrated on two devices makes the
+#: same message ids with different ``run_id``s; the copies must end equal (the latest wins).
+MESSAGE_REGISTERS: Final = ("content", "status", "metadata", "tool_calls", "updated_at", "source")
 MESSAGE_DEFAULTS: Final[Doc] = {
     "content": "",
     "status": "complete",
     "metadata": {},
     "tool_calls": [],
+    "source": None,
 }
 
 

@@ -140,9 +140,9 @@ class Device:
         }
 
 
-async def converge(devices: list[Device], timeout: float = 30.0) -> dict[str, Any]:
+async def converge(devices: list[Device], within: float = 30.0) -> dict[str, Any]:
     """Wait until every device holds the same state with nothing left to push; return it."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     last: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
         healths = [await d.health() for d in devices]
@@ -151,7 +151,7 @@ async def converge(devices: list[Device], timeout: float = 30.0) -> dict[str, An
             return last[0]
         await asyncio.sleep(0.3)
     diffs = describe_difference(last)
-    raise AssertionError(f"devices did not converge in {timeout} s: {diffs}")
+    raise AssertionError(f"devices did not converge in {within} s: {diffs}")
 
 
 def describe_difference(snapshots: list[dict[str, Any]]) -> str:
@@ -183,3 +183,14 @@ def running(devices: list[Device]) -> Any:
     finally:
         for device in devices:
             device.stop()
+
+
+async def wait_state(device: Device, state: str, within: float = 15.0) -> dict[str, Any]:
+    """The device's health once its sync state is ``state`` (or fail after ``within`` s)."""
+    health: dict[str, Any] = {}
+    for _ in range(int(within / 0.2)):
+        health = await device.health()
+        if health["sync"]["state"] == state:
+            return health
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{device.name} never reached sync state {state!r}: {health}")
