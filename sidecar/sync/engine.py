@@ -3,7 +3,8 @@
 Three loops, none on a request's path:
 
 - **local**: the store announces every commit (a listener, called after the fsync); the ids are
-  collected and, every ``coalesce_s``, each changed conversation is read from the store and
+  collected and (at once for a discrete change, within ``coalesce_s`` for streaming growth)
+  each changed conversation is read from the store and
   compared with the merged registers (:func:`~.diff.local_changes`). Differences become changes in
   the outbox (SQLite, :mod:`.local`). A streaming reply therefore reaches the hub a few times a
   second, whatever the provider's chunk rate. What to push is derived from the durable store: at
@@ -70,6 +71,8 @@ class SyncEngine:
         #: When the store last announced a change of each dirty conversation (its stamp).
         self._dirty_at: dict[str, str] = {}
         self._dirty_event = asyncio.Event()
+        #: Set by a change other than streaming growth: compare without waiting.
+        self._urgent = asyncio.Event()
         self._push_event = asyncio.Event()
         self._pull_event = asyncio.Event()
         self._work = asyncio.Lock()
@@ -108,6 +111,12 @@ class SyncEngine:
             self._local.close()
             self._local = None
 
+    @property
+    def cursor(self) -> int:
+        """The hub order up to which other devices' changes are applied here."""
+        value = self._local.get("cursor") if self._local is not None else None
+        return int(value or 0)
+
     def status(self) -> dict[str, Any]:
         """The ``sync`` block of ``/health`` (CONTRACT §10); never the password."""
         body: dict[str, Any] = {
@@ -128,6 +137,8 @@ class SyncEngine:
     def _on_change(self, change: Change) -> None:
         if change.conversation_id:
             self._mark([change.conversation_id])
+        if any(effect.kind != "text" for effect in change.effects):
+            self._urgent.set()
         for effect in change.effects:
             if effect.kind == "external":
                 self._mark(effect.data.get("conversation_ids", []))
@@ -156,9 +167,15 @@ class SyncEngine:
         return ids
 
     async def _local_loop(self) -> None:
+        """Compare at once after a discrete change (a message, a rename: low lag); streaming
+        growth alone waits up to ``coalesce_s``, so a reply reaches the hub a few times a second
+        whatever the provider's chunk rate."""
         while True:
             await self._dirty_event.wait()
-            await asyncio.sleep(self.config.coalesce_s)
+            if not self._urgent.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._urgent.wait(), self.config.coalesce_s)
+            self._urgent.clear()
             await self._flush_local()
             self._push_event.set()
 
