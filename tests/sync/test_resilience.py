@@ -227,3 +227,39 @@ async def test_the_password_appears_in_no_log_or_answer(hub_url: str, tmp_path: 
     for text in answers + logs:
         assert password not in text
         assert wrong not in text
+
+
+async def test_a_streaming_reply_reaches_the_hub_a_few_times_a_second(
+    hub_url: str, tmp_path: Path
+) -> None:
+    a, b = Device("a", tmp_path / "a", hub_url), Device("b", tmp_path / "b", hub_url)
+    with running([a, b]):
+        slow = {"CHAT_SIDECAR_ECHO_CHUNK": "1", "CHAT_SIDECAR_ECHO_DELAY_MS": "4"}
+        a.start(slow)
+        b.start()
+        cid = await a.create()
+        started = time.monotonic()
+        sent = await a.call(
+            "POST",
+            f"/api/v1/conversations/{cid}/actions/send_message",
+            {"content": "a reply streamed one character at a time " * 8},
+            ok=202,
+        )
+        reply_id = sent["turn"]["assistant_message_id"]
+        for _ in range(200):
+            turn = await a.call("GET", f"/api/v1/conversations/{cid}")
+            if turn["state"] == "completed":
+                break
+            await asyncio.sleep(0.1)
+        seconds = time.monotonic() - started
+        state = await converge([a, b])
+        assert state[cid]["messages"][reply_id]["status"] == "complete"
+        conn = await asyncpg.connect(hub_url, password=os.environ["CHAT_SIDECAR_SYNC_PASSWORD"])
+        try:
+            writes = await conn.fetchval(
+                "SELECT count(*) FROM chat_sync_changes WHERE kind = 'm' AND key = $1", reply_id
+            )
+        finally:
+            await conn.close()
+        assert seconds > 1.0  # it did stream for a while
+        assert writes <= 5 * seconds + 4, (writes, seconds)
