@@ -42,9 +42,13 @@ CONVERSATION_DEFAULTS: dict[str, Any] = {
 }
 
 
+def placed_parents(state: ConversationState) -> dict[str, str | None]:
+    """id -> parent of the messages whose ancestors have all arrived (the ones a store shows)."""
+    return {doc["id"]: doc.get("parent_id") for doc in state.message_docs()}
+
+
 def heads_of(state: ConversationState) -> dict[str, str | None]:
-    parents = {m: e["doc"].get("parent_id") for m, e in state.messages.items()}
-    heads = branch_heads(list(state.branch_writes.values()), parents)
+    heads = branch_heads(list(state.branch_writes.values()), placed_parents(state))
     heads.setdefault(DEFAULT_BRANCH, None)
     return heads
 
@@ -85,8 +89,7 @@ def local_changes(
     for op in ops:
         state.merge(op)
         touched.add((op.kind, op.key))
-    parents = {m: e["doc"].get("parent_id") for m, e in state.messages.items()}
-    heads = branch_heads(list(state.branch_writes.values()), parents)
+    heads = branch_heads(list(state.branch_writes.values()), placed_parents(state))
     branch_ops: list[Op] = []
     for name, head in image.branches.items():
         if name in heads and heads[name] == head:
