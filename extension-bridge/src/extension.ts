@@ -74,6 +74,7 @@ export function activate(context: vscode.ExtensionContext): void {
     render();
   };
   const syncTimer = setInterval(() => void refreshSync(), 5_000);
+  syncTimer.unref(); // never what keeps the extension host (or a test run) alive
   context.subscriptions.push({ dispose: () => clearInterval(syncTimer) });
 
   const launch = async (): Promise<LaunchConfig> => {
