@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import sys
 import time
@@ -155,7 +156,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--suite",
         choices=sorted(SUITES),
         default="all",
-        help="store, http, turns, migrate, peers or all (default)",
+        help="store, http, turns, migrate, peers, sync or all (default)",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, fewer repetitions")
     parser.add_argument(
@@ -206,6 +207,13 @@ def main(argv: list[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else argv
     if words[:1] == ["search"]:  # the search index suite: python -m benchmarks search [--quick]
         return search_bench.main(words[1:])
+    if "--suite=sync" in words or any(
+        a == "--suite" and b == "sync" for a, b in itertools.pairwise(words)
+    ):  # sync through a PostgreSQL hub: its own runner (it needs a server)
+        from . import sync_bench
+
+        rest = [w for w in words if w not in ("--suite", "sync", "--suite=sync")]
+        return sync_bench.main(rest)
     args = parse_args(argv)
     if args.render is not None:
         return render(args.render, args.markdown)

@@ -30,7 +30,7 @@ from .http import (
 )
 from .http import events as event_stream
 from .http.body import HANDLER_ARGS
-from .http.keys import CONFIG, HUB, STARTED, STORE, TOKEN, TURNS
+from .http.keys import CONFIG, HUB, STARTED, STORE, SYNC, TOKEN, TURNS
 from .http.security import Activity, build_middlewares
 from .providers import EchoProvider, ExternalBroker, ExternalProvider, OpenAIProvider, Provider
 from .rpc import endpoint as rpc_endpoint
@@ -98,6 +98,25 @@ def build_turn_engine(config: ServerConfig, store: Store) -> TurnEngine:
     )
 
 
+async def _sync(app: web.Application) -> AsyncIterator[None]:
+    """Sync with a hub when ``--sync-url`` is set (CONTRACT §10): started after the store is
+    open, stopped before it closes; the driver is imported only then."""
+    config = app[CONFIG]
+    if not config.sync_url:
+        yield
+        return
+    from .sync.config import SyncConfig
+    from .sync.engine import SyncEngine
+
+    engine = SyncEngine(app[STORE], SyncConfig(config.sync_url, config.device_name))
+    await engine.start()
+    app[SYNC] = engine
+    try:
+        yield
+    finally:
+        await engine.close()
+
+
 async def _turns(app: web.Application) -> AsyncIterator[None]:
     engine = build_turn_engine(app[CONFIG], app[STORE])
     await engine.start()
@@ -140,6 +159,7 @@ def create_app(
         app[LOCK] = lock
     app.cleanup_ctx.append(_store_and_hub)
     app.cleanup_ctx.append(search.open_index)
+    app.cleanup_ctx.append(_sync)
     app.cleanup_ctx.append(_turns)
     app.on_shutdown.append(_stop_turns)
     app.on_shutdown.append(_announce_shutdown)

@@ -105,6 +105,8 @@ def serve(
     tool_auto_approve: Annotated[list[str] | None, _option("tool_auto_approve")] = None,
     tool_timeout: Annotated[float | None, _option("tool_timeout")] = None,
     external_claim_timeout: Annotated[float | None, _option("external_claim_timeout")] = None,
+    sync_url: Annotated[str | None, _option("sync_url")] = None,
+    device_name: Annotated[str | None, _option("device_name")] = None,
     reload: Annotated[
         bool, typer.Option("--reload", help="Development: restart when the code changes.")
     ] = False,
@@ -143,6 +145,8 @@ def serve(
         tool_auto_approve=tuple(tool_auto_approve) if tool_auto_approve else None,
         tool_timeout=tool_timeout,
         external_claim_timeout=external_claim_timeout,
+        sync_url=sync_url,
+        device_name=device_name,
     )
     if reload:
         from watchfiles import run_process
@@ -224,6 +228,51 @@ def open_ui(
     typer.echo(address)
     if not opened:
         typer.echo("no browser available: open the address above", err=True)
+
+
+sync_app = typer.Typer(help="Several machines, one history: sync through a PostgreSQL hub.")
+app.add_typer(sync_app, name="sync")
+
+
+@sync_app.command("status")
+def sync_status(
+    data_dir: DataDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the sync block as JSON.")] = False,
+) -> None:
+    """Print the running sidecar's sync state (exit 1 when no sidecar runs on the data dir)."""
+    from .server import fetch_health, owner_handshake
+
+    folder = (data_dir or BY_NAME["data_dir"].from_env()).resolve()
+
+    async def probe() -> dict[str, object] | None:
+        owner = await owner_handshake(folder)
+        if owner is None:
+            return None
+        return await fetch_health(str(owner["url"]), str(owner["token"]))
+
+    health = asyncio.run(probe())
+    if health is None:
+        if as_json:
+            body = {"code": "not_found", "message": f"no sidecar is running on {folder}"}
+            typer.echo(orjson.dumps({"error": body}).decode())
+        else:
+            typer.echo(f"no sidecar is running on {folder}", err=True)
+        raise typer.Exit(1)
+    sync = health.get("sync") or {"state": "off"}
+    assert isinstance(sync, dict)
+    if as_json:
+        typer.echo(orjson.dumps(sync).decode())
+        return
+    if sync.get("state") == "off":
+        typer.echo("sync: off (start the sidecar with --sync-url to share history)")
+        return
+    typer.echo(
+        f"sync: {sync['state']} with {sync.get('hub')} as {sync.get('device_name')} "
+        f"({sync.get('device_id')}); {sync.get('pending')} pending, "
+        f"last push {sync.get('last_push_at') or 'never'}, "
+        f"last pull {sync.get('last_pull_at') or 'never'}"
+        + (f"; {sync['error']}" if sync.get("error") else "")
+    )
 
 
 @app.command()

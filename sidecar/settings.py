@@ -6,6 +6,7 @@ Each setting has a command-line flag and an environment twin ``CHAT_SIDECAR_<NAM
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,6 +181,20 @@ SETTINGS: tuple[Setting, ...] = (
         "waits for the user's approval.",
         _origins,
     ),
+    Setting(
+        "sync_url",
+        "",
+        "PostgreSQL hub shared by several machines (docs/sync.md), e.g. "
+        "postgresql://me@db.example:5432/chats?sslmode=require; empty = no sync. The password "
+        "comes only from CHAT_SIDECAR_SYNC_PASSWORD or ~/.pgpass, never the URL.",
+        str,
+    ),
+    Setting(
+        "device_name",
+        socket.gethostname,
+        "This machine's name in the hub (default: the host name).",
+        str,
+    ),
     Setting("tool_timeout", 60.0, "Seconds a tool call may take before it fails.", float),
     Setting(
         "external_claim_timeout",
@@ -222,6 +237,8 @@ class ServerConfig:
     tool_auto_approve: tuple[str, ...] = ()
     tool_timeout: float = 60.0
     external_claim_timeout: float = 30.0
+    sync_url: str = ""
+    device_name: str = ""
     token: str | None = None
     openai_api_key: str | None = None
 
@@ -251,6 +268,10 @@ class ServerConfig:
                     f"{setting.flag} (or {setting.env}) must be one of "
                     f"{', '.join(setting.choices)}, not {values[setting.name]!r}"
                 )
+        if values["sync_url"]:
+            from .sync.config import check_hub_url
+
+            check_hub_url(values["sync_url"])
         values["token"] = os.environ.get("CHAT_SIDECAR_TOKEN") or None
         values["openai_api_key"] = os.environ.get("CHAT_SIDECAR_OPENAI_API_KEY") or None
         return cls(**values)
@@ -263,7 +284,13 @@ def markdown_table() -> str:
         "| --- | --- | --- | --- |",
     ]
     for s in SETTINGS:
-        default = "platform data dir" if callable(s.default) else f"`{s.default}`"
+        default = (
+            "platform data dir"
+            if s.default is default_data_dir
+            else "host name"
+            if callable(s.default)
+            else f"`{s.default}`"
+        )
         lines.append(f"| `{s.flag}` | `{s.env}` | {default} | {s.help} |")
     return "\n".join(lines) + "\n"
 

@@ -20,7 +20,7 @@ import * as vscode from 'vscode';
 import { errorText, Logger } from './common/logging';
 import { privatePython } from './common/python';
 import { fetchHealth, type LaunchConfig, type SidecarState, SidecarSupervisor } from './common/server';
-import { OPENAI_KEY_SECRET, readSettings, sidecarEnv } from './common/settings';
+import { describeSync, OPENAI_KEY_SECRET, readSettings, SYNC_PASSWORD_SECRET, sidecarEnv } from './common/settings';
 import { ExternalWriter } from './externalWriter';
 import { handleHostRequest, isHostRequest } from './hostRequests';
 import { type ConnectionState, type Panel, RpcBridge } from './rpcBridge';
@@ -65,7 +65,24 @@ export function activate(context: vscode.ExtensionContext): void {
   let sidecarState: SidecarState = { kind: 'idle' };
   let connection: ConnectionState = 'reconnecting';
   let connectionDetail: string | undefined;
-  const render = () => renderStatus(status, sidecarState, connection, connectionDetail);
+  let sync: { label: string; tooltip: string } | null = null;
+  const render = () => renderStatus(status, sidecarState, connection, connectionDetail, sync);
+  /** The sync state in the status item (§10): read from /health while the sidecar runs. */
+  const refreshSync = async () => {
+    if (sidecarState.kind !== 'running' || !settings().syncUrl) {
+      if (sync) {
+        sync = null;
+        render();
+      }
+      return;
+    }
+    const health = await fetchHealth(sidecarState.endpoint.url, sidecarState.endpoint.token).catch(() => null);
+    sync = health ? describeSync(health.sync) : null;
+    render();
+  };
+  const syncTimer = setInterval(() => void refreshSync(), 5_000);
+  syncTimer.unref(); // never what keeps the extension host (or a test run) alive
+  context.subscriptions.push({ dispose: () => clearInterval(syncTimer) });
 
   const launch = async (): Promise<LaunchConfig> => {
     const current = settings();
@@ -85,7 +102,9 @@ export function activate(context: vscode.ExtensionContext): void {
       }));
     const key = await context.secrets.get(OPENAI_KEY_SECRET);
     if (key) log.redact(key);
-    return { python, dataDir: current.dataDir, env: sidecarEnv(current, process.env, key) };
+    const syncPassword = await context.secrets.get(SYNC_PASSWORD_SECRET);
+    if (syncPassword) log.redact(syncPassword);
+    return { python, dataDir: current.dataDir, env: sidecarEnv(current, process.env, key, syncPassword) };
   };
 
   const supervisor = new SidecarSupervisor({
@@ -146,6 +165,7 @@ export function activate(context: vscode.ExtensionContext): void {
     }),
     vscode.commands.registerCommand('chatSidecar.showStatus', () => showStatus(channel)),
     vscode.commands.registerCommand('chatSidecar.setProviderKey', () => setProviderKey()),
+    vscode.commands.registerCommand('chatSidecar.setSyncPassword', () => setSyncPassword()),
     vscode.window.registerWebviewPanelSerializer(VIEW_TYPE, {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
         const conversation = state && typeof state === 'object' ? (state as Record<string, unknown>).conversation_id : undefined;
@@ -170,7 +190,7 @@ export function activate(context: vscode.ExtensionContext): void {
         bridge.retryNow();
       }
       if (event.affectsConfiguration('chatSidecar.provider')) syncWriter();
-      if (['provider', 'openai', 'echo'].some((key) => event.affectsConfiguration(`chatSidecar.${key}`))) {
+      if (['provider', 'openai', 'echo', 'syncUrl', 'deviceName'].some((key) => event.affectsConfiguration(`chatSidecar.${key}`))) {
         void vscode.window.showInformationMessage(
           'Chat Sidecar: provider settings apply when the sidecar next starts (it is shared by every window; `chat-sidecar stop` restarts it).',
         );
@@ -248,6 +268,19 @@ export function activate(context: vscode.ExtensionContext): void {
     void vscode.window.showInformationMessage('Chat Sidecar: the key applies when the sidecar next starts.');
   };
 
+  const setSyncPassword = async () => {
+    const password = await vscode.window.showInputBox({
+      title: 'Chat Sidecar: password of the sync hub',
+      prompt: 'Kept in the editor\'s SecretStorage, passed to the sidecar as CHAT_SIDECAR_SYNC_PASSWORD. Empty: remove it.',
+      password: true,
+      ignoreFocusOut: true,
+    });
+    if (password === undefined) return;
+    if (password) await context.secrets.store(SYNC_PASSWORD_SECRET, password);
+    else await context.secrets.delete(SYNC_PASSWORD_SECRET);
+    void vscode.window.showInformationMessage('Chat Sidecar: the sync password applies when the sidecar next starts.');
+  };
+
   render();
   status.show();
   syncWriter();
@@ -273,6 +306,20 @@ function webviewOptions(context: vscode.ExtensionContext): vscode.WebviewPanelOp
 }
 
 function renderStatus(
+  item: vscode.StatusBarItem,
+  sidecar: SidecarState,
+  connection: ConnectionState,
+  detail: string | undefined,
+  sync: { label: string; tooltip: string } | null = null,
+): void {
+  renderConnection(item, sidecar, connection, detail);
+  if (sync) {
+    item.text = `${item.text} ${sync.label}`;
+    item.tooltip = `${String(item.tooltip)}\n${sync.tooltip}`;
+  }
+}
+
+function renderConnection(
   item: vscode.StatusBarItem,
   sidecar: SidecarState,
   connection: ConnectionState,

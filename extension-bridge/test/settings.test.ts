@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 
-import { readSettings, resolveDataDir, sidecarEnv } from '../src/common/settings';
+import { describeSync, readSettings, resolveDataDir, sidecarEnv } from '../src/common/settings';
 
 const config = (values: Record<string, unknown>) => ({ get: <T>(key: string) => values[key] as T | undefined });
 
@@ -20,6 +20,8 @@ describe('settings', () => {
       echoDelayMs: -1,
       externalModelFamily: '',
       logLevel: 'info',
+      syncUrl: '',
+      deviceName: '',
     });
     const odd = readSettings(config({ provider: 'gpt', 'echo.chunk': 2.5, logLevel: 7, pythonPath: 3 }));
     assert.equal(odd.provider, 'echo');
@@ -46,6 +48,29 @@ describe('settings', () => {
     assert.equal(env.CHAT_SIDECAR_ECHO_CHUNK, '3', 'a setting left at its default does not override the user');
     assert.ok(!('UNSET' in env));
     assert.ok(!('CHAT_SIDECAR_OPENAI_API_KEY' in sidecarEnv(s, {}, undefined)));
+  });
+
+  test('sync: the hub URL, the device name and the password from SecretStorage (§10)', () => {
+    const s = readSettings(config({ syncUrl: ' postgresql://me@hub:5432/chats ', deviceName: 'laptop' }));
+    const env = sidecarEnv(s, {}, undefined, 'pw-secret');
+    assert.equal(env.CHAT_SIDECAR_SYNC_URL, 'postgresql://me@hub:5432/chats');
+    assert.equal(env.CHAT_SIDECAR_DEVICE_NAME, 'laptop');
+    assert.equal(env.CHAT_SIDECAR_SYNC_PASSWORD, 'pw-secret');
+    const off = sidecarEnv(readSettings(config({})), {}, undefined);
+    assert.ok(!('CHAT_SIDECAR_SYNC_URL' in off) && !('CHAT_SIDECAR_SYNC_PASSWORD' in off));
+  });
+
+  test('the status item words for each sync state', () => {
+    assert.equal(describeSync(undefined), null);
+    assert.equal(describeSync({ state: 'off' }), null);
+    assert.deepEqual(describeSync({ state: 'online', hub: 'postgresql://me@hub/c', pending: 0 }), {
+      label: '$(cloud)',
+      tooltip: 'Sync online with postgresql://me@hub/c',
+    });
+    const offline = describeSync({ state: 'offline', hub: 'h', pending: 3, error: 'hub unreachable: OSError' });
+    assert.equal(offline?.label, '$(cloud-offline)');
+    assert.equal(offline?.tooltip, 'Sync offline with h, 3 changes to send: hub unreachable: OSError');
+    assert.equal(describeSync({ state: 'error', hub: 'h', error: 'newer schema' })?.label, '$(warning)');
   });
 
   test('the default data dir is the sidecar\'s', () => {

@@ -10,8 +10,9 @@ from aiohttp import web
 
 from .. import __version__
 from ..rpc.connection import CONNECTIONS
+from ..sync.status import sync_off
 from .jsonio import json_response
-from .keys import AUTHENTICATED, CONFIG, HUB, STARTED, STORE
+from .keys import AUTHENTICATED, CONFIG, HUB, STARTED, STORE, SYNC
 
 routes = web.RouteTableDef()
 
@@ -21,7 +22,8 @@ def health_body(app: web.Application, *, full: bool = True) -> dict[str, Any]:
     ``sidecar.health`` answers the full one."""
     store = app[STORE]
     stats = store.stats()
-    degraded = bool(stats["quarantined"]) or not stats["writable"]
+    sync = app[SYNC].status() if SYNC in app else sync_off()
+    degraded = bool(stats["quarantined"]) or not stats["writable"] or sync["state"] == "error"
     status = "degraded" if degraded else "ok"
     if not full:
         return {"status": status}
@@ -47,6 +49,7 @@ def health_body(app: web.Application, *, full: bool = True) -> dict[str, Any]:
             "event_streams": max(0, app[HUB].subscriber_count - rpc_subscriptions),
             "rpc": 0 if rpc is None else len(rpc),
         },
+        "sync": sync,
     }
 
 

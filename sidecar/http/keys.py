@@ -8,6 +8,7 @@ from ..events.hub import EventHub
 from ..service.turns import TurnEngine
 from ..settings import ServerConfig
 from ..store import Store
+from ..sync.status import SyncStatus
 
 CONFIG = web.AppKey("config", ServerConfig)
 STORE = web.AppKey("store", Store)
@@ -15,4 +16,5 @@ HUB = web.AppKey("hub", EventHub)
 TURNS = web.AppKey("turns", TurnEngine)
 STARTED = web.AppKey("started", float)
 TOKEN = web.AppKey("token", str)
+SYNC = web.AppKey("sync", SyncStatus)
 AUTHENTICATED = web.RequestKey("authenticated", bool)

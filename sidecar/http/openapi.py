@@ -222,6 +222,19 @@ def schemas() -> Schema:
                 }
             ),
             "clients": obj({"event_streams": integer(minimum=0), "rpc": integer(minimum=0)}),
+            "sync": obj(
+                {
+                    "state": enum(("off", "connecting", "online", "offline", "error")),
+                    "device_id": string(),
+                    "device_name": string(),
+                    "hub": string(),
+                    "pending": integer(minimum=0),
+                    "last_push_at": nullable(TIMESTAMP),
+                    "last_pull_at": nullable(TIMESTAMP),
+                    "error": string(),
+                },
+                ("state",),
+            ),
         }
     )
     return {

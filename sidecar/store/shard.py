@@ -11,7 +11,8 @@ A shard folder (``conversations/<path_name(id)>/``) holds TinyDB document files:
 
 Operations (the journal's payload) are idempotent puts, plus ``text`` for streaming growth:
 ``["conv", doc]``, ``["msg", ordinal, doc]``, ``["branch", name, head_id]``, ``["text", message_id,
-offset, text]``, ``["turn", doc]``, ``["req", request_id, record]`` (a remembered ``request_id``, see
+offset, text]``, ``["unbranch", name]`` (a branch removed: a sync merge renaming a conflict
+branch, see :mod:`.remote`), ``["turn", doc]``, ``["req", request_id, record]`` (a remembered ``request_id``, see
 :attr:`Shard.requests`), ``["reset", {branches, messages, turns}]`` (the whole tree replaced: a
 rollback removing messages, see :mod:`.rewrite`). :meth:`Shard.apply` is the single code path both for live
 commits and for crash recovery, so replay cannot drift from what was acknowledged.
@@ -282,6 +283,9 @@ class Shard:
                 self._put_message(op[1], op[2])
             elif kind == "branch":
                 self.branches[op[1]] = op[2]
+                self.dirty_meta = True
+            elif kind == "unbranch":
+                self.branches.pop(op[1], None)
                 self.dirty_meta = True
             elif kind == "text":
                 ordinal = self.index[op[1]]

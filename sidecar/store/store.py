@@ -60,6 +60,7 @@ from .recovery import (
     remove_shard_folder,
     reserved_tables,
 )
+from .remote import Merge, merge_ops
 from .rewrite import Image, Rewrite, check_rewrite
 from .schema import ensure_schema
 from .shard import META_FILE, FileStamp, Shard, file_stamp
@@ -1408,6 +1409,47 @@ class Store:
         async with self._checkpoint_lock:
             await journal.append(conversation_id, [["drop"]], applied)
             await asyncio.to_thread(remove_shard_folder, self.layout, self._folder(conversation_id))
+
+    # ------------------------------------------------------------------ sync (docs/sync.md)
+
+    async def apply_remote(
+        self, conversation_id: str, decide: Callable[[Image | None], Merge | None]
+    ) -> bool:
+        """Write what other devices changed: ``decide`` sees the conversation (``None``: none
+        here) under its lock and returns the merged state (``None``: nothing to write).
+
+        One journal record of ordinary puts, announced with the usual events. A purged id is
+        left alone (purges are final). Returns whether anything was written.
+        """
+        check_id(conversation_id, "conversation_id")
+
+        async def work() -> bool:
+            if self.id_state(conversation_id) in ("reserved", "quarantined"):
+                return False
+            exists = conversation_id in self._catalog.entries
+            shard = await self._shard(conversation_id) if exists else None
+            image = None if shard is None else await self._image(shard)
+            merge = decide(image)
+            if merge is None:
+                return False
+            shard = shard or Shard(conversation_id, self._folder(conversation_id))
+            turns = await self._load_turns(shard) if exists else {}
+            planned = merge_ops(shard, merge, turns)
+            merged = {**shard.conversation, **merge.conversation}
+            if not planned.ops and merged == shard.conversation:
+                return False
+            revision = int(shard.conversation.get("revision", 0)) + 1
+            conversation = {**merged, "revision": revision}
+            draft = _Draft(
+                "updated" if exists else "created",
+                messages=planned.messages,
+                turns=planned.turns,
+            )
+            await self._commit(shard, planned.ops, draft, conversation=conversation, touch=False)
+            self._evict()
+            return True
+
+        return await self._mutate(conversation_id, work)
 
     # ------------------------------------------------------------------ external changes
 

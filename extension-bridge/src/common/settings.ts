@@ -16,6 +16,8 @@ const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warning', 'error'];
 
 /** SecretStorage key of the OpenAI-compatible provider's API key (never in settings.json, §2). */
 export const OPENAI_KEY_SECRET = 'chatSidecar.openai.apiKey';
+/** SecretStorage key of the sync hub's password (§10: never in a URL, a flag or settings.json). */
+export const SYNC_PASSWORD_SECRET = 'chatSidecar.sync.password';
 
 export interface SidecarSettings {
   /** The Python that runs `-m sidecar`; empty: the extension's private environment. */
@@ -32,6 +34,10 @@ export interface SidecarSettings {
   /** External provider: the editor's language model family to write with; empty = the first available. */
   externalModelFamily: string;
   logLevel: LogLevel;
+  /** The PostgreSQL hub shared with other machines (§10); empty = no sync. */
+  syncUrl: string;
+  /** This machine's name in the hub; empty = the host name. */
+  deviceName: string;
 }
 
 export interface ConfigurationLike {
@@ -69,6 +75,8 @@ export function readSettings(config: ConfigurationLike): SidecarSettings {
     echoDelayMs: integer(config, 'echo.delayMs', -1),
     externalModelFamily: text(config, 'external.modelFamily'),
     logLevel: (LOG_LEVELS as readonly string[]).includes(logLevel) ? (logLevel as LogLevel) : 'info',
+    syncUrl: text(config, 'syncUrl'),
+    deviceName: text(config, 'deviceName'),
   };
 }
 
@@ -80,6 +88,7 @@ export function sidecarEnv(
   settings: SidecarSettings,
   base: NodeJS.ProcessEnv,
   openaiApiKey: string | undefined,
+  syncPassword?: string,
 ): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(base)) if (value !== undefined) env[key] = value;
@@ -90,6 +99,9 @@ export function sidecarEnv(
   if (settings.echoChunk > 0) env.CHAT_SIDECAR_ECHO_CHUNK = String(settings.echoChunk);
   if (settings.echoDelayMs >= 0) env.CHAT_SIDECAR_ECHO_DELAY_MS = String(settings.echoDelayMs);
   env.CHAT_SIDECAR_LOG_LEVEL = settings.logLevel;
+  if (settings.syncUrl) env.CHAT_SIDECAR_SYNC_URL = settings.syncUrl;
+  if (settings.deviceName) env.CHAT_SIDECAR_DEVICE_NAME = settings.deviceName;
+  if (syncPassword) env.CHAT_SIDECAR_SYNC_PASSWORD = syncPassword;
   return env;
 }
 
@@ -104,4 +116,23 @@ export function resolveDataDir(setting: string, env: Record<string, string | und
   if (fromEnv) return path.resolve(fromEnv);
   const base = env.XDG_DATA_HOME ? env.XDG_DATA_HOME : path.join(home, '.local', 'share');
   return path.resolve(base, 'chat-sidecar');
+}
+
+/** The status bar's words for the health's `sync` block (§10): `null` when sync is off. */
+export function describeSync(sync: unknown): { label: string; tooltip: string } | null {
+  if (!sync || typeof sync !== 'object') return null;
+  const block = sync as Record<string, unknown>;
+  const state = typeof block.state === 'string' ? block.state : 'off';
+  if (state === 'off') return null;
+  const hub = typeof block.hub === 'string' ? block.hub : 'the hub';
+  const pending = typeof block.pending === 'number' ? block.pending : 0;
+  const icons: Record<string, string> = {
+    online: '$(cloud)',
+    connecting: '$(sync~spin)',
+    offline: '$(cloud-offline)',
+    error: '$(warning)',
+  };
+  const waiting = pending > 0 ? `, ${pending} change${pending === 1 ? '' : 's'} to send` : '';
+  const error = typeof block.error === 'string' && block.error ? `: ${block.error}` : '';
+  return { label: icons[state] ?? '$(cloud)', tooltip: `Sync ${state} with ${hub}${waiting}${error}` };
 }
