@@ -401,6 +401,15 @@ class Store:
                 return NotFound(f"conversation '{conversation_id}' is damaged and was quarantined")
         return NotFound(f"conversation '{conversation_id}' does not exist")
 
+    async def _missing(self, conversation_id: str) -> StoreError:
+        """:meth:`_damage_of`, once a quarantine of that conversation under way elsewhere (a
+        search catch-up found the damage first) has finished: until then it is neither in the
+        catalog nor in the quarantine's list, and would read as never having existed."""
+        if conversation_id in self._quarantining:
+            async with self._checkpoint_lock:  # held for the whole move
+                pass
+        return self._damage_of(conversation_id)
+
     def stats(self) -> dict[str, Any]:
         return {
             "conversations": len(self._catalog.entries),
@@ -428,7 +437,7 @@ class Store:
             self._shards.move_to_end(conversation_id)
             return shard
         if conversation_id not in self._catalog.entries:
-            raise self._damage_of(conversation_id)
+            raise await self._missing(conversation_id)
         folder = self._folder(conversation_id)
         try:
             loaded = await asyncio.to_thread(Shard.load, conversation_id, folder, self._storage)
@@ -436,7 +445,7 @@ class Store:
             await self._quarantine_live(conversation_id, str(exc))
             raise self._damage_of(conversation_id) from None
         if conversation_id not in self._catalog.entries:
-            raise self._damage_of(conversation_id)  # quarantined (or purged) while it loaded
+            raise await self._missing(conversation_id)  # quarantined (or purged) while it loaded
         shard = self._shards.setdefault(conversation_id, loaded)
         self._shards.move_to_end(conversation_id)
         self._evict()

@@ -19,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -258,3 +259,42 @@ def test_a_write_racing_the_quarantine_does_not_bring_the_conversation_back(
 
     assert asyncio.run(run()) == ([], 1)
     assert list((data_dir / "conversations").iterdir()) == [], "no partial folder written"
+
+
+def test_a_read_during_a_quarantine_elsewhere_says_quarantined(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request arriving while another reader (the search catch-up, in the CI run that found
+    this) is moving the damaged folder away used to get "does not exist": the conversation had
+    left the catalog but was not yet on the quarantine's list. The move is held open here (at
+    its ``os.rename``) so the second read lands in that window every time."""
+    chunk = data_dir / "conversations" / "victim" / "messages-000000.json"
+    chunk.unlink()
+    os.mkfifo(chunk)
+    reached, released = threading.Event(), threading.Event()
+    real_rename = os.rename
+
+    def held_rename(source: Any, destination: Any) -> None:
+        if Path(str(source)).name == "victim":
+            reached.set()
+            released.wait(10)
+        real_rename(source, destination)
+
+    monkeypatch.setattr(os, "rename", held_rename)
+
+    async def run() -> str:
+        store = await Store.open(data_dir)
+        try:
+            first = asyncio.create_task(store.list_messages("victim"))
+            assert await asyncio.to_thread(reached.wait, 10), "the quarantine never began"
+            second = asyncio.create_task(store.get_conversation("victim"))
+            await asyncio.sleep(0.2)  # the second read is in the window (or already answered)
+            released.set()
+            results = await asyncio.gather(first, second, return_exceptions=True)
+            assert isinstance(results[0], Exception) and "quarantined" in str(results[0])
+            return str(results[1])
+        finally:
+            released.set()
+            await store.close()
+
+    assert "quarantined" in asyncio.run(run())
