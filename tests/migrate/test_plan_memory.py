@@ -1,0 +1,39 @@
+"""What a planned message costs in memory (LEGACY_FORMATS §5: a huge export must not take
+several copies of itself). Measured with tracemalloc, so it does not depend on the machine's load
+or on the allocator: the bytes the plan keeps, per message, against the export's own bytes.
+"""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+from pathlib import Path
+
+from benchmarks.migrate_bench import generate_navi_export
+from migrate.plan import build_plan
+
+#: Measured on this shape (per message, with its share of the conversation): 658 bytes with an
+#: empty metadata dict and tool-call list made for every message, 540 without them (the content
+#: alone is ~220).
+MAX_BYTES_PER_MESSAGE = 580
+
+
+def test_planned_messages_hold_no_empty_metadata_or_tool_calls(tmp_path: Path) -> None:
+    warm_up = tmp_path / "small.json"  # the modules planning imports are not the plan's
+    generate_navi_export(warm_up, 1, 5, 160)
+    build_plan([warm_up], window_ms=2000)
+    export = tmp_path / "navi.json"
+    shape = generate_navi_export(export, 40, 50, 160)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        plan = build_plan([export], window_ms=2000)
+        gc.collect()
+        kept, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    messages = sum(len(c.messages) for c in plan.conversations)
+    assert messages == shape["messages"]
+    assert kept / messages <= MAX_BYTES_PER_MESSAGE, f"{kept / messages:.0f} bytes a message"
+    first = plan.conversations[0].messages[0]
+    assert first.metadata_view() == {} and first.tool_calls_view() == []
