@@ -9,7 +9,8 @@ re-save in 50), then runs each command in a fresh ``python -m migrate`` process 
 ``--before`` (extracted with ``git archive`` into a temp folder) and with the working tree (or
 the code of ``--after``), one after the other in the same run: peak RSS and CPU from ``wait4``,
 wall time from spawn to exit. ``import`` goes to a fresh data dir each time (direct path).
-Prints a Markdown table and the figures as JSON. Not a test: memory and time are measured here, never asserted in CI.
+Prints a Markdown table and the figures as JSON. Not a test: memory and time are measured here,
+never asserted in CI.
 """
 
 from __future__ import annotations
