@@ -1,14 +1,16 @@
 """Peak memory of ``chat-migrate`` on huge exports, before and after the streaming reader (#15).
 
-``python -m benchmarks.migrate_memory [--sizes 100,300] [--before REV] [--commands inspect,import]``
+``python -m benchmarks.migrate_memory [--sizes 100,300] [--before REV] [--after REV]
+[--commands inspect,import]``
 
 Writes one synthetic navi export per size (in MB; the shape of ``migrate_bench``: flat
 localStorage object, values as JSON text, 50 messages of ~170 characters per session, one
 re-save in 50), then runs each command in a fresh ``python -m migrate`` process with the code of
-``--before`` (extracted with ``git archive`` into a temp folder) and with the working tree, one
-after the other in the same run: peak RSS and CPU from ``wait4``, wall time from spawn to exit.
-``import`` goes to a fresh data dir each time (direct path). Prints a Markdown table and the
-figures as JSON. Not a test: memory and time are measured here, never asserted in CI.
+``--before`` (extracted with ``git archive`` into a temp folder) and with the working tree (or
+the code of ``--after``), one after the other in the same run: peak RSS and CPU from ``wait4``,
+wall time from spawn to exit. ``import`` goes to a fresh data dir each time (direct path).
+Prints a Markdown table and the figures as JSON. Not a test: memory and time are measured here,
+never asserted in CI.
 """
 
 from __future__ import annotations
@@ -69,19 +71,24 @@ def main() -> None:
     parser.add_argument("--sizes", default="100,300", help="export sizes in MB")
     parser.add_argument("--before", default="HEAD~1", help="the code to compare with (git rev)")
     parser.add_argument("--commands", default="inspect,import")
+    parser.add_argument("--after", default=None, help="a git rev instead of the working tree")
     options = parser.parse_args()
     before = subprocess.run(
         ["git", "rev-parse", "--short", options.before], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
     after = subprocess.run(
-        ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
+        ["git", "describe", "--always", "--dirty"] if options.after is None
+        else ["git", "rev-parse", "--short", options.after],
+        cwd=ROOT, capture_output=True, text=True,
+    ).stdout.strip()  # fmt: skip
     work = Path(tempfile.mkdtemp(prefix="migrate-memory-"))
     results: list[dict[str, Any]] = []
     try:
         trees = {
             f"before ({before})": _tree(options.before, work / "before"),
-            f"after ({after})": ROOT,
+            f"after ({after})": ROOT
+            if options.after is None
+            else _tree(options.after, work / "after"),
         }
         for size in (int(s) for s in options.sizes.split(",")):
             export = work / f"navi-{size}mb.json"

@@ -31,9 +31,9 @@ def _message(
         "updated_at": stamp,
         "client_message_id": None,
         "turn_id": None,
-        "tool_calls": message.tool_calls,
+        "tool_calls": message.tool_calls_view(),
         "tool_call_id": message.tool_call_id,
-        "metadata": message.metadata,
+        "metadata": message.metadata_view(),
         "source": _source(conversation.app, message.legacy_id, run_id),
     }
 

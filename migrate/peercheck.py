@@ -45,7 +45,7 @@ def _calls(value: Any) -> list[tuple[Any, ...]]:
 def _message_differences(label: str, message: Message, stored: dict[str, Any]) -> list[str]:
     out: list[str] = []
     where = f"{label}: message {message.legacy_id or message.id}"
-    if _calls(stored.get("tool_calls")) != _calls(message.tool_calls):
+    if _calls(stored.get("tool_calls")) != _calls(message.tool_calls_view()):
         out.append(f"{where}: tool calls differ from the history's")
     if stored.get("tool_call_id") != message.tool_call_id:
         out.append(
@@ -60,7 +60,7 @@ async def structure_differences(conversations: list[Conversation], target: Targe
     out: list[str] = []
     for conversation in conversations:
         has_calls = any(
-            m.tool_calls or m.tool_call_id
+            m.tool_calls_view() or m.tool_call_id
             for m in [
                 *conversation.messages,
                 *(x for b in conversation.branches for x in b.messages),
