@@ -21,22 +21,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
+from ..store.model import CONVERSATION_FIELDS
+
 Doc = dict[str, Any]
 
-CONVERSATION_REGISTERS: Final = (
-    "title",
-    "created_at",
-    "updated_at",
-    "starred",
-    "pinned",
-    "archived",
-    "deleted_at",
-    "workspace",
-    "tags",
-    "metadata",
-    "active_branch",
-    "state",
-    "source",
+#: The conversation's fields as last-writer-wins registers: all the store keeps but ``id`` (the key)
+#: and ``revision`` (counted per device, CONTRACT §10 leaves it out of convergence).
+CONVERSATION_REGISTERS: Final = tuple(
+    name for name in CONVERSATION_FIELDS if name not in ("id", "revision")
 )
 MESSAGE_FIXED: Final = (
     "id",
