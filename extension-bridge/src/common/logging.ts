@@ -60,7 +60,9 @@ export class Logger {
   }
 
   private scrub(line: string): string {
-    let out = line;
+    // The sidecar names its chat UI as URL/ui/#token=TOKEN on stderr (CONTRACT §1): that token is
+    // masked even when the line is read before the handshake told us the token to redact.
+    let out = line.replace(/([#&?](?:access_)?token=)[^\s&]+/g, '$1***');
     for (const secret of this.secrets) out = out.split(secret).join('***');
     return out;
   }
