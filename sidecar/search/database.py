@@ -18,7 +18,9 @@ prefix index for 3-letter prefixes. Everything here is derived from the store an
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +94,9 @@ def prepare(path: Path) -> bool:
     Raises :class:`IndexDamaged` when the file is not an index of this format, and other
     ``sqlite3`` errors (cannot open, disk full, read-only) as they are.
     """
+    if os.path.lexists(path) and not stat.S_ISREG(os.lstat(path).st_mode):
+        # A FIFO would block the open, a link would be followed out of the data dir.
+        raise IndexDamaged(f"{path.name} is not a regular file")
     fresh = not path.exists()
     try:
         conn = connect(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -323,6 +324,27 @@ async def test_damaged_index_is_quarantined_and_rebuilt(tmp_path: Path) -> None:
         assert (slots[0] / "search" / "index.sqlite3").read_bytes().startswith(b"this is not")
         assert "search-index" in (slots[0] / "reason.json").read_text()
         assert env.store.quarantined == []  # not a damaged conversation
+    finally:
+        await env.close()
+
+
+async def test_a_fifo_in_place_of_the_index_is_quarantined_and_rebuilt(tmp_path: Path) -> None:
+    """A non-regular file where the index belongs used to leave search answering 503 for good;
+    it is damage like any other: moved aside unopened, the index rebuilt from the store."""
+    env = await open_env(tmp_path / "data")
+    await env.store.create_conversation(id="c1", title="survivor")
+    (mid,) = await add(env, "c1", "rebuilt from the store")
+    await env.close()
+    index_file = env.data_dir / "search" / "index.sqlite3"
+    index_file.unlink()
+    os.mkfifo(index_file)
+
+    await env.reopen()
+    try:
+        assert message_ids(await env.search("rebuilt")) == [mid]
+        [slot] = list((env.data_dir / "quarantine").glob("search-*"))
+        assert (slot / "search" / "index.sqlite3").is_fifo(), "moved, never opened or deleted"
+        assert "not a regular file" in (slot / "reason.json").read_text()
     finally:
         await env.close()
 
