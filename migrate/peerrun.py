@@ -28,6 +28,7 @@ from .apply import (
 from .peercheck import structure_differences
 from .peerplan import PeerReading
 from .progress import Reporter
+from .run import dry_run_answer, refuse_if_failed
 from .target import Target, TargetError
 from .validate import Checked, validate
 
@@ -92,27 +93,9 @@ async def peer_import_run(
                 error=error,
             )
             report["report"] = str(write_report(folder, report))
-    plan = reading.plan([])
     if run_id is None:
-        return {
-            "dry_run": True,
-            "write_path": target.kind,
-            "actions": [a.to_json() for a in actions],
-            "messages": {
-                "imported": sum(a.messages for a in actions if a.kind != "unchanged"),
-                "dropped_as_duplicates": 0,
-                "same_in_another_copy": 0,
-            },
-            "hidden_skipped": plan.hidden_skipped,
-            "large_parts_replaced": plan.large_parts_replaced,
-            "problems": [p.to_json() for p in plan.problems],
-        }
-    if outcome.failed:
-        first = outcome.failed[0]
-        raise TargetError(
-            f"{len(outcome.failed)} conversation(s) refused by the store, the rest "
-            f"imported (first: {first['id']}: {first['reason']}); report: {report['report']}"
-        )
+        return dry_run_answer(reading.plan([]), actions, target)
+    refuse_if_failed(outcome, report)
     return report
 
 

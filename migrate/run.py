@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .apply import (
+    Action,
     Outcome,
     build_report,
     copy_inputs,
@@ -44,19 +45,7 @@ async def import_run(
     bar = reporter.bar("comparing with the store", total=total)
     actions = await plan_actions(plan, target, run_id, advance=bar.advance)
     if dry_run:
-        return {
-            "dry_run": True,
-            "write_path": target.kind,
-            "actions": [a.to_json() for a in actions],
-            "messages": {
-                "imported": sum(a.messages for a in actions if a.kind != "unchanged"),
-                "dropped_as_duplicates": plan.dropped,
-                "same_in_another_copy": plan.shared,
-            },
-            "hidden_skipped": plan.hidden_skipped,
-            "large_parts_replaced": plan.large_parts_replaced,
-            "problems": [p.to_json() for p in plan.problems],
-        }
+        return dry_run_answer(plan, actions, target)
     assert run_id is not None
     if target.data_dir is None:
         raise TargetError("the sidecar did not say where its data dir is")
@@ -83,13 +72,36 @@ async def import_run(
             error=error,
         )
         report["report"] = str(write_report(folder, report))
+    refuse_if_failed(outcome, report)
+    return report
+
+
+def dry_run_answer(plan: Plan, actions: list[Action], target: Target) -> dict[str, Any]:
+    """What a dry run answers, for legacy and other tools' imports alike: the actions it would
+    take and the plan's counts; nothing is written."""
+    return {
+        "dry_run": True,
+        "write_path": target.kind,
+        "actions": [a.to_json() for a in actions],
+        "messages": {
+            "imported": sum(a.messages for a in actions if a.kind != "unchanged"),
+            "dropped_as_duplicates": plan.dropped,
+            "same_in_another_copy": plan.shared,
+        },
+        "hidden_skipped": plan.hidden_skipped,
+        "large_parts_replaced": plan.large_parts_replaced,
+        "problems": [p.to_json() for p in plan.problems],
+    }
+
+
+def refuse_if_failed(outcome: Outcome, report: dict[str, Any]) -> None:
+    """A run in which the store refused some conversations fails once its report is written."""
     if outcome.failed:
         first = outcome.failed[0]
         raise TargetError(
             f"{len(outcome.failed)} conversation(s) refused by the store, the rest "
             f"imported (first: {first['id']}: {first['reason']}); report: {report['report']}"
         )
-    return report
 
 
 async def dedupe_run(plan: DedupePlan, target: Target, started_ms: int) -> dict[str, Any]:
