@@ -225,9 +225,6 @@ class Shard:
     def active_branch(self) -> str:
         return str(self.conversation.get("active_branch", DEFAULT_BRANCH))
 
-    def head_of(self, branch: str) -> str | None:
-        return self.branches.get(branch)
-
     def message_at(self, ordinal: int) -> Doc:
         chunk = self.chunks.get(ordinal // MESSAGES_PER_CHUNK)
         if chunk is None:
