@@ -30,7 +30,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from sidecar.store import Change, Store, StoreConfig
+from sidecar.store import Change, MessageEffect, Store, StoreConfig
 from sidecar.sync import hub
 from sidecar.sync.config import SyncConfig
 from sidecar.sync.engine import SyncEngine
@@ -87,8 +87,8 @@ async def live_and_local(url: str, root: Path, samples: int) -> dict[str, Any]:
 
     def on_b(change: Change) -> None:
         for effect in change.effects:
-            if effect.kind == "message" and effect.data["created"]:
-                arrived[effect.data["message"]["id"]] = time.perf_counter()
+            if isinstance(effect, MessageEffect) and effect.created:
+                arrived[effect.message["id"]] = time.perf_counter()
 
     b_store.subscribe(on_b)
     on, off = (await a_store.create_conversation())[0]["id"], None

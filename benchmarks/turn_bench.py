@@ -35,7 +35,7 @@ import orjson
 
 from sidecar.providers import EchoProvider
 from sidecar.service.turns import TurnConfig, TurnEngine
-from sidecar.store import Store, StoreConfig
+from sidecar.store import Store, StoreConfig, TurnEffect
 from sidecar.tools import ToolRegistry, builtin_tools
 
 from .common import Figures, Results, Row, Sizes, latency_summary, median, now
@@ -55,7 +55,7 @@ async def _settled(store: Store, cid: str, turn_id: str, *states: str) -> dict[s
 
     def listener(change: Any) -> None:
         for effect in change.effects:
-            turn = effect.data.get("turn") if effect.kind == "turn" else None
+            turn = effect.turn if isinstance(effect, TurnEffect) else None
             if turn is not None and turn["id"] == turn_id and turn["state"] in states:
                 reached.set()
 

@@ -16,11 +16,20 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, assert_never
 
 import orjson
 
-from ..store import Change, Store
+from ..store import (
+    ApprovalEffect,
+    Change,
+    ConversationEffect,
+    ExternalEffect,
+    MessageEffect,
+    Store,
+    TextEffect,
+    TurnEffect,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,70 +77,67 @@ def to_events(change: Change, published_at: float | None = None) -> list[Event]:
     cid = change.conversation_id
     revision: int | None = None
     for effect in change.effects:
-        if effect.kind == "conversation" and effect.data.get("conversation") is not None:
-            revision = effect.data["conversation"].get("revision")
+        if isinstance(effect, ConversationEffect) and effect.conversation is not None:
+            revision = effect.conversation.get("revision")
     events: list[Event] = []
     for effect in change.effects:
-        data = effect.data
-        if effect.kind == "conversation":
-            reason = data.get("reason")
-            conversation = data.get("conversation")
-            if reason == "purged":
-                etype = "conversation.deleted"
-                body: dict[str, Any] = {
-                    "conversation_id": cid,
-                    "revision": None,
-                    "conversation": None,
-                    "purged": True,
-                }
-            else:
-                # A message append, a turn or a branch switch also changes the conversation
-                # (revision, preview, state): to a client that is an update.
-                etype = f"conversation.{reason if reason in CONVERSATION_REASONS else 'updated'}"
+        body: dict[str, Any]
+        match effect:
+            case ConversationEffect(reason=reason, conversation=conversation):
+                if reason == "purged":
+                    etype = "conversation.deleted"
+                    body = {
+                        "conversation_id": cid,
+                        "revision": None,
+                        "conversation": None,
+                        "purged": True,
+                    }
+                else:
+                    # A message append, a turn or a branch switch also changes the conversation
+                    # (revision, preview, state): to a client that is an update.
+                    etype = (
+                        f"conversation.{reason if reason in CONVERSATION_REASONS else 'updated'}"
+                    )
+                    body = {
+                        "conversation_id": cid,
+                        "revision": None if conversation is None else conversation.get("revision"),
+                        "conversation": conversation,
+                    }
+            case MessageEffect():
+                etype = "message.created" if effect.created else "message.updated"
+                body = {"conversation_id": cid, "revision": revision, "message": effect.message}
+            case TextEffect():
+                etype = "message.delta"
                 body = {
                     "conversation_id": cid,
-                    "revision": None if conversation is None else conversation.get("revision"),
-                    "conversation": conversation,
+                    "message_id": effect.message_id,
+                    "turn_id": effect.turn_id,
+                    "offset": effect.offset,
+                    "text": effect.text,
                 }
-        elif effect.kind == "message":
-            etype = "message.created" if data.get("created") else "message.updated"
-            body = {"conversation_id": cid, "revision": revision, "message": data.get("message")}
-        elif effect.kind == "text":
-            etype = "message.delta"
-            body = {
-                "conversation_id": cid,
-                "message_id": data.get("message_id"),
-                "turn_id": data.get("turn_id"),
-                "offset": data.get("offset"),
-                "text": data.get("text"),
-            }
-        elif effect.kind == "turn":
-            turn = data.get("turn") or {}
-            etype = "turn.state"
-            body = {
-                "conversation_id": cid,
-                "turn_id": turn.get("id"),
-                "state": turn.get("state"),
-                "previous": data.get("previous"),
-                "error": turn.get("error"),
-            }
-        elif effect.kind == "approval":
-            etype = "tool.approval_requested"
-            body = {
-                "conversation_id": cid,
-                "turn_id": data.get("turn_id"),
-                "tool_calls": data.get("tool_calls"),
-            }
-        elif effect.kind == "external":
-            etype = "store.changed"
-            body = {"reason": "external", "conversation_ids": list(data["conversation_ids"])}
-            events.append(Event(effect.seq, etype, None, body, now))
-            continue
-        else:
-            # A newer store may know more kinds; an old hub skips them rather than failing the
-            # whole change (the seq gap is harmless: ids only need to increase).
-            log.debug("no event for effect kind %r (seq %d)", effect.kind, effect.seq)
-            continue
+            case TurnEffect():
+                turn = effect.turn or {}
+                etype = "turn.state"
+                body = {
+                    "conversation_id": cid,
+                    "turn_id": turn.get("id"),
+                    "state": turn.get("state"),
+                    "previous": effect.previous,
+                    "error": turn.get("error"),
+                }
+            case ApprovalEffect():
+                etype = "tool.approval_requested"
+                body = {
+                    "conversation_id": cid,
+                    "turn_id": effect.turn_id,
+                    "tool_calls": effect.tool_calls,
+                }
+            case ExternalEffect():
+                body = {"reason": "external", "conversation_ids": list(effect.conversation_ids)}
+                events.append(Event(effect.seq, "store.changed", None, body, now))
+                continue
+            case _:
+                assert_never(effect)
         events.append(Event(effect.seq, etype, cid, body, now))
     return events
 

@@ -33,7 +33,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from ..store import Change, ListQuery, NotFound, Store, Unavailable
+from ..store import (
+    Change,
+    ConversationEffect,
+    ExternalEffect,
+    ListQuery,
+    MessageEffect,
+    NotFound,
+    Store,
+    Unavailable,
+)
 from ..store.durable import make_dirs
 from ..store.model import Doc
 from ..store.quarantine import Quarantine
@@ -394,17 +403,16 @@ class SearchIndex:
         messages: list[MessageRow] = []
         purged = False
         for effect in change.effects:
-            data = effect.data
-            if effect.kind == "conversation":
-                summary = data.get("conversation")
-                if data.get("reason") == "purged" or summary is None:
+            if isinstance(effect, ConversationEffect):
+                summary = effect.conversation
+                if effect.reason == "purged" or summary is None:
                     purged = True
                 else:
                     conversation = conversation_row(summary)
-            elif effect.kind == "message" and isinstance(data.get("message"), dict):
-                messages.append(message_row(data["message"]))
-            elif effect.kind == "external":
-                self._want([str(c) for c in data.get("conversation_ids", [])])
+            elif isinstance(effect, MessageEffect):
+                messages.append(message_row(effect.message))
+            elif isinstance(effect, ExternalEffect):
+                self._want(list(effect.conversation_ids))
         self._seen_seq = change.last_seq
         if purged:
             self._pending.pop(cid, None)

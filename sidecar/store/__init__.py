@@ -4,6 +4,16 @@ Only this package touches conversation files. Everything above it goes through :
 """
 
 from .catalog import ListPage, ListQuery
+from .effects import (
+    ApprovalEffect,
+    Change,
+    ConversationEffect,
+    Effect,
+    ExternalEffect,
+    MessageEffect,
+    TextEffect,
+    TurnEffect,
+)
 from .errors import (
     Conflict,
     NotFound,
@@ -13,27 +23,22 @@ from .errors import (
     Unavailable,
     ValidationFailed,
 )
-from .store import (
-    UNSET,
-    Change,
-    Effect,
-    NewMessage,
-    Page,
-    Request,
-    Store,
-    StoreConfig,
-    TurnStep,
-    Unset,
-    public_message,
-)
+from .idempotency import Request
+from .model import public_message
+from .store import Store
+from .values import UNSET, NewMessage, Page, StoreConfig, TurnStep, Unset
 
 __all__ = [
     "UNSET",
+    "ApprovalEffect",
     "Change",
     "Conflict",
+    "ConversationEffect",
     "Effect",
+    "ExternalEffect",
     "ListPage",
     "ListQuery",
+    "MessageEffect",
     "NewMessage",
     "NotFound",
     "Page",
@@ -43,6 +48,8 @@ __all__ = [
     "StoreError",
     "StoreLocked",
     "StoreVersionError",
+    "TextEffect",
+    "TurnEffect",
     "TurnStep",
     "Unavailable",
     "Unset",

@@ -1,15 +1,18 @@
-"""The data-dir lock: one owner process per data dir.
+"""Locks: the data-dir lock (one owner process per data dir), and one lock per conversation.
 
-An exclusive ``flock`` on ``DIR/sidecar.lock`` held for the owner's whole life. The OS drops it when
-the owner dies, so the lock alone decides ownership; a pid written anywhere proves nothing.
+The data-dir lock is an exclusive ``flock`` on ``DIR/sidecar.lock`` held for the owner's whole
+life. The OS drops it when the owner dies, so the lock alone decides ownership; a pid written
+anywhere proves nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import os
 import stat
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from .errors import Unavailable
@@ -68,3 +71,31 @@ def is_owned(data_dir: Path) -> bool:
         probe.release()
         return False
     return True
+
+
+class KeyedLocks:
+    """One asyncio lock per key (a conversation id), dropped when nobody holds or waits for it.
+
+    Writes to one conversation run one at a time; ``busy`` tells the cache and the watcher of
+    outside changes which conversations a write is using, so they leave those alone.
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def busy(self, key: str) -> bool:
+        return key in self._locks

@@ -76,6 +76,11 @@ MESSAGE_FIELDS: Final = (
 )
 
 
+def public_message(doc: Doc) -> Doc:
+    """A stored message as CONTRACT §4 shows it (internal fields dropped)."""
+    return {name: doc.get(name) for name in MESSAGE_FIELDS}
+
+
 def check_title(value: object) -> str | None:
     if value is None:
         return None

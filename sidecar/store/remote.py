@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .effects import MessageChange, TurnChange
 from .errors import ValidationFailed
 from .ids import check_id
 from .journal import Operation
@@ -34,8 +35,8 @@ class MergeOps:
     """The journal ops of a merge and what they announce."""
 
     ops: list[Operation]
-    messages: list[tuple[bool, Doc]]
-    turns: list[tuple[str | None, Doc]]
+    messages: list[MessageChange]
+    turns: list[TurnChange]
 
 
 def merge_ops(shard: Shard, merge: Merge, turns: dict[str, Doc]) -> MergeOps:
@@ -46,7 +47,7 @@ def merge_ops(shard: Shard, merge: Merge, turns: dict[str, Doc]) -> MergeOps:
     """
     known = set(shard.index)
     ops: list[Operation] = []
-    announced: list[tuple[bool, Doc]] = []
+    announced: list[MessageChange] = []
     next_ordinal = len(shard.ids)
     for doc in merge.messages:
         message_id = check_id(doc.get("id"), "message.id")
@@ -58,13 +59,13 @@ def merge_ops(shard: Shard, merge: Merge, turns: dict[str, Doc]) -> MergeOps:
                 raise ValidationFailed("message.parent_id", f"message {message_id!r} moved")
             replaced = {**stored, **public}
             ops.append(["msg", ordinal, replaced])
-            announced.append((False, replaced))
+            announced.append(MessageChange(False, replaced))
             continue
         parent = public["parent_id"]
         if parent is not None and parent not in known:
             raise ValidationFailed("message.parent_id", f"{message_id!r} comes before its parent")
         ops.append(["msg", next_ordinal, public])
-        announced.append((True, public))
+        announced.append(MessageChange(True, public))
         known.add(message_id)
         next_ordinal += 1
     if DEFAULT_BRANCH not in merge.branches:
@@ -77,11 +78,13 @@ def merge_ops(shard: Shard, merge: Merge, turns: dict[str, Doc]) -> MergeOps:
     ops += [["unbranch", name] for name in shard.branches if name not in merge.branches]
     if merge.conversation.get("active_branch") not in merge.branches:
         raise ValidationFailed("active_branch", "the active branch must exist")
-    changed_turns: list[tuple[str | None, Doc]] = []
+    changed_turns: list[TurnChange] = []
     for turn in merge.turns:
         check_id(turn.get("id"), "turn.id")
         previous = turns.get(turn["id"])
         if previous != turn:
             ops.append(["turn", turn])
-            changed_turns.append((None if previous is None else previous.get("state"), turn))
+            changed_turns.append(
+                TurnChange(None if previous is None else previous.get("state"), turn)
+            )
     return MergeOps(ops, announced, changed_turns)

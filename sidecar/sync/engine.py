@@ -36,7 +36,15 @@ from typing import Any
 
 import asyncpg
 
-from ..store import Change, ListQuery, NotFound, Store, ValidationFailed
+from ..store import (
+    Change,
+    ExternalEffect,
+    ListQuery,
+    NotFound,
+    Store,
+    TextEffect,
+    ValidationFailed,
+)
 from ..store.rewrite import Image
 from ..store.timeutil import now_iso
 from . import hub
@@ -137,11 +145,11 @@ class SyncEngine:
     def _on_change(self, change: Change) -> None:
         if change.conversation_id:
             self._mark([change.conversation_id])
-        if any(effect.kind != "text" for effect in change.effects):
+        if any(not isinstance(effect, TextEffect) for effect in change.effects):
             self._urgent.set()
         for effect in change.effects:
-            if effect.kind == "external":
-                self._mark(effect.data.get("conversation_ids", []))
+            if isinstance(effect, ExternalEffect):
+                self._mark(effect.conversation_ids)
 
     def _mark(self, conversation_ids: Iterable[str], stamped: bool = True) -> None:
         for conversation_id in conversation_ids:

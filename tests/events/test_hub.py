@@ -11,7 +11,8 @@ import orjson
 import pytest
 
 from sidecar.events.hub import Event, EventHub, Subscription, to_events
-from sidecar.store import Change, Effect, Store, StoreConfig
+from sidecar.store import Change, ConversationEffect, MessageEffect, Store, StoreConfig
+from tests.store.helpers import put_turn
 
 
 @pytest.fixture
@@ -69,9 +70,9 @@ async def test_every_effect_kind_maps_to_its_contract_event(store: Store, hub: E
     reply, _ = await store.append_message("c1", role="assistant", content="", status="streaming")
     await store.append_text("c1", reply["id"], 0, "Hel")
     done = await store.update_message("c1", reply["id"], content="Hello", status="complete")
-    await store.put_turn("c1", {"id": "t1", "state": "streaming", "attempts": [], "error": None})
+    await put_turn(store, "c1", {"id": "t1", "state": "streaming", "attempts": [], "error": None})
     failed = {"id": "t1", "state": "permanent_failure", "attempts": [], "error": {"code": "x"}}
-    await store.put_turn("c1", failed)
+    await put_turn(store, "c1", failed)
     deleted = await store.delete_conversation("c1")
     restored = await store.restore_conversation("c1")
     await store.purge_conversation("c1")
@@ -153,9 +154,8 @@ def test_to_events_is_pure_and_frames_are_single_line_sse() -> None:
     change = Change(
         "c9",
         (
-            Effect(7, "conversation", {"reason": "text", "conversation": {"revision": 4}}),
-            Effect(8, "message", {"created": False, "message": {"id": "m", "content": "a\nb"}}),
-            Effect(9, "mystery", {}),
+            ConversationEffect(7, "text", {"revision": 4}),
+            MessageEffect(8, False, {"id": "m", "content": "a\nb"}),
         ),
     )
     events = to_events(change, published_at=1.0)

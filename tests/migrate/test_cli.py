@@ -13,6 +13,7 @@ import pytest
 
 from migrate.identity import conversation_id
 from sidecar.store import Store
+from tests.store.helpers import put_turn
 
 from .conftest import cli, navi_items, store_state, tree_files, with_store, write_export
 
@@ -546,7 +547,8 @@ def test_a_conversation_the_store_refuses_is_reported_and_the_rest_imported(
 
     async def seed(store: Store) -> None:
         await store.create_conversation(id="busy-1", title="a reply is streaming here")
-        await store.put_turn(
+        await put_turn(
+            store,
             "busy-1",
             {"id": "t1", "state": "streaming", "created_at": _iso(T0), "updated_at": _iso(T0)},
         )

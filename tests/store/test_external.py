@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sidecar.store import Change, ListQuery, Store, StoreConfig
+from sidecar.store import Change, ExternalEffect, ListQuery, Store, StoreConfig
 from sidecar.store.ids import path_name
 from sidecar.watcher import watch_external_changes
 from tests.crashing import HeldRename
@@ -20,7 +20,10 @@ async def _external_effects(
     deadline = asyncio.get_running_loop().time() + wait_s
     while asyncio.get_running_loop().time() < deadline:
         found = [
-            e.data["conversation_ids"] for c in seen for e in c.effects if e.kind == "external"
+            list(e.conversation_ids)
+            for c in seen
+            for e in c.effects
+            if isinstance(e, ExternalEffect)
         ]
         if found:
             return found
@@ -56,7 +59,7 @@ async def test_restore_from_backup_is_reloaded_and_announced(tmp_path: Path) -> 
         assert (await store.get_conversation("c1"))["title"] == "original"
         titles = {c["id"]: c["title"] for c in store.list_conversations(ListQuery()).items}
         assert titles == {"c1": "original", "c2": "ours"}
-        external = next(e for c in seen for e in c.effects if e.kind == "external")
+        external = next(e for c in seen for e in c.effects if isinstance(e, ExternalEffect))
         assert external.seq == store.seq
         # a folder removed by another program disappears from the list
         seen.clear()

@@ -11,6 +11,8 @@ import pytest
 from sidecar.store import (
     Change,
     Conflict,
+    ConversationEffect,
+    MessageEffect,
     NotFound,
     Store,
     StoreConfig,
@@ -18,6 +20,7 @@ from sidecar.store import (
 )
 from sidecar.store.model import preview_of
 from sidecar.store.shard import MESSAGES_PER_CHUNK
+from tests.store.helpers import put_turn
 
 
 async def _conversation(store: Store, cid: str = "c") -> str:
@@ -169,9 +172,9 @@ async def test_turns_persist_and_drive_the_conversation_state(
 ) -> None:
     cid = await _conversation(store)
     turn = {"id": "t1", "state": "streaming", "attempts": [], "error": None}
-    await store.put_turn(cid, turn)
+    await put_turn(store, cid, turn)
     assert (await store.get_conversation(cid))["state"] == "streaming"
-    await store.put_turn(cid, {**turn, "state": "completed"})
+    await put_turn(store, cid, {**turn, "state": "completed"})
     await store.close()
     reopened = await Store.open(data_dir, store_config)
     try:
@@ -197,12 +200,14 @@ async def test_listeners_see_every_commit_in_seq_order(store: Store) -> None:
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "one seq per effect, no gaps"
     assert len(seen) == 12 and store.seq == seqs[-1] + 1  # + the unseen create
     first = seen[0].effects[0]
-    assert first.kind == "conversation" and first.data["reason"] == "created"
+    assert isinstance(first, ConversationEffect) and first.reason == "created"
     [message_change] = [c for c in seen if len(c.effects) == 2]
     conversation_effect, message_effect = message_change.effects
-    assert conversation_effect.data["conversation"]["message_count"] == 1
-    assert message_effect.kind == "message" and message_effect.data["created"] is True
-    assert "_request" not in message_effect.data["message"]
+    assert isinstance(conversation_effect, ConversationEffect)
+    assert conversation_effect.conversation is not None
+    assert conversation_effect.conversation["message_count"] == 1
+    assert isinstance(message_effect, MessageEffect) and message_effect.created is True
+    assert "_request" not in message_effect.message
 
 
 async def test_long_conversations_open_lazily(data_dir: Path, store_config: StoreConfig) -> None:
@@ -221,7 +226,7 @@ async def test_long_conversations_open_lazily(data_dir: Path, store_config: Stor
     try:
         items, more = await store.list_messages(cid, limit=50)
         assert more and len(items) == 50
-        shard = store._shards[cid]
+        shard = store._cache.shards[cid]
         assert set(shard.chunks) == {2, 3}, "only the chunks of the last page are read"
     finally:
         await store.close()

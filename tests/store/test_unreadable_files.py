@@ -28,6 +28,7 @@ import aiohttp
 import pytest
 
 from sidecar.store import Store
+from tests.store.helpers import put_turn
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.subprocess
@@ -241,7 +242,7 @@ def test_a_write_racing_the_quarantine_does_not_bring_the_conversation_back(
     async def run() -> tuple[list[str], int]:
         store = await Store.open(data_dir)
         await store.create_conversation(id="victim", title="v")
-        await store.put_turn("victim", {"id": "t1", "state": "completed"})
+        await put_turn(store, "victim", {"id": "t1", "state": "completed"})
         await store.close()
         turns = data_dir / "conversations" / "victim" / "turns.json"
         turns.unlink()

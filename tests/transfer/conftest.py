@@ -12,6 +12,7 @@ from sidecar.app import create_app
 from sidecar.http.keys import STORE
 from sidecar.settings import ServerConfig
 from sidecar.store import Store
+from tests.store.helpers import put_turn
 
 from ..http.conftest import TOKEN, ClientFactory
 
@@ -70,7 +71,8 @@ async def fill_rich(store: Store, conversation_id: str = "rich") -> dict[str, st
     ids["tool"] = tool["id"]
     final, _ = await store.append_message(conversation_id, role="assistant", content="Done ✅")
     ids["final"] = final["id"]
-    await store.put_turn(
+    await put_turn(
+        store,
         conversation_id,
         {
             "id": "turn-1",

@@ -7,6 +7,7 @@ import pytest
 from sidecar.service.exporter import export_conversation
 from sidecar.service.importer import import_document
 from sidecar.store import Conflict, Store
+from tests.store.helpers import put_turn
 
 from .documents import chain, conversation, document, message
 
@@ -112,7 +113,7 @@ async def test_a_conflict_anywhere_writes_nothing_at_all(store: Store) -> None:
 
 async def test_a_conversation_with_a_turn_in_progress_is_not_merged(store: Store) -> None:
     await import_document(store, document(conversation("c", chain("a"))))
-    await store.put_turn("c", {"id": "t", "state": "streaming", "user_message_id": "a"})
+    await put_turn(store, "c", {"id": "t", "state": "streaming", "user_message_id": "a"})
     with pytest.raises(Conflict) as caught:
         await import_document(store, document(conversation("c", chain("a", "b"))))
     assert caught.value.details["state"] == "streaming"

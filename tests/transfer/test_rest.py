@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sidecar.app import create_app
 from sidecar.settings import ServerConfig
-from sidecar.store import Change
+from sidecar.store import Change, ConversationEffect, Effect, ExternalEffect, MessageEffect
 
 from ..http.conftest import AUTH, TOKEN, ClientFactory, call
 from .conftest import Client, fill_rich, server_store, without_exported_at
@@ -98,8 +98,15 @@ async def test_imports_and_rollbacks_are_announced(client: Client) -> None:
     def effects() -> list[tuple[str, object]]:
         change = changes.pop()
         assert changes == []
-        return [(e.kind, e.data.get("reason") or e.data.get("conversation_ids") or
-                 e.data["message"]["id"]) for e in change.effects]  # fmt: skip
+        return [kind_and_subject(e) for e in change.effects]
+
+    def kind_and_subject(e: Effect) -> tuple[str, object]:
+        if isinstance(e, ConversationEffect):
+            return ("conversation", e.reason)
+        if isinstance(e, ExternalEffect):
+            return ("external", list(e.conversation_ids))
+        assert isinstance(e, MessageEffect)
+        return ("message", e.message["id"])
 
     run = document(conversation("c", chain("a")), run_id="r")
     await call(client, "POST", "/api/v1/import", run, status=200)

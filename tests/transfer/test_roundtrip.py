@@ -10,6 +10,7 @@ import pytest
 from sidecar.service.exporter import export_conversation, export_document
 from sidecar.service.importer import import_document
 from sidecar.store import Store, StoreConfig
+from tests.store.helpers import put_turn
 
 from .conftest import fill_rich, without_exported_at
 
@@ -113,7 +114,8 @@ async def test_an_unfinished_turn_is_imported_as_interrupted(
     reply, _ = await store.append_message(
         "live", role="assistant", content="par", status="streaming"
     )
-    await store.put_turn(
+    await put_turn(
+        store,
         "live",
         {
             "id": "t",

@@ -1,0 +1,139 @@
+"""The write path: every mutation of a conversation, from its lock to its announcement.
+
+A mutation runs under that conversation's lock, validates against its live state, becomes one
+journal record, and is applied to memory (and announced to listeners) only once the record is
+durable. Concurrent writers on different conversations share fsyncs through the journal's group
+commit; a caller that is cancelled cannot leave half a write behind (the write runs shielded and
+finishes or fails as a whole). The aggregates (conversations, messages, turns, ...) decide WHAT
+to write; this module is the one place that decides HOW.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from .cache import ShardCache
+from .effects import Change, Draft
+from .errors import Unavailable
+from .journal import Journal, Operation
+from .model import Doc
+from .shard import Shard
+from .timeutil import now_iso
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+Listener = Callable[[Change], None]
+
+
+class Writer:
+    """Locks, journals, applies and publishes the writes of one open store."""
+
+    def __init__(self, cache: ShardCache) -> None:
+        self._cache = cache
+        self._listeners: list[Listener] = []
+
+    @property
+    def journal(self) -> Journal:
+        if self._cache.journal is None:
+            raise Unavailable("the store is not open")
+        return self._cache.journal
+
+    @property
+    def seq(self) -> int:
+        """The seq of the last committed record (the store-wide event sequence)."""
+        journal = self._cache.journal
+        return journal.last_committed_seq if journal else 0
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener`` with every :class:`Change`, in seq order; returns an unsubscribe."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    async def mutate(self, conversation_id: str, work: Callable[[], Awaitable[T]]) -> T:
+        """Run ``work`` under the conversation's lock, shielded from the caller's cancellation."""
+        if self._cache.closed:
+            raise Unavailable("the store is closed")
+
+        async def locked() -> T:
+            async with self._cache.locks.hold(conversation_id):
+                return await work()
+
+        return await asyncio.shield(asyncio.ensure_future(locked()))
+
+    async def commit(
+        self,
+        shard: Shard,
+        ops: list[Operation],
+        draft: Draft,
+        *,
+        conversation: Doc | None = None,
+        touch: bool = True,
+        at: str | None = None,
+    ) -> int:
+        """Journal ``ops`` (plus the conversation's new revision) and apply them once durable."""
+        cache = self._cache
+        if touch:
+            base = conversation if conversation is not None else shard.conversation
+            conversation = {
+                **base,
+                "revision": int(shard.conversation.get("revision", 0)) + 1,
+                "updated_at": at or now_iso(),
+            }
+        if conversation is not None:
+            ops = [["conv", conversation], *ops]
+        draft.conversation = conversation is not None
+        await cache.load_messages(shard, shard.ordinals_touched(ops))
+        if any(op[0] == "turn" for op in ops):
+            await cache.load_turns(shard)
+        journal = self.journal
+        if shard.exists and shard.conversation_id not in cache.catalog.entries:
+            # quarantined while this write waited (it held the shard from before): journalled,
+            # it would bring the conversation back without the files that were moved away
+            raise cache.damage_of(shard.conversation_id)
+        future = journal.append(
+            shard.conversation_id,
+            ops,
+            lambda seq: self.apply(shard, seq, ops, draft),
+            width=draft.width,
+        )
+        seq = await future
+        if journal.bytes_since_rotation >= cache.config.checkpoint_bytes:
+            cache.schedule_checkpoint()
+        return seq
+
+    def apply(self, shard: Shard, seq: int, ops: list[Operation], draft: Draft) -> None:
+        """Runs on the event loop right after the record's fsync, in seq order."""
+        cache = self._cache
+        conversation_id = shard.conversation_id
+        summary: Doc | None
+        if ops[0][0] == "purge":
+            cache.shards.pop(conversation_id, None)
+            cache.catalog.remove(conversation_id)
+            cache.reserved.add(conversation_id)
+            cache.reserved_dirty = True
+            summary = None
+        else:
+            shard.apply(seq, ops)
+            summary = shard.summary()
+            if conversation_id not in cache.quarantining:  # else: being moved away, stays so
+                if conversation_id not in cache.shards:
+                    cache.shards[conversation_id] = shard
+                cache.catalog.put(summary, len(shard.ids))
+        effects = draft.effects(seq, conversation_id, summary)
+        if not effects:
+            return  # a remembered request_id alone: nothing a client could observe
+        self.publish(Change(conversation_id, effects))
+
+    def publish(self, change: Change) -> None:
+        """Record the change's seq and hand it to every listener (one failing does not stop it)."""
+        self._cache.catalog.seq = change.last_seq
+        for listener in list(self._listeners):
+            try:
+                listener(change)
+            except Exception:
+                log.exception("store listener failed")

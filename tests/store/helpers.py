@@ -1,0 +1,36 @@
+"""Test-only ways into the store: states the product only reaches through a running turn.
+
+``put_turn`` stores a turn document as given (its ``updated_at`` included), so a test can set up a
+conversation with a turn in any state without running a model. The product writes a turn only
+through :meth:`Store.write_turn` (which stamps it) or an import; this helper goes through the
+same write path (lock, one journal record, effects), so it leaves what a real turn step leaves.
+It was ``Store.put_turn``: product code never called it.
+"""
+
+from __future__ import annotations
+
+from sidecar.store import Store
+from sidecar.store.effects import Draft, TurnChange
+from sidecar.store.ids import check_id
+from sidecar.store.model import Doc
+
+
+async def put_turn(store: Store, conversation_id: str, turn: Doc) -> Doc:
+    """Persist a turn (CONTRACT §4); the conversation's ``state`` follows its latest turn."""
+    check_id(turn.get("id"), "turn.id")
+    cache, writer = store._cache, store._writer
+
+    async def work() -> Doc:
+        shard = await cache.shard(conversation_id)
+        turns = await cache.load_turns(shard)
+        latest = turn["id"] not in turns or next(reversed(turns)) == turn["id"]
+        conversation = dict(shard.conversation)
+        if latest:
+            conversation["state"] = turn.get("state", "idle")
+        doc = {**turn, "conversation_id": conversation_id}
+        previous = turns[turn["id"]].get("state") if turn["id"] in turns else None
+        draft = Draft("updated", turns=[TurnChange(previous, doc)])
+        await writer.commit(shard, [["turn", doc]], draft, conversation=conversation)
+        return doc
+
+    return await writer.mutate(conversation_id, work)
