@@ -15,7 +15,8 @@ from typing import Any
 from .catalog import ListQuery
 from .errors import NotFound
 from .layout import Layout
-from .store import Store, StoreConfig
+from .store import Store
+from .values import StoreConfig
 
 
 @dataclass
