@@ -45,7 +45,7 @@ from ..store.model import (
 )
 from ..store.rewrite import Image, Rewrite
 from .exporter import EXPORTED_FIELDS, FORMAT, VERSION
-from .import_merge import UNFINISHED_STATES, outside_error, plan_import
+from .import_merge import UNFINISHED_STATES, plan_import
 from .import_runs import add_to_run_record
 
 TOP_FIELDS: Final = frozenset({"format", "version", "exported_at", "run_id", "conversations"})
@@ -336,16 +336,6 @@ def parse_document(document: object) -> ImportDocument:
         seen.add(conversation["id"])
         conversations.append(conversation)
     return ImportDocument(run_id, conversations)
-
-
-def validate_document(document: object) -> None:
-    """Raise :class:`ValidationFailed` (``field`` = the JSON path) unless ``document`` is a
-    valid export document that this sidecar can import into any store: whole, so every parent
-    and branch head is in it (:func:`import_document` also takes a part of a conversation whose
-    earlier messages are stored)."""
-    for entry in parse_document(document).conversations:
-        if entry["outside"]:
-            raise outside_error(entry, list(entry["outside"]))
 
 
 # ---------------------------------------------------------------------------- importing
