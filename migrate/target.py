@@ -155,7 +155,7 @@ class DirectTarget:
             await asyncio.sleep(BACKPRESSURE_POLL_S)
 
     async def rollback(self, run_id: str, force: bool) -> tuple[bool, Doc]:
-        from sidecar.service.importer import rollback_run
+        from sidecar.service.import_runs import rollback_run
         from sidecar.store import StoreError
 
         try:

@@ -8,6 +8,7 @@ same exit code as without ``--json``.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import sys
 import webbrowser
@@ -17,7 +18,7 @@ from typing import Annotated, Any, NoReturn
 import orjson
 import typer
 
-from .settings import BY_NAME, ServerConfig
+from .settings import BY_NAME, SETTINGS, ServerConfig
 from .store import StoreError, StoreLocked
 from .store.doctor import run_doctor
 from .store.layout import Layout
@@ -78,82 +79,60 @@ def _setup_logging(level: str | None) -> None:
     )
 
 
-@app.command()
-def serve(
-    data_dir: DataDir = None,
-    host: Annotated[str | None, _option("host")] = None,
-    port: Annotated[int | None, _option("port")] = None,
-    idle_timeout: Annotated[float | None, _option("idle_timeout")] = None,
-    provider: Annotated[str | None, _option("provider")] = None,
-    allow_remote: Annotated[bool | None, _option("allow_remote")] = None,
-    allow_origin: Annotated[list[str] | None, _option("allow_origin")] = None,
-    max_body_bytes: Annotated[int | None, _option("max_body_bytes")] = None,
-    heartbeat_interval: Annotated[float | None, _option("heartbeat_interval")] = None,
-    event_retention: Annotated[int | None, _option("event_retention")] = None,
-    cache_size: Annotated[int | None, _option("cache_size")] = None,
-    checkpoint_bytes: Annotated[int | None, _option("checkpoint_bytes")] = None,
-    checkpoint_interval: Annotated[float | None, _option("checkpoint_interval")] = None,
-    storage: Annotated[str | None, _option("storage")] = None,
-    log_level: LogLevel = None,
-    echo_chunk: Annotated[int | None, _option("echo_chunk")] = None,
-    echo_delay_ms: Annotated[float | None, _option("echo_delay_ms")] = None,
-    openai_base_url: Annotated[str | None, _option("openai_base_url")] = None,
-    openai_model: Annotated[str | None, _option("openai_model")] = None,
-    provider_timeout: Annotated[float | None, _option("provider_timeout")] = None,
-    retry_attempts: Annotated[int | None, _option("retry_attempts")] = None,
-    retry_base_delay: Annotated[float | None, _option("retry_base_delay")] = None,
-    tool_auto_approve: Annotated[list[str] | None, _option("tool_auto_approve")] = None,
-    tool_timeout: Annotated[float | None, _option("tool_timeout")] = None,
-    external_claim_timeout: Annotated[float | None, _option("external_claim_timeout")] = None,
-    sync_url: Annotated[str | None, _option("sync_url")] = None,
-    device_name: Annotated[str | None, _option("device_name")] = None,
-    reload: Annotated[
-        bool, typer.Option("--reload", help="Development: restart when the code changes.")
-    ] = False,
-) -> None:
+def _serve_signature() -> inspect.Signature:
+    """``serve``'s options: one per row of the settings table, in its order, then ``--reload``.
+
+    Each is ``None`` unless given, so that ``ServerConfig.resolve`` can tell a flag from the
+    environment's value and the table's default.
+    """
+    options = [
+        inspect.Parameter(
+            setting.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[setting.cli_type | None, _option(setting.name)],
+        )
+        for setting in SETTINGS
+    ]
+    reload = inspect.Parameter(
+        "reload",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=False,
+        annotation=Annotated[
+            bool, typer.Option("--reload", help="Development: restart when the code changes.")
+        ],
+    )
+    return inspect.Signature([*options, reload])
+
+
+def serve(*, reload: bool = False, **flags: Any) -> None:
     """Run the sidecar on a data dir (or attach to the one already running there).
 
     Prints one JSON ready line on stdout (logs go to stderr) and writes it to DATA_DIR/sidecar.json.
     The token is random per launch unless CHAT_SIDECAR_TOKEN is set.
     """
-    _setup_logging(log_level)
+    _setup_logging(flags["log_level"])
     from .server import run
 
-    config = _resolve(
-        data_dir=data_dir,
-        host=host,
-        port=port,
-        idle_timeout=idle_timeout,
-        provider=provider,
-        allow_remote=allow_remote,
-        allow_origin=tuple(allow_origin) if allow_origin else None,
-        max_body_bytes=max_body_bytes,
-        heartbeat_interval=heartbeat_interval,
-        event_retention=event_retention,
-        cache_size=cache_size,
-        checkpoint_bytes=checkpoint_bytes,
-        checkpoint_interval=checkpoint_interval,
-        storage=storage,
-        log_level=log_level,
-        echo_chunk=echo_chunk,
-        echo_delay_ms=echo_delay_ms,
-        openai_base_url=openai_base_url,
-        openai_model=openai_model,
-        provider_timeout=provider_timeout,
-        retry_attempts=retry_attempts,
-        retry_base_delay=retry_base_delay,
-        tool_auto_approve=tuple(tool_auto_approve) if tool_auto_approve else None,
-        tool_timeout=tool_timeout,
-        external_claim_timeout=external_claim_timeout,
-        sync_url=sync_url,
-        device_name=device_name,
-    )
+    # A repeatable flag arrives as a list; given none, it is left to the environment.
+    given: dict[str, Any] = {
+        name: (tuple(value) or None) if isinstance(value, list) else value
+        for name, value in flags.items()
+    }
+    config = _resolve(**given)
     if reload:
         from watchfiles import run_process
 
         package = Path(__file__).resolve().parent
         raise typer.Exit(run_process(package, target=run, args=(config,), sigint_timeout=10))
     raise typer.Exit(run(config))
+
+
+# Typer reads a command's options from its signature and annotations: here, the table's.
+_SERVE_SIGNATURE = _serve_signature()
+serve.__signature__ = _SERVE_SIGNATURE  # type: ignore[attr-defined]
+serve.__annotations__ = {p.name: p.annotation for p in _SERVE_SIGNATURE.parameters.values()}
+app.command()(serve)
 
 
 @app.command()

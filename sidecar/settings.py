@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,11 @@ class Setting:
     def flag(self) -> str:
         return "--" + self.name.replace("_", "-")
 
+    @property
+    def cli_type(self) -> Any:
+        """The type ``serve`` reads the flag as: a list setting is a repeatable flag."""
+        return _CLI_TYPES.get(self.parse, self.parse)
+
     def from_env(self) -> Any:
         """The environment's value (parsed) or the default."""
         raw = os.environ.get(self.env)
@@ -61,6 +66,8 @@ def _bool(raw: str) -> bool:
 def _origins(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
+
+_CLI_TYPES: dict[Callable[[str], Any], Any] = {_bool: bool, _origins: list[str]}
 
 SETTINGS: tuple[Setting, ...] = (
     Setting(
@@ -181,6 +188,13 @@ SETTINGS: tuple[Setting, ...] = (
         "waits for the user's approval.",
         _origins,
     ),
+    Setting("tool_timeout", 60.0, "Seconds a tool call may take before it fails.", float),
+    Setting(
+        "external_claim_timeout",
+        30.0,
+        "External provider: seconds for an RPC client to claim a turn before it fails (transient).",
+        float,
+    ),
     Setting(
         "sync_url",
         "",
@@ -195,50 +209,60 @@ SETTINGS: tuple[Setting, ...] = (
         "This machine's name in the hub (default: the host name).",
         str,
     ),
-    Setting("tool_timeout", 60.0, "Seconds a tool call may take before it fails.", float),
-    Setting(
-        "external_claim_timeout",
-        30.0,
-        "External provider: seconds for an RPC client to claim a turn before it fails (transient).",
-        float,
-    ),
 )
 
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 
 
+def _default(name: str) -> Any:
+    """A ``ServerConfig`` field's default: the settings table's, so it is written only there.
+
+    A default the table computes (the host name) is computed per config, as the table does.
+    """
+    default = BY_NAME[name].default
+    return field(default_factory=default) if callable(default) else default
+
+
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
-    """Everything ``serve`` runs with, resolved from flags, then environment, then defaults."""
+    """Everything ``serve`` runs with, resolved from flags, then environment, then defaults.
+
+    One field per setting (a test holds them to the table), defaults taken from the table. The
+    data dir has none here: a config built in code names its folder rather than fall back to
+    the user's real one.
+    """
 
     data_dir: Path
-    host: str = "127.0.0.1"
-    port: int = 0
-    idle_timeout: float = 300.0
-    provider: str = "echo"
-    allow_remote: bool = False
-    allow_origin: tuple[str, ...] = ()
-    max_body_bytes: int = 4 * 1024 * 1024
-    heartbeat_interval: float = 15.0
-    event_retention: int = 10_000
+    host: str = _default("host")
+    port: int = _default("port")
+    idle_timeout: float = _default("idle_timeout")
+    provider: str = _default("provider")
+    allow_remote: bool = _default("allow_remote")
+    allow_origin: tuple[str, ...] = _default("allow_origin")
+    max_body_bytes: int = _default("max_body_bytes")
+    heartbeat_interval: float = _default("heartbeat_interval")
+    event_retention: int = _default("event_retention")
+    cache_size: int = _default("cache_size")
+    checkpoint_bytes: int = _default("checkpoint_bytes")
+    checkpoint_interval: float = _default("checkpoint_interval")
+    storage: str = _default("storage")
+    log_level: str = _default("log_level")
+    echo_chunk: int = _default("echo_chunk")
+    echo_delay_ms: float = _default("echo_delay_ms")
+    openai_base_url: str = _default("openai_base_url")
+    openai_model: str = _default("openai_model")
+    provider_timeout: float = _default("provider_timeout")
+    retry_attempts: int = _default("retry_attempts")
+    retry_base_delay: float = _default("retry_base_delay")
+    tool_auto_approve: tuple[str, ...] = _default("tool_auto_approve")
+    tool_timeout: float = _default("tool_timeout")
+    external_claim_timeout: float = _default("external_claim_timeout")
+    sync_url: str = _default("sync_url")
+    device_name: str = _default("device_name")
+    #: Not settings (no flag of their own): replay's age floor (the 10 minutes that
+    #: ``--event-retention`` promises), and the two secrets ``resolve`` reads only from the
+    #: environment.
     event_retention_seconds: float = 600.0
-    log_level: str = "info"
-    cache_size: int = 64
-    checkpoint_bytes: int = 8 * 1024 * 1024
-    checkpoint_interval: float = 30.0
-    storage: str = "checksummed"
-    echo_chunk: int = 8
-    echo_delay_ms: float = 20.0
-    openai_base_url: str = "https://api.openai.com/v1"
-    openai_model: str = "gpt-4o-mini"
-    provider_timeout: float = 60.0
-    retry_attempts: int = 3
-    retry_base_delay: float = 0.5
-    tool_auto_approve: tuple[str, ...] = ()
-    tool_timeout: float = 60.0
-    external_claim_timeout: float = 30.0
-    sync_url: str = ""
-    device_name: str = ""
     token: str | None = None
     openai_api_key: str | None = None
 
@@ -301,7 +325,7 @@ def configuration_doc() -> str:
         "Generated from the settings table in `sidecar/settings.py` "
         "(`python -m sidecar.settings > docs/configuration.md`); a test keeps it current.\n"
         "Every setting is read from its environment variable; `doctor` takes `--data-dir` and "
-        "`--log-level` as flags, and `serve` will take every setting as a flag (the flag wins).\n\n"
+        "`--log-level` as flags, and `serve` takes every setting as a flag (the flag wins).\n\n"
         + markdown_table()
     )
 

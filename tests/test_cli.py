@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import socket
 from pathlib import Path
 
 import orjson
+import typer
 from typer.testing import CliRunner
 
 from sidecar.cli import app
-from sidecar.settings import SETTINGS, markdown_table
+from sidecar.settings import SETTINGS, ServerConfig, configuration_doc
 from sidecar.store import Store
 from sidecar.store.lock import DataDirLock
 
@@ -80,7 +83,36 @@ def test_data_dir_env_twin_is_honoured(tmp_path: Path) -> None:
 
 def test_configuration_doc_is_generated_from_the_settings_table() -> None:
     doc = (ROOT / "docs" / "configuration.md").read_text()
-    assert markdown_table() in doc, "run: python -m sidecar.settings > docs/configuration.md"
+    assert doc == configuration_doc(), "run: python -m sidecar.settings > docs/configuration.md"
+
+
+def test_server_config_has_a_field_per_setting_defaulting_to_the_table() -> None:
+    config = ServerConfig(data_dir=Path("/nowhere"))
+    fields = {field.name for field in dataclasses.fields(ServerConfig)}
+    assert {setting.name for setting in SETTINGS} <= fields
+    for setting in SETTINGS:
+        if setting.name == "data_dir":
+            continue  # no default in code: a config built there names its folder
+        expected = setting.default() if callable(setting.default) else setting.default
+        assert getattr(config, setting.name) == expected, setting.name
+    assert config.device_name == socket.gethostname()
+
+
+def test_serve_takes_every_setting_as_a_flag_with_its_env_twin_type_and_help() -> None:
+    command = typer.main.get_command(app)
+    assert isinstance(command, typer.core.TyperGroup)
+    serve = command.commands["serve"]
+    options = {param.name: param for param in serve.params}
+    assert list(options) == [setting.name for setting in SETTINGS] + ["reload"]
+    for setting in SETTINGS:
+        option = options[setting.name]
+        assert isinstance(option, typer.core.TyperOption)
+        assert option.opts == [setting.flag] and option.envvar == setting.env
+        assert option.help == setting.help and option.default is None
+        assert option.multiple == (setting.cli_type == list[str]), setting.name
+    help_text = runner.invoke(app, ["serve", "--help"], env={"COLUMNS": "400"}).stdout
+    for setting in SETTINGS:
+        assert setting.flag in help_text and setting.env in help_text
 
 
 def test_a_value_outside_its_choices_is_refused_before_anything_starts(tmp_path: Path) -> None:

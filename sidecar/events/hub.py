@@ -253,11 +253,6 @@ class Subscription:
         if hub is not None:
             hub._detach(self)
 
-    @property
-    def finished(self) -> bool:
-        """Everything has been delivered (or the consumer closed it): nothing more will come."""
-        return self._finished
-
     def take(self, limit: int = 256) -> list[Event]:
         """The events ready now, at most ``limit``, without waiting (``[]`` when none are)."""
         batch: list[Event] = []
@@ -366,20 +361,8 @@ class EventHub:
         return len(self._subscribers)
 
     @property
-    def stopped(self) -> bool:
-        return self._stopped is not None
-
-    @property
     def _retained(self) -> int:
         return len(self._log) - self._head
-
-    @property
-    def oldest_replayable(self) -> int:
-        """The smallest ``since`` that is replayed rather than answered with ``resync``."""
-        return self._floor
-
-    def retained_events(self) -> list[Event]:
-        return self._log[self._head :]
 
     # ------------------------------------------------------------------ subscribing
 

@@ -8,7 +8,8 @@ import orjson
 from aiohttp import web
 
 from ..service.exporter import document_of, export_conversation, to_markdown
-from ..service.importer import import_document, rollback_run
+from ..service.import_runs import rollback_run
+from ..service.importer import import_document
 from ..store.ids import check_id
 from ..store.model import check_bool
 from .body import read_body

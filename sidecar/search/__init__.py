@@ -4,6 +4,7 @@ A derived SQLite FTS5 index in ``DATA_DIR/search/``, kept up to date from the st
 feed and reconciled with the store at every start. See ``docs/decisions.md`` ("Search").
 """
 
-from .index import SearchConfig, SearchIndex
+from .config import SearchConfig
+from .index import SearchIndex
 
 __all__ = ["SearchConfig", "SearchIndex"]

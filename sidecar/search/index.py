@@ -1,7 +1,7 @@
 """The search index as the rest of the sidecar sees it: open, keep up with the store, query, close.
 
 Keeping up: :class:`SearchIndex` listens to the store (``Store.subscribe``) and turns each change
-into one command for a writer thread, which applies whatever has queued up in one SQLite
+into one command for a writer thread (:mod:`.workers`), which applies whatever has queued up in one SQLite
 transaction. Streaming growth (``text`` effects) is ignored: a reply is indexed when its message
 is created and again when it is updated (its completion), both of which carry the whole message.
 ``external`` changes and start-up reconciliation reindex whole conversations, read through
@@ -23,13 +23,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import queue
 import sqlite3
-import threading
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -47,6 +43,8 @@ from ..store.durable import make_dirs
 from ..store.model import Doc
 from ..store.quarantine import Quarantine
 from . import database
+from .common_words import CommonWords
+from .config import SearchConfig
 from .database import (
     Command,
     ConversationRow,
@@ -59,59 +57,16 @@ from .database import (
     is_damage,
 )
 from .query import Part, check_filters, check_limit, parse_query
+from .workers import STOP, ReaderPool, WriterThread
+
+#: What callers (the benchmarks among them) import from here: the index, its file and its tuning.
+__all__ = ["INDEX_FILE", "CommonWords", "SearchConfig", "SearchIndex"]
 
 log = logging.getLogger(__name__)
 
 INDEX_FILE: Final = "index.sqlite3"
 FOLDER: Final = "search"
 RETRY_AFTER_FAILURE_S: Final = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class SearchConfig:
-    """Tuning knobs (defaults suit a million messages; tests shrink the common-word ones)."""
-
-    #: A bare word in more than this share of all indexed messages is dropped from a query that
-    #: has other words: it would match nearly everything, add almost nothing to bm25, and cost
-    #: a scan of its whole posting list.
-    common_fraction: float = 0.2
-    #: ... but only once the index holds this many messages (small indexes stay exact).
-    common_min_rows: int = 5000
-    #: The query's last bare word is also a prefix (the word being typed) unless, as a whole
-    #: word, it is in more than this share of the messages (same minimum): then the user has
-    #: plenty of hits already, and expanding a frequent word's prefix costs many posting lists.
-    typed_exact_fraction: float = 0.01
-    #: At most this many messages per transaction.
-    batch_weight: int = 2000
-    #: Reindexing waits while more than this many messages are queued for the writer.
-    backlog_weight: int = 20_000
-    fresh_wait: float = 0.25
-    readers: int = 2
-
-
-class CommonWords:
-    """Which words are in more than ``common_fraction`` of the indexed messages (a probe that
-    stops at that many), cached; the cache is dropped when the index grew or shrank by a fifth.
-    Safe to share between reader threads (a lost race only repeats a probe)."""
-
-    def __init__(self, config: SearchConfig, fraction: float | None = None) -> None:
-        self.config = config
-        self.fraction = config.common_fraction if fraction is None else fraction
-        self._known: dict[str, bool] = {}
-        self._rows = 0
-
-    def check(self, conn: sqlite3.Connection, part: Part, rows: int) -> bool:
-        threshold = max(self.config.common_min_rows, int(rows * self.fraction))
-        if rows <= threshold:
-            return False
-        if abs(rows - self._rows) > self._rows // 5:
-            self._known = {}
-            self._rows = rows
-        key = part.fts().casefold()
-        known = self._known.get(key)
-        if known is None:
-            known = self._known[key] = database.is_common(conn, part, threshold)
-        return known
 
 
 def conversation_row(summary: Doc) -> ConversationRow:
@@ -136,110 +91,6 @@ def message_row(doc: Doc) -> MessageRow:
     )
 
 
-class _Stop:
-    """Tells the writer thread to finish what it has and exit."""
-
-
-_STOP: Final = _Stop()
-Queued = tuple[int, Command] | _Stop
-
-
-class _WriterThread(threading.Thread):
-    """Owns the write connection; applies queued commands in batches, one transaction each."""
-
-    def __init__(self, index: SearchIndex, path: Path, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(name="search-writer", daemon=True)
-        self.index = index
-        self.path = path
-        self.loop = loop
-        self.queue: queue.SimpleQueue[Queued] = queue.SimpleQueue()
-
-    def _report(self, callback: Any, *args: Any) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting
-            self.loop.call_soon_threadsafe(callback, *args)
-
-    def run(self) -> None:
-        try:
-            conn = database.connect(self.path)
-            writer = database.Writer(conn)
-        except sqlite3.Error as exc:
-            self._report(self.index._on_damage, self, f"index cannot be opened: {exc}")
-            return
-        self._report(self.index._on_rows, self, writer.message_rows)
-        try:
-            self._serve(writer)
-        finally:
-            conn.close()
-
-    def _serve(self, writer: database.Writer) -> None:
-        limit = self.index.config.batch_weight
-        while True:
-            first = self.queue.get()
-            if isinstance(first, _Stop):
-                return
-            batch = [first]
-            weight = command_weight(first[1])
-            stop = False
-            while weight < limit:
-                try:
-                    item = self.queue.get_nowait()
-                except queue.Empty:
-                    break
-                if isinstance(item, _Stop):
-                    stop = True
-                    break
-                batch.append(item)
-                weight += command_weight(item[1])
-            try:
-                writer.apply(command for _, command in batch)
-            except sqlite3.Error as exc:
-                if is_damage(exc):
-                    self._report(self.index._on_damage, self, f"index write failed: {exc}")
-                    return
-                log.error("search index write failed (will reconcile): %s", exc)
-                self._report(self.index._on_write_failed, self)
-            self._report(self.index._on_written, self, batch[-1][0], writer.message_rows)
-            if stop:
-                return
-
-
-class _Readers:
-    """Reader threads, each with its own connection (reopened after the file was replaced)."""
-
-    def __init__(self, path: Path, size: int) -> None:
-        self.path = path
-        self.executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="search-read")
-        self.generation = 0
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-
-    def connection(self) -> sqlite3.Connection:
-        """This thread's connection to the current file (call on a reader thread)."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None or getattr(self._local, "generation", -1) != self.generation:
-            if conn is not None:
-                self._forget(conn)
-            conn = database.connect(self.path)
-            with self._lock:
-                self._all.append(conn)
-            self._local.conn, self._local.generation = conn, self.generation
-        return conn
-
-    def _forget(self, conn: sqlite3.Connection) -> None:
-        with self._lock:
-            if conn in self._all:
-                self._all.remove(conn)
-        conn.close()
-
-    def close(self) -> None:
-        self.executor.shutdown(wait=True)
-        with self._lock:
-            for conn in self._all:
-                conn.close()
-            self._all.clear()
-
-
 class SearchIndex:
     """Full-text search over every conversation's title and messages (CONTRACT §5 search)."""
 
@@ -250,8 +101,8 @@ class SearchIndex:
         self.config = config
         self._quarantine = Quarantine(store.layout.quarantine)
         self._loop = asyncio.get_running_loop()
-        self._readers = _Readers(self.path, config.readers)
-        self._writer: _WriterThread | None = None
+        self._readers = ReaderPool(self.path, config.readers)
+        self._writer: WriterThread | None = None
         self._unsubscribe: Any = None
         self._issued = 0
         self._done = 0
@@ -316,8 +167,8 @@ class SearchIndex:
         self._quarantine.move(self.folder, kind="search-index", reason=reason)
         make_dirs(self.folder)
 
-    def _start_writer(self) -> _WriterThread:
-        writer = _WriterThread(self, self.path, self._loop)
+    def _start_writer(self) -> WriterThread:
+        writer = WriterThread(self, self.path, self._loop, self.config.batch_weight)
         writer.start()
         return writer
 
@@ -336,7 +187,7 @@ class SearchIndex:
                 await task
         writer = self._writer
         if writer is not None:
-            writer.queue.put(_STOP)
+            writer.queue.put(STOP)
             await asyncio.to_thread(writer.join)
         await asyncio.to_thread(self._readers.close)
         self._release_all()
@@ -420,7 +271,7 @@ class SearchIndex:
         elif conversation is not None or messages:
             self._send(Update(cid, conversation, messages))
 
-    def _on_written(self, writer: _WriterThread, ticket: int, rows: int) -> None:
+    def _on_written(self, writer: WriterThread, ticket: int, rows: int) -> None:
         if writer is not self._writer:
             return
         self._done = max(self._done, ticket)
@@ -436,16 +287,16 @@ class SearchIndex:
             if not future.done():
                 future.set_result(None)
 
-    def _on_rows(self, writer: _WriterThread, rows: int) -> None:
+    def _on_rows(self, writer: WriterThread, rows: int) -> None:
         if writer is self._writer:
             self._message_rows = rows
 
-    def _on_write_failed(self, writer: _WriterThread) -> None:
+    def _on_write_failed(self, writer: WriterThread) -> None:
         """A batch was rolled back (disk full, say): reconcile later, which redoes it."""
         if writer is self._writer and not self._closed:
             self._start_reconcile(check=False, delay=RETRY_AFTER_FAILURE_S)
 
-    def _on_damage(self, writer: _WriterThread, reason: str) -> None:
+    def _on_damage(self, writer: WriterThread, reason: str) -> None:
         if writer is self._writer and not self._closed and not self._recovering:
             self._recovering = True
             self._spawn(self._rebuild(reason))
@@ -561,7 +412,7 @@ class SearchIndex:
             old = self._writer
             self._writer = None
             if old is not None:
-                old.queue.put(_STOP)
+                old.queue.put(STOP)
                 await asyncio.to_thread(old.join)
             self._release_all()
             self._weights.clear()

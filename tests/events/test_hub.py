@@ -15,6 +15,16 @@ from sidecar.store import Change, ConversationEffect, MessageEffect, Store, Stor
 from tests.store.helpers import put_turn
 
 
+def retained_events(hub: EventHub) -> list[Event]:
+    """The events the hub keeps for replay (oldest first), read from its log."""
+    return hub._log[hub._head :]
+
+
+def oldest_replayable(hub: EventHub) -> int:
+    """The smallest ``since`` the hub replays rather than answers with ``resync``."""
+    return hub._floor
+
+
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
     opened = await Store.open(tmp_path / "data", StoreConfig(checkpoint_interval=3600))
@@ -250,8 +260,8 @@ async def test_too_old_gets_resync_with_the_current_seq_then_live(store: Store) 
     message_id = await streaming_message(store)
     await deltas(store, message_id, 10)
     current = store.seq
-    assert [e.seq for e in hub.retained_events()] == [current - 2, current - 1, current]
-    assert hub.oldest_replayable == current - 3
+    assert [e.seq for e in retained_events(hub)] == [current - 2, current - 1, current]
+    assert oldest_replayable(hub) == current - 3
     exact = await ready(hub.subscribe(None, current - 3))
     assert [e.seq for e in exact] == [current - 2, current - 1, current]
     for since in (0, current - 4):
@@ -271,7 +281,7 @@ async def test_events_are_kept_while_young_up_to_ten_times_the_count(store: Stor
     await deltas(store, message_id, 10)
     assert [e.seq for e in await ready(hub.subscribe(None, 0))] == list(range(1, store.seq + 1))
     await deltas(store, message_id, 20)
-    assert len(hub.retained_events()) == 20, "capped at 10 x retention"
+    assert len(retained_events(hub)) == 20, "capped at 10 x retention"
     (resync,) = await ready(hub.subscribe(None, 0))
     assert resync.type == "resync"
     tail = await ready(hub.subscribe(None, store.seq - 20))

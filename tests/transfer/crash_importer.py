@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 from sidecar.service.exporter import export_conversation
-from sidecar.service.importer import import_document, rollback_run
+from sidecar.service.import_runs import rollback_run
+from sidecar.service.importer import import_document
 from sidecar.store import Store, StoreConfig
 from tests.transfer.documents import chain, conversation, document
 

@@ -12,7 +12,8 @@ import orjson
 import pytest
 
 from sidecar.service.exporter import export_conversation, export_document
-from sidecar.service.importer import RUN_RECORD, import_document, rollback_run, run_folder
+from sidecar.service.import_runs import RUN_RECORD, rollback_run, run_folder
+from sidecar.service.importer import import_document
 from sidecar.store import Conflict, NotFound, Store, StoreConfig
 
 from .conftest import fill_rich, without_exported_at

@@ -8,10 +8,21 @@ from typing import Any
 
 import pytest
 
-from sidecar.service.importer import import_document, validate_document
+from sidecar.service.import_merge import outside_error
+from sidecar.service.importer import import_document, parse_document
 from sidecar.store import Store, ValidationFailed
 
 from .documents import chain, conversation, document, message
+
+
+def validate_document(document: object) -> None:
+    """Raise :class:`ValidationFailed` (``field`` = the JSON path) unless ``document`` is a
+    valid export document that this sidecar can import into any store: whole, so every parent
+    and branch head is in it (:func:`import_document` also takes a part of a conversation whose
+    earlier messages are stored)."""
+    for entry in parse_document(document).conversations:
+        if entry["outside"]:
+            raise outside_error(entry, list(entry["outside"]))
 
 
 def good() -> dict[str, Any]:
