@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from .api.keys import CONFIG, HUB, STARTED, STORE, SYNC, TOKEN, TURNS
 from .events.hub import EventHub
 from .http import (
     actions,
@@ -30,7 +31,6 @@ from .http import (
 )
 from .http import events as event_stream
 from .http.body import HANDLER_ARGS
-from .http.keys import CONFIG, HUB, STARTED, STORE, SYNC, TOKEN, TURNS
 from .http.security import Activity, build_middlewares
 from .providers import EchoProvider, ExternalBroker, ExternalProvider, OpenAIProvider, Provider
 from .rpc import endpoint as rpc_endpoint

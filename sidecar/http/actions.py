@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ..api.fields import APPROVE_FIELDS, SEND_FIELDS, TURN_FIELDS
+from ..api.keys import TURNS
 from ..store import UNSET
 from .jsonio import json_response, read_object
-from .keys import TURNS
 
 routes = web.RouteTableDef()
 
-SEND_FIELDS = frozenset({"content", "client_message_id", "parent_id", "branch"})
-APPROVE_FIELDS = frozenset({"turn_id", "decisions"})
-TURN_FIELDS = frozenset({"turn_id"})
 PREFIX = "/api/v1/conversations/{conversation_id}/actions"
 
 

@@ -2,36 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
-from ..store import ListPage, ListQuery, Page
-from .errors import ApiError
+from ..api.answers import conversation_list_body, conversation_page_body
+from ..api.errors import ApiError
+from ..api.fields import CREATE_FIELDS, LIST_LIMIT_MAX, UPDATE_FIELDS
+from ..api.keys import STORE
+from ..store import ListQuery
 from .jsonio import json_response, query_flag, query_int, query_str, read_object
-from .keys import STORE
 
 routes = web.RouteTableDef()
-
-CREATE_FIELDS = frozenset({"id", "title", "workspace", "tags", "metadata"})
-UPDATE_FIELDS = frozenset({"title", "starred", "pinned", "archived", "tags", "metadata"})
-#: The largest page of ``GET /api/v1/conversations`` (and of ``conversations.list`` over JSON-RPC).
-LIST_LIMIT_MAX = 500
-
-
-def conversation_list_body(page: ListPage, event_seq: int) -> dict[str, Any]:
-    """The answer to a list of conversations, the same over REST and JSON-RPC."""
-    return {"items": page.items, "next_cursor": page.next_cursor, "event_seq": event_seq}
-
-
-def conversation_page_body(page: Page) -> dict[str, Any]:
-    """A conversation with the last page of its active branch (REST GET, ``conversations.get``)."""
-    return {
-        **page.conversation,
-        "messages": page.messages,
-        "has_more": page.has_more,
-        "event_seq": page.event_seq,
-    }
 
 
 def _if_match(request: web.Request) -> int | None:

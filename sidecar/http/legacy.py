@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ..api.keys import STORE
 from ..service.legacy import ENVELOPE_FIELDS, import_legacy_storage
 from .jsonio import json_response, read_object
-from .keys import STORE
 
 routes = web.RouteTableDef()
 

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
-from ..store import UNSET, Page
+from ..api.answers import message_page_body
+from ..api.fields import APPEND_FIELDS, BRANCH_FIELDS, PATCH_FIELDS
+from ..api.keys import STORE
+from ..store import UNSET
 from .jsonio import json_response, query_int, query_str, read_object
-from .keys import STORE
 
 routes = web.RouteTableDef()
-
-APPEND_FIELDS = frozenset({"role", "content", "client_message_id", "parent_id", "metadata"})
-PATCH_FIELDS = frozenset({"content", "metadata"})
-BRANCH_FIELDS = frozenset({"from_message_id", "name"})
-
-
-def message_page_body(page: Page) -> dict[str, Any]:
-    """A page of messages, the same over REST and JSON-RPC (``messages.list``)."""
-    return {"items": page.messages, "has_more": page.has_more, "event_seq": page.event_seq}
 
 
 @routes.get("/api/v1/conversations/{conversation_id}/messages")

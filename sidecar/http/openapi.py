@@ -25,8 +25,9 @@ from ..store.model import (
     TITLE_MAX,
     TURN_STATES,
 )
+from ..store.nesting import MAX_NESTING
 from .errors import STATUS
-from .jsonio import MAX_NESTING, json_response
+from .jsonio import json_response
 
 Schema = dict[str, Any]
 

@@ -6,12 +6,11 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from ..api.errors import ApiError
+from ..api.keys import SEARCH, STORE
 from ..search import SearchIndex
-from .errors import ApiError
 from .jsonio import json_response, query_flag, query_str
-from .keys import STORE
 
-SEARCH = web.AppKey("search", SearchIndex)
 SEARCH_PATH = "/api/v1/search"
 
 routes = web.RouteTableDef()

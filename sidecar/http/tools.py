@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
+from ..api.answers import tools_body
 from .jsonio import json_response
-from .keys import TURNS
 
 routes = web.RouteTableDef()
-
-
-def tools_body(app: web.Application) -> dict[str, Any]:
-    """``{items: [{name, description, parameters, source}]}``, the same over REST and RPC."""
-    return {"items": app[TURNS].tools.listing()}
 
 
 @routes.get("/api/v1/tools")

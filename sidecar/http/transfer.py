@@ -7,18 +7,19 @@ from typing import Final
 import orjson
 from aiohttp import web
 
+from ..api.errors import ApiError
+from ..api.fields import EXPORT_FORMATS
+from ..api.keys import STORE
 from ..service.exporter import document_of, export_conversation, to_markdown
 from ..service.importer import import_document, rollback_run
 from ..store.ids import check_id
 from ..store.model import check_bool
 from .body import read_body
-from .errors import ApiError, error_response
+from .errors import error_response
 from .jsonio import json_response, query_str, read_object
-from .keys import STORE
 
 routes = web.RouteTableDef()
 
-EXPORT_FORMATS: Final = ("json", "markdown")
 ROLLBACK_FIELDS: Final = frozenset({"force"})
 
 

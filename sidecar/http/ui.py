@@ -20,7 +20,7 @@ from typing import Final
 
 from aiohttp import web
 
-from .errors import ApiError
+from ..api.errors import ApiError
 
 UI_PREFIX: Final = "/ui"
 #: The checkout's copy of the webview files (an editable install or a source tree).

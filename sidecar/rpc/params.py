@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..http.jsonio import check_object
+from ..api.checks import check_object
 from ..store import ValidationFailed
 from ..store.ids import check_id
 

@@ -28,7 +28,6 @@ from typing import Any, Final, TypeVar
 
 import orjson
 
-from ..http.jsonio import MAX_NESTING, nesting
 from ..store import Conflict, ListQuery, NotFound, Store, Unavailable, ValidationFailed
 from ..store.catalog import MAX_PAGE
 from ..store.durable import atomic_write, make_dirs
@@ -50,6 +49,7 @@ from ..store.model import (
     check_title,
     check_tool_calls,
 )
+from ..store.nesting import MAX_NESTING, nesting
 from ..store.rewrite import Image, Rewrite
 from ..store.safe_read import read_regular
 from ..store.timeutil import now_iso

@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from sidecar.http.keys import HUB
+from sidecar.api.keys import HUB
 from sidecar.rpc.client import RpcClient
 
 from .conftest import AUTH, Client, Connect

@@ -11,8 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ...http.actions import APPROVE_FIELDS, SEND_FIELDS, TURN_FIELDS
-from ...http.keys import TURNS
+from ...api.fields import APPROVE_FIELDS, SEND_FIELDS, TURN_FIELDS
+from ...api.keys import TURNS
 from ...providers.external import ExternalBroker
 from ...service.turns import TurnEngine
 from ...store import UNSET, NotFound

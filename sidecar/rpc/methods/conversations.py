@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...http.conversations import (
-    CREATE_FIELDS,
-    LIST_LIMIT_MAX,
-    UPDATE_FIELDS,
-    conversation_list_body,
-    conversation_page_body,
-)
+from ...api.answers import conversation_list_body, conversation_page_body
+from ...api.fields import CREATE_FIELDS, LIST_LIMIT_MAX, UPDATE_FIELDS
 from ...store import ListQuery
 from ...store.store import MAX_MESSAGE_PAGE
 from ..params import Params

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...http.messages import APPEND_FIELDS, BRANCH_FIELDS, PATCH_FIELDS, message_page_body
+from ...api.answers import message_page_body
+from ...api.fields import APPEND_FIELDS, BRANCH_FIELDS, PATCH_FIELDS
 from ...store import UNSET
 from ...store.store import MAX_MESSAGE_PAGE
 from ..params import Params

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...http.search import SEARCH
+from ...api.keys import SEARCH
 from ..params import Params
 from ..registry import Context, MethodTable
 

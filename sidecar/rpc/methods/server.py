@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...http.health import health_body
+from ...api.answers import health_body
 from ..params import Params
 from ..registry import Context, MethodTable
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...http.keys import TURNS
-from ...http.tools import tools_body
+from ...api.answers import tools_body
+from ...api.keys import TURNS
 from ..connection import Connection
 from ..params import Params
 from ..registry import Context, MethodTable

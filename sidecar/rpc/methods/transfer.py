@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...http.transfer import EXPORT_FORMATS
+from ...api.fields import EXPORT_FORMATS
 from ...service.exporter import document_of, export_conversation, to_markdown
 from ...service.importer import import_document
 from ...store import ValidationFailed
