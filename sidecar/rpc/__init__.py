@@ -8,7 +8,6 @@ Layout (only :mod:`.engine` imports pygls, and only after start-up or at the fir
   :class:`~.connection.Connections`, the app's open clients.
 - :mod:`.registry`: :class:`~.registry.MethodTable` and the handler :class:`~.registry.Context`.
 - :mod:`.methods`: one module per area; :mod:`.params` and :mod:`.errors` are what they share.
-- :mod:`.client`: a small asyncio JSON-RPC client (tests, tools).
 
 Adding methods: in ``sidecar/rpc/methods/<area>.py`` write handlers
 ``async def handler(ctx: Context, params: dict[str, Any]) -> Any`` and

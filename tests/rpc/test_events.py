@@ -10,7 +10,7 @@ import aiohttp
 import orjson
 
 from sidecar.api.keys import HUB
-from sidecar.rpc.client import RpcClient
+from tests.rpc_client import RpcClient
 
 from .conftest import AUTH, Client, Connect
 
