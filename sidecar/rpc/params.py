@@ -2,7 +2,7 @@
 
 Params are the REST body and query fields plus the path parts (``conversation_id``,
 ``message_id``, ``name``). Unknown fields and over-deep values are refused by the REST body check
-itself (:func:`sidecar.http.jsonio.check_object`); values the store validates (titles, tags,
+itself (:func:`sidecar.api.checks.check_object`); values the store validates (titles, tags,
 content, ...) are passed through to it unchanged, exactly as the REST handlers pass the body.
 What REST parses from query strings (limits, flags, ids), JSON-RPC gets as JSON values, checked
 here; every refusal is a :class:`ValidationFailed` naming the field, which the engine answers with
