@@ -18,6 +18,7 @@ import orjson
 import typer
 
 from .adapters.peers import PEER_FORMATS
+from .connect import open_target
 from .dedupe import plan_dedupe
 from .discover import default_paths, places
 from .discover import discover as discover_histories
@@ -30,7 +31,7 @@ from .plan import Plan, build_plan
 from .problems import BadInput
 from .progress import Reporter
 from .run import dedupe_run, import_run
-from .target import TOKEN_ENV, Target, TargetError, open_target
+from .target import TOKEN_ENV, Target, TargetError
 from .validate import validate as validate_store
 
 T = TypeVar("T")

@@ -15,9 +15,9 @@ from typing import Any
 
 import orjson
 
-from sidecar.http.jsonio import MAX_NESTING, nesting
 from sidecar.store.ids import ID_PATTERN
 from sidecar.store.model import TITLE_MAX
+from sidecar.store.nesting import MAX_NESTING, nesting
 
 from .identity import MessageIds, conversation_id
 from .model import Conversation, Message, RawConversation, RawMessage

@@ -2,14 +2,13 @@
 
 When a sidecar owns the data dir (its lock is held), everything goes through its REST API so
 webviews see the change live (:class:`ApiTarget`); when none does, the command takes the lock
-itself and calls the sidecar's importer on the store directly (:class:`DirectTarget`). Both paths
-run the same importer, so they give the same store.
+itself and calls the sidecar's importer on the store directly (``DirectTarget``, which lives
+beside that importer in :mod:`sidecar.service.direct_target`). Both paths run the same importer,
+so they give the same store. :mod:`migrate.connect` picks one.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -19,15 +18,11 @@ from aiohttp import ClientError, ClientSession, ClientTimeout
 
 from .document import export_document
 from .parts import combined, conversation_parts
-from .problems import BadInput
 
 TOKEN_ENV = "CHAT_SIDECAR_TOKEN"
 API_BODY_BUDGET = 3 * 1024 * 1024
 API_PAGE = 500
 DIRECT_BATCH_MESSAGES = 2_000
-MAX_UNWRITTEN = 400
-BACKPRESSURE_POLL_S = 0.05
-BACKPRESSURE_POLLS = 600
 
 Doc = dict[str, Any]
 
@@ -85,104 +80,6 @@ def _document_bytes(conversations: list[bytes], run_id: str | None) -> bytes:
 def _merge_counts(total: Doc, part: Doc) -> None:
     for name in ("created", "merged", "unchanged", "skipped"):
         total.setdefault(name, []).extend(part.get(name) or [])
-
-
-class DirectTarget:
-    """The store opened in this process (it holds the data-dir lock until :meth:`close`)."""
-
-    kind = "direct"
-    #: Each batch in flight holds its documents (up to DIRECT_BATCH_MESSAGES messages as export
-    #: dicts, ~1 KB a message) and the store's copy of them: 16 held ~75 MB more than 4 at the
-    #: peak of a 30 MB import, and were no faster (the fsyncs are shared among 4 just as well).
-    concurrency = 4
-
-    def __init__(self, store: Any) -> None:
-        self._store = store
-        self.data_dir: Path | None = store.data_dir
-
-    @classmethod
-    async def open(cls, data_dir: Path) -> DirectTarget:
-        from sidecar.store import Store
-
-        return cls(await Store.open(data_dir))
-
-    async def summaries(self) -> list[Doc]:
-        from sidecar.store import ListQuery
-
-        items: list[Doc] = []
-        cursor: str | None = None
-        while True:
-            page = self._store.list_conversations(
-                ListQuery(limit=500, cursor=cursor, archived=None, deleted=None)
-            )
-            items.extend(page.items)
-            if page.next_cursor is None:
-                return items
-            cursor = page.next_cursor
-
-    async def export(self, conversation_id: str) -> Doc | None:
-        from sidecar.service.exporter import export_conversation
-        from sidecar.store import NotFound
-
-        try:
-            document = await export_conversation(self._store, conversation_id)
-        except NotFound:
-            return None
-        conversations = document.get("conversations") if "conversations" in document else None
-        if isinstance(conversations, list):
-            return conversations[0] if conversations else None
-        return dict(document)
-
-    async def import_conversations(self, conversations: list[Doc], run_id: str | None) -> Doc:
-        from sidecar.service.importer import import_document
-        from sidecar.store import StoreError
-
-        await self._backpressure()
-        document = export_document(conversations, run_id)
-        try:
-            result = await import_document(self._store, document, run_id=run_id)
-        except StoreError as exc:
-            raise Refused(f"the store refused the import: {exc}") from None
-        return dict(result.to_json())
-
-    async def _backpressure(self) -> None:
-        """Wait while the store holds many conversations in memory that its checkpoint has not
-        written yet: importing is faster than writing conversation files, and without this a
-        huge import would keep most of it in memory until the end."""
-        for _ in range(BACKPRESSURE_POLLS):  # bounded: a stuck checkpoint never stops us
-            if self._store.stats()["cached_conversations"] <= MAX_UNWRITTEN:
-                return
-            await asyncio.sleep(BACKPRESSURE_POLL_S)
-
-    async def rollback(self, run_id: str, force: bool) -> tuple[bool, Doc]:
-        from sidecar.service.import_runs import rollback_run
-        from sidecar.store import StoreError
-
-        try:
-            result = await rollback_run(self._store, run_id, force=force)
-        except StoreError as exc:
-            raise TargetError(f"rollback failed: {exc}") from None
-        body = dict(result.to_json())
-        return bool(body.get("refused")), body
-
-    async def trash(self, conversation_id: str) -> None:
-        from sidecar.store import StoreError
-
-        try:
-            await self._store.delete_conversation(conversation_id)
-        except StoreError as exc:
-            raise Refused(f"cannot move {conversation_id} to the trash: {exc}") from None
-
-    async def update(self, conversation_id: str, changes: Doc) -> None:
-        from sidecar.store import StoreError
-
-        try:
-            await self._store.update_conversation(conversation_id, changes)
-        except StoreError as exc:
-            raise Refused(f"cannot update {conversation_id}: {exc}") from None
-
-    async def close(self) -> None:
-        await self._store.close()
 
 
 class ApiTarget:
@@ -341,47 +238,3 @@ class EmptyTarget:
 
     async def close(self) -> None:
         return None
-
-
-def _has_store(folder: Path) -> bool:
-    from sidecar.store.schema import STORE_FILE
-
-    return (folder / STORE_FILE).exists() or (folder / "conversations").exists()
-
-
-def _token() -> str | None:
-    return os.environ.get(TOKEN_ENV) or None
-
-
-async def open_target(data_dir: Path | None, url: str | None, *, create: bool = False) -> Target:
-    """``--url``: that sidecar. Else the data dir's owner over REST, or the store directly.
-
-    ``create``: make the store when the data dir has none (only a real import does; a dry run,
-    ``validate``, ``dedupe`` and ``rollback`` see an empty store and write nothing).
-    """
-    from sidecar.server import owner_handshake
-    from sidecar.settings import default_data_dir
-    from sidecar.store import StoreLocked, StoreVersionError
-    from sidecar.store.lock import is_owned
-
-    if url is not None:
-        token = _token()
-        if token is None:
-            raise BadInput("--url", f"needs the sidecar's token in {TOKEN_ENV}")
-        return await ApiTarget.connect(url, token)
-    folder = data_dir or default_data_dir()
-    for _ in range(2):
-        if folder.exists() and is_owned(folder):
-            owner = await owner_handshake(folder)
-            if owner is None:
-                raise TargetError(f"{folder} is owned by a sidecar that does not answer")
-            return await ApiTarget.connect(str(owner["url"]), str(owner["token"]))
-        if not create and not _has_store(folder):
-            return EmptyTarget(folder)
-        try:
-            return await DirectTarget.open(folder)
-        except StoreLocked:
-            continue
-        except StoreVersionError as exc:
-            raise TargetError(str(exc)) from None
-    raise TargetError(f"{folder} changed owner while connecting; try again")

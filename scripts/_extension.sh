@@ -60,7 +60,9 @@ ensure_extension() {
 # media/client.js with esbuild whenever a source (or the locked libraries) is newer than it.
 ensure_webview() {
     local out="$EXT/media/chat.js"
-    if [ ! -f "$out" ] || [ -n "$(find "$EXT/webview" "$EXT/media/client.js" "$EXT/package-lock.json" -newer "$out" -print -quit)" ]; then
+    # The clients' id table, from the sidecar's table of operations (written only when it changed).
+    (cd "$ROOT" && "$VENV/bin/python" -m sidecar.api.client_table "$EXT")
+    if [ ! -f "$out" ] || [ -n "$(find "$EXT/webview" "$EXT/media/client.js" "$EXT/media/mutation-ids.js" "$EXT/package-lock.json" -newer "$out" -print -quit)" ]; then
         echo "building the chat UI (extension-bridge/media/chat.js)..." >&2
         (cd "$EXT" && node scripts/build.mjs --webview >&2)
     fi

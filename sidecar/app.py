@@ -15,26 +15,18 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from .api.keys import CONFIG, HUB, SEARCH, STARTED, STORE, SYNC, TOKEN, TURNS
+from .api.table import OPERATIONS
 from .events.hub import EventHub
-from .http import (
-    actions,
-    conversations,
-    health,
-    legacy,
-    messages,
-    openapi,
-    search,
-    tools,
-    transfer,
-    ui,
-)
 from .http import events as event_stream
+from .http import health, openapi, ui
 from .http.body import HANDLER_ARGS
-from .http.keys import CONFIG, HUB, STARTED, STORE, SYNC, TOKEN, TURNS
+from .http.operations import operation_routes
 from .http.security import Activity, build_middlewares
 from .providers import EchoProvider, ExternalBroker, ExternalProvider, OpenAIProvider, Provider
 from .rpc import endpoint as rpc_endpoint
 from .rpc.methods.chat import announce_turns
+from .search import SearchIndex
 from .service.turns import TurnConfig, TurnEngine
 from .settings import ServerConfig
 from .store import Store
@@ -66,6 +58,17 @@ async def _store_and_hub(app: web.Application) -> AsyncIterator[None]:
         stop_watching.set()
         await watcher
         await store.close()
+
+
+async def _search_index(app: web.Application) -> AsyncIterator[None]:
+    """After the store: the index opens beside it (fast; catching up runs in the background)
+    and closes before it, once every queued change is written."""
+    index = await SearchIndex.open(app[STORE])
+    app[SEARCH] = index
+    try:
+        yield
+    finally:
+        await index.close()
 
 
 def build_turn_engine(config: ServerConfig, store: Store) -> TurnEngine:
@@ -158,19 +161,13 @@ def create_app(
     if lock is not None:
         app[LOCK] = lock
     app.cleanup_ctx.append(_store_and_hub)
-    app.cleanup_ctx.append(search.open_index)
+    app.cleanup_ctx.append(_search_index)
     app.cleanup_ctx.append(_sync)
     app.cleanup_ctx.append(_turns)
     app.on_shutdown.append(_stop_turns)
     app.on_shutdown.append(_announce_shutdown)
     app.add_routes(health.routes)
-    app.add_routes(conversations.routes)
-    app.add_routes(messages.routes)
-    app.add_routes(actions.routes)
-    app.add_routes(transfer.routes)
-    app.add_routes(legacy.routes)
-    app.add_routes(search.routes)
-    app.add_routes(tools.routes)
+    app.add_routes(operation_routes(OPERATIONS))
     app.add_routes(openapi.routes)
     app.add_routes(ui.routes)
     event_stream.setup_routes(app)

@@ -142,8 +142,7 @@ def status(
 ) -> None:
     """Exit 0 and print the owner's health and the chat UI's address when a sidecar runs on the
     data dir, else exit 1."""
-    from .runtime import ui_address
-    from .server import fetch_health, owner_handshake
+    from .runtime import fetch_health, owner_handshake, ui_address
 
     folder = _data_dir(data_dir, as_json)
 
@@ -219,7 +218,7 @@ def sync_status(
     as_json: Annotated[bool, typer.Option("--json", help="Print the sync block as JSON.")] = False,
 ) -> None:
     """Print the running sidecar's sync state (exit 1 when no sidecar runs on the data dir)."""
-    from .server import fetch_health, owner_handshake
+    from .runtime import fetch_health, owner_handshake
 
     folder = (data_dir or BY_NAME["data_dir"].from_env()).resolve()
 
@@ -306,7 +305,7 @@ def doctor(
 
 async def _export(folder: Path, ids: list[str] | None, include_deleted: bool) -> dict[str, object]:
     """Read through the owner's REST API while a sidecar owns ``folder``, else open the store."""
-    from .server import owner_handshake
+    from .runtime import owner_handshake
     from .service.exporter import export_document, export_over_http
     from .store import Store
     from .store.lock import is_owned

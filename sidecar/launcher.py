@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from .server import owner_handshake
+from .runtime import owner_handshake
 
 READY_WAIT_S = 30.0
 

@@ -1,4 +1,6 @@
-"""The discovery file ``DATA_DIR/sidecar.json`` and the ready line (CONTRACT §1).
+"""The discovery file ``DATA_DIR/sidecar.json``, the ready line (CONTRACT §1), and finding the
+running owner from them (:func:`owner_handshake`: low here, so ``chat-migrate``, the launcher and
+the CLI find it without importing the server).
 
 Written only by the process that holds the data-dir lock, 0600 inside a 0700 folder, and removed
 on a graceful exit. Its pid proves nothing on its own: only the lock decides who owns the data dir.
@@ -11,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from aiohttp import ClientError, ClientSession, ClientTimeout
 
 from .store.durable import atomic_write
 from .store.safe_read import read_regular
@@ -59,3 +62,28 @@ def remove_discovery(data_dir: Path, pid: int) -> None:
     if current is not None and current.get("pid") == pid:
         with contextlib.suppress(FileNotFoundError):
             (data_dir / DISCOVERY_FILE).unlink()
+
+
+async def fetch_health(url: str, token: str) -> dict[str, Any] | None:
+    try:
+        async with (
+            ClientSession(timeout=ClientTimeout(total=2)) as session,
+            session.get(f"{url}/health", headers={"Authorization": f"Bearer {token}"}) as response,
+        ):
+            if response.status != 200:
+                return None
+            body = await response.json()
+            return body if isinstance(body, dict) else None
+    except (ClientError, TimeoutError, ValueError):
+        return None
+
+
+async def owner_handshake(data_dir: Path) -> dict[str, Any] | None:
+    """The running owner's handshake, once it answers ``/health`` as the pid it announced."""
+    body = read_discovery(data_dir)
+    if body is None:
+        return None
+    health = await fetch_health(str(body["url"]), str(body["token"]))
+    if health is None or health.get("pid") != body.get("pid"):
+        return None
+    return body

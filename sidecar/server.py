@@ -23,13 +23,19 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiohttp import ClientError, ClientSession, ClientTimeout, web
+from aiohttp import web
 
 from . import __version__
+from .api.keys import TURNS
 from .app import ACTIVITY, create_app
-from .http.keys import TURNS
 from .http.security import RedactingAccessLogger
-from .runtime import handshake, read_discovery, remove_discovery, ui_address, write_discovery
+from .runtime import (
+    handshake,
+    owner_handshake,
+    remove_discovery,
+    ui_address,
+    write_discovery,
+)
 from .settings import ServerConfig
 from .store import StoreError
 from .store.durable import make_dirs
@@ -62,31 +68,6 @@ def emit(body: dict[str, Any]) -> None:
     sys.stdout.flush()
     sys.stderr.write(f"chat UI: {ui_address(body)}\n")
     sys.stderr.flush()
-
-
-async def fetch_health(url: str, token: str) -> dict[str, Any] | None:
-    try:
-        async with (
-            ClientSession(timeout=ClientTimeout(total=2)) as session,
-            session.get(f"{url}/health", headers={"Authorization": f"Bearer {token}"}) as response,
-        ):
-            if response.status != 200:
-                return None
-            body = await response.json()
-            return body if isinstance(body, dict) else None
-    except (ClientError, TimeoutError, ValueError):
-        return None
-
-
-async def owner_handshake(data_dir: Path) -> dict[str, Any] | None:
-    """The running owner's handshake, once it answers ``/health`` as the pid it announced."""
-    body = read_discovery(data_dir)
-    if body is None:
-        return None
-    health = await fetch_health(str(body["url"]), str(body["token"]))
-    if health is None or health.get("pid") != body.get("pid"):
-        return None
-    return body
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -29,6 +29,8 @@
  *   memory dies with a reload), carrying the client ids this library filled in.
  */
 
+import { MUTATION_ID_FIELD } from './mutation-ids.js';
+
 /** @typedef {'connected' | 'reconnecting' | 'offline'} ConnectionState */
 /** @typedef {{seq: number, type: string, data: any}} SidecarEvent */
 /**
@@ -85,23 +87,9 @@ export function newId(prefix) {
 /**
  * Mutating methods and the client id that makes each one idempotent (§4). The client fills it in
  * when the caller did not, so every mutation can be replayed safely after a dropped connection.
- * @type {Record<string, string>}
+ * Generated from the sidecar's table of operations (mutation-ids.js, built; /ui serves it).
  */
-export const MUTATION_ID_FIELD = {
-  'conversations.create': 'id',
-  'conversations.update': 'request_id',
-  'conversations.delete': 'request_id',
-  'conversations.restore': 'request_id',
-  'messages.append': 'client_message_id',
-  'messages.update': 'request_id',
-  'chat.sendMessage': 'client_message_id',
-  'chat.approveTools': 'request_id',
-  'chat.cancel': 'request_id',
-  'chat.retry': 'request_id',
-  'branches.create': 'request_id',
-  'branches.switch': 'request_id',
-  'import.conversations': 'run_id',
-};
+export { MUTATION_ID_FIELD };
 
 /** @param {Record<string, any>} params @param {string[]} names */
 function pick(params, names) {

@@ -26,6 +26,7 @@ import WebSocket from 'ws';
 
 import { errorText, type Logger } from './common/logging';
 import type { Endpoint } from './common/server';
+import { MUTATION_ID_FIELD } from './generated/mutationIds';
 
 export type ConnectionState = 'connected' | 'reconnecting' | 'offline';
 
@@ -49,24 +50,11 @@ export interface BridgeOptions {
 }
 
 /**
- * Mutating methods and the field that makes each idempotent (§4), as in media/client.js: a
- * request that lacks it gets one here, before it is first sent, so a replay repeats the same id.
+ * Mutating methods and the field that makes each idempotent (§4), generated from the sidecar's
+ * table of operations (src/generated/mutationIds.ts, built): a request that lacks it gets one
+ * here, before it is first sent, so a replay repeats the same id.
  */
-export const MUTATION_ID_FIELD: Readonly<Record<string, string>> = {
-  'conversations.create': 'id',
-  'conversations.update': 'request_id',
-  'conversations.delete': 'request_id',
-  'conversations.restore': 'request_id',
-  'messages.append': 'client_message_id',
-  'messages.update': 'request_id',
-  'chat.sendMessage': 'client_message_id',
-  'chat.approveTools': 'request_id',
-  'chat.cancel': 'request_id',
-  'chat.retry': 'request_id',
-  'branches.create': 'request_id',
-  'branches.switch': 'request_id',
-  'import.conversations': 'run_id',
-};
+export { MUTATION_ID_FIELD };
 
 export function clientId(prefix: string): string {
   return `${prefix}_${Date.now().toString(36).padStart(9, '0')}${randomBytes(8).toString('hex')}`;

@@ -18,8 +18,8 @@ from typing import Any, Final
 
 from aiohttp import hdrs, web
 
-from .errors import ApiError
-from .keys import CONFIG
+from ..api.errors import ApiError
+from ..api.keys import CONFIG
 
 #: Passed to the request handler of every connection (``web.Application(handler_args=...)``).
 HANDLER_ARGS: Final[dict[str, Any]] = {"auto_decompress": False}

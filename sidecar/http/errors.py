@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from ..api.errors import ApiError
 from ..store import StoreError
 
 STATUS = {
@@ -21,16 +22,6 @@ STATUS = {
     "unavailable": 503,
     "internal": 500,
 }
-
-
-class ApiError(Exception):
-    """An error raised by the HTTP layer itself (before or around the store)."""
-
-    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = details or {}
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:

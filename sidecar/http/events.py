@@ -13,11 +13,11 @@ import re
 
 from aiohttp import web
 
+from ..api.keys import CONFIG, HUB
 from ..events.hub import Subscription
 from ..store.errors import ValidationFailed
 from ..store.ids import check_id
 from .errors import from_exception
-from .keys import CONFIG, HUB
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,9 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from ..api.checks import check_object
+from ..api.errors import ApiError
 from .body import read_body
-from .errors import ApiError
 
 
 def json_response(body: Any, status: int = 200) -> web.Response:
@@ -27,46 +28,6 @@ async def read_object(request: web.Request, allowed: frozenset[str]) -> dict[str
     if not isinstance(body, dict):
         raise ApiError("validation_failed", "request body must be a JSON object", {"field": "body"})
     return check_object(body, allowed)
-
-
-def check_object(body: dict[str, Any], allowed: frozenset[str]) -> dict[str, Any]:
-    """``body`` if it has only ``allowed`` fields (plus ``request_id``), none nested too deep.
-
-    Shared by the REST bodies and the JSON-RPC params, so both refuse the same things.
-    """
-    unknown = sorted(set(body) - allowed - {"request_id"})
-    if unknown:
-        raise ApiError("validation_failed", f"unknown field '{unknown[0]}'", {"field": unknown[0]})
-    for name, value in body.items():
-        if nesting(value) > MAX_NESTING:
-            raise ApiError(
-                "validation_failed",
-                f"{name} is nested more than {MAX_NESTING} levels deep",
-                {"field": name},
-            )
-    return body
-
-
-#: Deeper JSON cannot be stored: orjson refuses to serialise past ~250 levels, and a journal
-#: record wraps a field in a few more (it was a 500 before this check).
-MAX_NESTING = 64
-
-
-def nesting(value: Any) -> int:
-    """How many arrays and objects deep ``value`` goes (without recursion)."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        deepest = max(deepest, level)
-        stack.extend((child, level + 1) for child in children)
-    return deepest
 
 
 def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:

@@ -18,11 +18,12 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler, Middleware
 
+from ..api.errors import ApiError
+from ..api.keys import AUTHENTICATED
 from ..settings import ServerConfig
 from ..store import StoreError
 from .body import check_encoding
-from .errors import STATUS, ApiError, error_response, from_exception
-from .keys import AUTHENTICATED
+from .errors import STATUS, error_response, from_exception
 from .ui import is_ui_path
 
 log = logging.getLogger(__name__)

@@ -20,8 +20,10 @@ from typing import Final
 
 from aiohttp import web
 
-from .errors import ApiError
+from ..api.client_table import mutation_ids_js
+from ..api.errors import ApiError
 
+MUTATION_IDS_JS: Final = mutation_ids_js().encode()
 UI_PREFIX: Final = "/ui"
 #: The checkout's copy of the webview files (an editable install or a source tree).
 MEDIA_DIR: Final = Path(__file__).resolve().parents[2] / "extension-bridge" / "media"
@@ -31,6 +33,7 @@ FILES: Final = {
     "index.html": "text/html; charset=utf-8",
     "chat.js": "text/javascript; charset=utf-8",
     "client.js": "text/javascript; charset=utf-8",
+    "mutation-ids.js": "text/javascript; charset=utf-8",
     "chat.css": "text/css; charset=utf-8",
 }
 
@@ -83,6 +86,11 @@ async def _serve(name: str) -> web.Response:
     content_type = FILES.get(name)
     if content_type is None:
         raise ApiError("not_found", f"no UI file {name!r}")
+    if name == "mutation-ids.js":
+        # client.js imports it: served from the table of operations itself, never a stale copy.
+        response = web.Response(body=MUTATION_IDS_JS, headers=HEADERS)
+        response.headers["Content-Type"] = content_type
+        return response
     try:
         body = await asyncio.to_thread((MEDIA_DIR / name).read_bytes)
     except FileNotFoundError:

@@ -8,9 +8,10 @@ Layout (only :mod:`.engine` imports pygls, and only after start-up or at the fir
   :class:`~.connection.Connections`, the app's open clients.
 - :mod:`.registry`: :class:`~.registry.MethodTable` and the handler :class:`~.registry.Context`.
 - :mod:`.methods`: one module per area; :mod:`.params` and :mod:`.errors` are what they share.
-- :mod:`.client`: a small asyncio JSON-RPC client (tests, tools).
 
-Adding methods: in ``sidecar/rpc/methods/<area>.py`` write handlers
+Adding a request/response method: one entry in the table of operations (:mod:`sidecar.api.table`),
+which gives it its REST route too. Methods that keep per-connection state: in
+``sidecar/rpc/methods/<area>.py`` write handlers
 ``async def handler(ctx: Context, params: dict[str, Any]) -> Any`` and
 ``def register(table: MethodTable) -> None: table.add("area.verb", handler, cancellable=...)``,
 then list ``register`` in ``sidecar.rpc.methods.AREAS``. Writes pass ``cancellable=False``

@@ -176,10 +176,6 @@ class Connection:
         return True
 
     @property
-    def subscription_ids(self) -> list[str]:
-        return list(self._streams)
-
-    @property
     def live_subscriptions(self) -> int:
         return sum(not stream.subscription.ended for stream in self._streams.values())
 

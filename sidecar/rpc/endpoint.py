@@ -19,8 +19,8 @@ from typing import Final
 
 from aiohttp import WSCloseCode, web
 
-from ..http.errors import error_response
-from ..http.keys import CONFIG
+from ..api.errors import ApiError
+from ..api.keys import CONFIG, RPC_CLIENTS
 from .connection import CONNECTIONS, Connection, Connections
 from .methods import default_methods
 from .registry import METHODS, MethodTable
@@ -58,7 +58,7 @@ async def rpc_handler(request: web.Request) -> web.StreamResponse:
         heartbeat=max(MIN_HEARTBEAT, config.heartbeat_interval),
     )
     if not ws.can_prepare(request).ok:
-        return error_response("bad_request", "GET /rpc needs a WebSocket upgrade")
+        raise ApiError("bad_request", "GET /rpc needs a WebSocket upgrade")
     await load_engine()
     from . import engine  # loaded above: a dictionary lookup now
 
@@ -95,7 +95,7 @@ def setup(app: web.Application, methods: MethodTable | None = None) -> None:
     before their connection closes.
     """
     app[METHODS] = default_methods() if methods is None else methods
-    app[CONNECTIONS] = Connections()
+    app[CONNECTIONS] = app[RPC_CLIENTS] = Connections()
     app.router.add_get(RPC_PATH, rpc_handler, allow_head=False)
     app.on_startup.append(_warm_up)
     app.on_shutdown.append(_close_connections)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from ..http.errors import ApiError
+from ..api.errors import ApiError
 from ..store import StoreError
 
 PARSE_ERROR: Final = -32700

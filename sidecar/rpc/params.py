@@ -2,7 +2,7 @@
 
 Params are the REST body and query fields plus the path parts (``conversation_id``,
 ``message_id``, ``name``). Unknown fields and over-deep values are refused by the REST body check
-itself (:func:`sidecar.http.jsonio.check_object`); values the store validates (titles, tags,
+itself (:func:`sidecar.api.checks.check_object`); values the store validates (titles, tags,
 content, ...) are passed through to it unchanged, exactly as the REST handlers pass the body.
 What REST parses from query strings (limits, flags, ids), JSON-RPC gets as JSON values, checked
 here; every refusal is a :class:`ValidationFailed` naming the field, which the engine answers with
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..http.jsonio import check_object
+from ..api.checks import check_object
 from ..store import ValidationFailed
 from ..store.ids import check_id
 

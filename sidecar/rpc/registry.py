@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
 
+from ..api.keys import CONFIG, HUB, STORE
 from ..events.hub import EventHub
-from ..http.keys import CONFIG, HUB, STORE
 from ..settings import ServerConfig
 from ..store import Store
 

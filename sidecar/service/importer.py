@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, TypeVar
 
-from ..http.jsonio import MAX_NESTING, nesting
 from ..store import Conflict, NotFound, Store, Unavailable, ValidationFailed
 from ..store.ids import check_id
 from ..store.model import (
@@ -43,6 +42,7 @@ from ..store.model import (
     check_title,
     check_tool_calls,
 )
+from ..store.nesting import MAX_NESTING, nesting
 from ..store.rewrite import Image, Rewrite
 from .exporter import EXPORTED_FIELDS, FORMAT, VERSION
 from .import_merge import UNFINISHED_STATES, plan_import

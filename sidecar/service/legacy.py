@@ -58,7 +58,9 @@ async def import_legacy_storage(store: Store, body: dict[str, Any]) -> dict[str,
     from migrate.problems import BadInput
     from migrate.progress import Reporter
     from migrate.run import import_run
-    from migrate.target import DirectTarget, TargetError
+    from migrate.target import TargetError
+
+    from .direct_target import DirectTarget
 
     envelope = check_envelope(body)
     folder = store.data_dir / FOLDER

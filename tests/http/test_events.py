@@ -13,10 +13,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from sidecar.api.keys import CONFIG, HUB, STORE
 from sidecar.events.hub import EventHub
 from sidecar.http import events as events_module
 from sidecar.http.events import setup_routes
-from sidecar.http.keys import CONFIG, HUB, STORE
 from sidecar.settings import ServerConfig
 from sidecar.store import Store, StoreConfig
 from tests.sse import events, frame

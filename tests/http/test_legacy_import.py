@@ -9,9 +9,9 @@ import orjson
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from sidecar.rpc.client import RpcClient
 from tests.http.conftest import AUTH, call
 from tests.migrate.conftest import FIXTURES
+from tests.rpc_client import RpcClient
 
 Client = TestClient[web.Request, web.Application]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from sidecar.http.keys import HUB
+from sidecar.api.keys import HUB
 
 from .conftest import call
 

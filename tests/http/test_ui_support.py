@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from sidecar.rpc.client import RpcClient
+from tests.rpc_client import RpcClient
 
 from .conftest import AUTH, call
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from benchmarks.migrate_bench import generate_navi_export
 from migrate.apply import execute, new_run_id, plan_actions
 from migrate.plan import build_plan
-from migrate.target import DirectTarget
+from sidecar.service.direct_target import DirectTarget
 
 #: Measured on this shape (per message, with its share of the conversation): 658 bytes with an
 #: empty metadata dict and tool-call list made for every message, 540 without them, 509 with the

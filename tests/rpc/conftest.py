@@ -11,8 +11,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from sidecar.app import create_app
-from sidecar.rpc.client import RpcClient
 from sidecar.settings import ServerConfig
+from tests.rpc_client import RpcClient
 
 TOKEN = "rpc-test-token-0123456789abcdef0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

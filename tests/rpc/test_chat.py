@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from sidecar.app import create_app
-from sidecar.rpc.client import RpcCallError, RpcClient
 from sidecar.settings import ServerConfig
+from tests.rpc_client import RpcCallError, RpcClient
 
 from .conftest import AUTH, TOKEN
 

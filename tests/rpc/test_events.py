@@ -9,8 +9,8 @@ from typing import Any
 import aiohttp
 import orjson
 
-from sidecar.http.keys import HUB
-from sidecar.rpc.client import RpcClient
+from sidecar.api.keys import HUB
+from tests.rpc_client import RpcClient
 
 from .conftest import AUTH, Client, Connect
 

@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 
 from sidecar.app import ACTIVITY
-from sidecar.rpc.client import RpcClient
+from tests.rpc_client import RpcClient
 
 from .conftest import AUTH, Client, Connect
 

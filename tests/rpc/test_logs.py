@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from sidecar.rpc import METHODS, Context
-from sidecar.rpc.client import RpcCallError, RpcClient
+from tests.rpc_client import RpcCallError, RpcClient
 
 from .conftest import AUTH, Client
 

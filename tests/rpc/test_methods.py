@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from sidecar.rpc.client import RpcCallError, RpcClient
 from sidecar.rpc.methods import default_methods
+from tests.rpc_client import RpcCallError, RpcClient
 
 from .conftest import AUTH, Client
 

@@ -13,8 +13,8 @@ from aiohttp import web
 
 from sidecar.app import create_app
 from sidecar.rpc import METHODS, Context, RpcError
-from sidecar.rpc.client import RpcCallError, RpcClient
 from sidecar.settings import ServerConfig
+from tests.rpc_client import RpcCallError, RpcClient
 
 from .conftest import AUTH, TOKEN, Client, ClientFactory, Connect
 

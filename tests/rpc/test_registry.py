@@ -12,8 +12,8 @@ from aiohttp import WSCloseCode, web
 
 from sidecar.app import create_app
 from sidecar.rpc import CONNECTIONS, METHODS, Context, MethodTable
-from sidecar.rpc.client import RpcClient
 from sidecar.settings import ServerConfig
+from tests.rpc_client import RpcClient
 
 from .conftest import AUTH, TOKEN, ClientFactory
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from sidecar.rpc.client import RpcClient
+from tests.rpc_client import RpcClient
 
 from .conftest import AUTH, TOKEN, Client
 

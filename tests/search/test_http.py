@@ -9,8 +9,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from sidecar.api.keys import SEARCH
 from sidecar.app import create_app
-from sidecar.http.search import SEARCH
 from sidecar.settings import ServerConfig
 from tests.http.conftest import TOKEN, ClientFactory, call
 

@@ -8,8 +8,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from sidecar.api.keys import STORE
 from sidecar.app import create_app
-from sidecar.http.keys import STORE
 from sidecar.settings import ServerConfig
 from sidecar.store import Store
 from tests.store.helpers import put_turn

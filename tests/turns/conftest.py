@@ -13,8 +13,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from sidecar.api.keys import STORE, TURNS
 from sidecar.app import create_app
-from sidecar.http.keys import STORE, TURNS
 from sidecar.service.turns import TurnEngine
 from sidecar.settings import ServerConfig
 from sidecar.store import Store

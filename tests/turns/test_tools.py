@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from sidecar.rpc.client import RpcCallError, RpcClient
+from tests.rpc_client import RpcCallError, RpcClient
 from tests.turns.conftest import AUTH, Sidecar, SidecarFactory, until
 
 BUILTIN = ["clock", "calculator"]

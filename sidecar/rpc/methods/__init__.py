@@ -1,27 +1,26 @@
-"""The JSON-RPC methods of CONTRACT §7, one module per area, each with ``register(table)``.
+"""The JSON-RPC methods of CONTRACT §7.
 
-Every handler calls the same store / service code as its REST twin (and the same body checks and
-answer shapes, shared with the REST handlers), so the two faces cannot drift apart. To add an area:
-write ``sidecar/rpc/methods/<area>.py`` with ``def register(table: MethodTable) -> None`` and add
-it to :data:`AREAS`.
+Every request/response operation comes from the table (:mod:`sidecar.api.table`, registered by
+:mod:`.operations`), the same entry its REST route comes from, so the two faces cannot drift
+apart. The modules here hold only what keeps per-connection state: event subscriptions
+(:mod:`.events`), the external provider's ``turns.*`` (:mod:`.chat`) and ``tools.register``
+(:mod:`.tools`). To add such an area: write ``sidecar/rpc/methods/<area>.py`` with
+``def register(table: MethodTable) -> None`` and add it to :data:`AREAS`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from ...api.table import OPERATIONS
 from ..registry import MethodTable
-from . import chat, conversations, events, legacy, messages, search, server, tools, transfer
+from . import chat, events, tools
+from .operations import register_operations
 
 AREAS: tuple[Callable[[MethodTable], None], ...] = (
-    server.register,
-    conversations.register,
-    messages.register,
+    lambda table: register_operations(table, OPERATIONS),
     events.register,
-    search.register,
-    transfer.register,
     chat.register,
-    legacy.register,
     tools.register,
 )
 

@@ -1,5 +1,5 @@
-"""``chat.*`` and ``turns.*``: the action API (CONTRACT §5 ``actions/*``) and the ``external``
-provider's methods (§7), over the same turn engine as REST.
+"""``turns.*``: the ``external`` provider's methods (§7), over the same turn engine as REST. (The
+action API ``chat.*`` comes from the table of operations, :mod:`sidecar.api.table`.)
 
 A client that claims a turn is remembered on its connection; when it disconnects, the broker
 fails its unfinished turns as transient (so they are retried and announced again).
@@ -11,11 +11,10 @@ from typing import Any
 
 from aiohttp import web
 
-from ...http.actions import APPROVE_FIELDS, SEND_FIELDS, TURN_FIELDS
-from ...http.keys import TURNS
+from ...api.keys import TURNS
 from ...providers.external import ExternalBroker
 from ...service.turns import TurnEngine
-from ...store import UNSET, NotFound
+from ...store import NotFound
 from ..connection import CONNECTIONS, Connection
 from ..params import Params
 from ..registry import Context, MethodTable
@@ -33,42 +32,6 @@ def _broker(ctx: Context) -> ExternalBroker:
     if broker is None:
         raise NotFound("this sidecar has no external provider")
     return broker
-
-
-async def send_message(ctx: Context, params: dict[str, Any]) -> Any:
-    p = Params(params, ID | SEND_FIELDS)
-    result, _created = await _engine(ctx).send_message(
-        p.id("conversation_id"),
-        content=p.get("content"),
-        client_message_id=p.get("client_message_id"),
-        parent_id=p.get("parent_id", UNSET),
-        branch=p.get("branch"),
-    )
-    return result
-
-
-async def approve_tools(ctx: Context, params: dict[str, Any]) -> Any:
-    p = Params(params, ID | APPROVE_FIELDS)
-    return await _engine(ctx).approve_tools(
-        p.id("conversation_id"),
-        p.get("turn_id"),
-        p.get("decisions"),
-        request_id=p.get("request_id"),
-    )
-
-
-async def cancel(ctx: Context, params: dict[str, Any]) -> Any:
-    p = Params(params, ID | TURN_FIELDS)
-    return await _engine(ctx).cancel(
-        p.id("conversation_id"), p.get("turn_id"), request_id=p.get("request_id")
-    )
-
-
-async def retry(ctx: Context, params: dict[str, Any]) -> Any:
-    p = Params(params, ID | TURN_FIELDS)
-    return await _engine(ctx).retry(
-        p.id("conversation_id"), p.get("turn_id"), request_id=p.get("request_id")
-    )
 
 
 def _claimer(ctx: Context) -> str:
@@ -136,10 +99,6 @@ def announce_turns(app: web.Application) -> None:
 
 
 def register(table: MethodTable) -> None:
-    table.add("chat.sendMessage", send_message, cancellable=False)
-    table.add("chat.approveTools", approve_tools, cancellable=False)
-    table.add("chat.cancel", cancel, cancellable=False)
-    table.add("chat.retry", retry, cancellable=False)
     table.add("turns.claim", claim, cancellable=False)
     table.add("turns.pushDelta", push_delta, cancellable=False)
     table.add("turns.proposeTools", propose_tools, cancellable=False)

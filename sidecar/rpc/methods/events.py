@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...http.keys import TURNS
+from ...api.keys import TURNS
 from ..params import Params
 from ..registry import Context, MethodTable
 

@@ -1,4 +1,5 @@
-"""``tools.list`` and ``tools.register`` (CONTRACT §4): a client declares the tools it runs.
+"""``tools.register`` (CONTRACT §4): a client declares the tools it runs (``tools.list`` comes from
+the table of operations).
 
 A connection's declaration replaces its previous one and lasts until the connection closes, so a
 webview that reloads (and reconnects) declares again and a client that dies leaves nothing behind:
@@ -9,18 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...http.keys import TURNS
-from ...http.tools import tools_body
+from ...api.answers import tools_body
+from ...api.keys import TURNS
 from ..connection import Connection
 from ..params import Params
 from ..registry import Context, MethodTable
 
 DECLARED = "tools.declared"
-
-
-async def list_tools(ctx: Context, params: dict[str, Any]) -> Any:
-    Params(params, frozenset())
-    return tools_body(ctx.app)
 
 
 async def register_tools(ctx: Context, params: dict[str, Any]) -> Any:
@@ -43,5 +39,4 @@ async def register_tools(ctx: Context, params: dict[str, Any]) -> Any:
 
 
 def register(table: MethodTable) -> None:
-    table.add("tools.list", list_tools)
     table.add("tools.register", register_tools, cancellable=False)

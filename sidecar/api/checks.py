@@ -1,0 +1,26 @@
+"""The check every request's named fields pass, the same for REST bodies and JSON-RPC params."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..store.nesting import MAX_NESTING, nesting
+from .errors import ApiError
+
+
+def check_object(body: dict[str, Any], allowed: frozenset[str]) -> dict[str, Any]:
+    """``body`` if it has only ``allowed`` fields (plus ``request_id``), none nested too deep.
+
+    Shared by the REST bodies and the JSON-RPC params, so both refuse the same things.
+    """
+    unknown = sorted(set(body) - allowed - {"request_id"})
+    if unknown:
+        raise ApiError("validation_failed", f"unknown field '{unknown[0]}'", {"field": unknown[0]})
+    for name, value in body.items():
+        if nesting(value) > MAX_NESTING:
+            raise ApiError(
+                "validation_failed",
+                f"{name} is nested more than {MAX_NESTING} levels deep",
+                {"field": name},
+            )
+    return body
