@@ -8,12 +8,10 @@ under the same id is a :class:`Conflict`.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
+from .digest import fingerprint
 from .effects import Draft
 from .errors import Conflict
 from .ids import check_id
@@ -24,12 +22,6 @@ from .shard import Shard
 if TYPE_CHECKING:
     from .cache import ShardCache
     from .commit import Writer
-
-
-def fingerprint(fields: dict[str, Any]) -> str:
-    """A short digest of a create request, to tell a retry (same fields) from a clash."""
-    body = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
-    return hashlib.blake2b(body, digest_size=12).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

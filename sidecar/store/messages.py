@@ -11,9 +11,10 @@ from typing import Any
 from .branches import target_branch
 from .cache import ShardCache
 from .commit import Writer
+from .digest import fingerprint
 from .effects import Draft, MessageChange, TextChange
 from .errors import Conflict, NotFound, ValidationFailed
-from .idempotency import Request, Requests, fingerprint, remember
+from .idempotency import Request, Requests, remember
 from .ids import check_id, new_id
 from .journal import Operation
 from .model import (

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-from .idempotency import fingerprint
+from .digest import fingerprint
 from .model import Doc
 
 
