@@ -13,10 +13,11 @@ from typing import Any
 from .cache import ShardCache
 from .catalog import ListPage, ListQuery
 from .commit import Writer
+from .digest import fingerprint
 from .documents import CorruptDocument
 from .effects import Draft
 from .errors import Conflict, ValidationFailed
-from .idempotency import Request, Requests, fingerprint, remember
+from .idempotency import Request, Requests, remember
 from .ids import check_id, new_id
 from .journal import Operation
 from .model import (

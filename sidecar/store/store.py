@@ -22,12 +22,12 @@ from .cache import ShardCache
 from .catalog import ListPage, ListQuery
 from .commit import Listener, Writer
 from .conversations import Conversations
+from .digest import fingerprint as fingerprint  # re-exported for benchmarks/datagen.py
 from .documents import STORAGES
 from .durable import make_dirs
 from .errors import StoreError, StoreLocked, ValidationFailed
 from .external import ExternalChanges
 from .idempotency import Request, Requests
-from .idempotency import fingerprint as fingerprint  # re-exported for benchmarks/datagen.py
 from .journal import Journal
 from .layout import Layout
 from .lock import DataDirLock
