@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from sidecar.store.digest import fingerprint
 from sidecar.store.documents import (
     INTEGRITY_TABLE,
     StorageFactory,
@@ -33,7 +34,6 @@ from sidecar.store.journal import Operation
 from sidecar.store.model import DEFAULT_BRANCH, Doc
 from sidecar.store.schema import SCHEMA_VERSION, write_version
 from sidecar.store.shard import META_FILE, Shard, chunk_file
-from sidecar.store.store import fingerprint
 from sidecar.store.timeutil import format_iso
 
 from .common import text_of

@@ -22,7 +22,6 @@ from .cache import ShardCache
 from .catalog import ListPage, ListQuery
 from .commit import Listener, Writer
 from .conversations import Conversations
-from .digest import fingerprint as fingerprint  # re-exported for benchmarks/datagen.py
 from .documents import STORAGES
 from .durable import make_dirs
 from .errors import StoreError, StoreLocked, ValidationFailed
