@@ -50,11 +50,11 @@ class HotSizes:
     """How much each figure does per round: full, ``--quick`` and ``tiny`` (the harness test)."""
 
     rounds: int = 5
-    one_writer: int = 200
+    one_writer: int = 120
     many: tuple[int, int] = (16, 50)
-    many_per_writer: tuple[int, int] = (40, 20)
+    many_per_writer: tuple[int, int] = (25, 10)
     shared_writers: int = 50
-    shared_per_writer: int = 20
+    shared_per_writer: int = 10
     floor_samples: int = 60
     store_appends: int = 100
     stream_replies: int = 50
@@ -66,7 +66,7 @@ class HotSizes:
 
     @classmethod
     def pick(cls, sizes: Sizes) -> HotSizes:
-        base = cls() if not sizes.quick else cls(rounds=3, one_writer=100, floor_samples=40)
+        base = cls() if not sizes.quick else cls(rounds=3, one_writer=80, floor_samples=40)
         return (
             base if sizes.hot_rounds is None else dataclasses.replace(base, rounds=sizes.hot_rounds)
         )

@@ -110,8 +110,10 @@ def spawn(
 
 
 def read_line(process: subprocess.Popen[bytes], timeout: float = READY_TIMEOUT_S) -> bytes:
-    """The child's first stdout line; ``b""`` if it closes stdout (exits) first; raises
-    :class:`TimeoutError` when ``timeout`` passes. Reads the fd directly: never blocks past it."""
+    """The child's next stdout line; ``b""`` if it closes stdout (exits) first; raises
+    :class:`TimeoutError` when ``timeout`` passes. Reads the fd directly, one byte at a time:
+    it never blocks past the deadline and never consumes what follows the line (``serve
+    --reload`` prints a second ready line later)."""
     assert process.stdout is not None
     fd = process.stdout.fileno()
     deadline = time.perf_counter() + timeout
@@ -122,7 +124,7 @@ def read_line(process: subprocess.Popen[bytes], timeout: float = READY_TIMEOUT_S
             raise TimeoutError(f"no line from pid {process.pid} within {timeout:g} s")
         readable, _, _ = select.select([fd], [], [], left)
         if readable:
-            chunk = os.read(fd, 4096)
+            chunk = os.read(fd, 1)
             if not chunk:
                 return buffer
             buffer += chunk
