@@ -56,7 +56,7 @@ def _latency(results: Results, http: dict[str, Any], figure: str, client: str, n
             f"append p50, one writer, 1 KiB ({client} client, median of {n} rounds)",
             ms(ours),
             f"naive {ms(naive)}",
-            ratio=f"ours/naive {times(value)}",
+            ratio=f"ours/naive {times(value)}; server CPU/msg {_cpu(http[figure])}",
             target=f"<= {APPEND_P50_MAX:g}x naive",
             met=value <= APPEND_P50_MAX,
         )
@@ -74,11 +74,19 @@ def _throughput(
             f"appends/s, {http[figure]['ours']['writers']} writers, {label} ({client} client)",
             rate(ours),
             f"naive {rate(naive)}",
-            ratio=f"ours/naive {times(value)}",
+            ratio=f"ours/naive {times(value)}; server CPU/msg {_cpu(http[figure])}",
             target=f">= {minimum:g}x naive",
             met=value >= minimum,
         )
     )
+
+
+def _cpu(by_kind: dict[str, Any]) -> str:
+    """The servers' CPU per message, ours / naive (absent in results from before it was kept)."""
+    if "server_cpu_ms_per_msg" not in by_kind["ours"]:
+        return "n/a"
+    ours, naive = (by_kind[k]["server_cpu_ms_per_msg"] for k in ("ours", "naive"))
+    return f"{ms(ours)} / {ms(naive)}"
 
 
 def _floors(results: Results, hot: dict[str, Any]) -> None:

@@ -28,11 +28,20 @@ def naive_command(data_dir: Path) -> list[str]:
     return [sys.executable, "-m", "benchmarks.naive_server", "--data-dir", str(data_dir)]
 
 
+def server_env() -> dict[str, str]:
+    """The servers' environment: no ``CHAT_SIDECAR_*`` (the defaults are measured), and bytecode
+    caches allowed: with ``PYTHONDONTWRITEBYTECODE`` set (as in some shells and CI) every start
+    would compile all of ``sidecar/`` from source, which no installed sidecar does."""
+    env = launch.child_env(clean=True)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
 def start(kind: str, command: list[str], log_path: Path) -> Server:
     """Spawn ``command`` and wait for its ready line; ``ready_s`` is spawn-to-line wall time."""
     return launch.start(
         command,
-        env=launch.child_env(clean=True),
+        env=server_env(),
         stderr=log_path,
         kind=kind,
         die_with_parent=True,

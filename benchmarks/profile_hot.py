@@ -6,7 +6,7 @@ driven by the hot suite's keep-alive client (1 KiB appends):
 - ``cprofile``: cProfile of the loop thread during a one-writer and a 16-writer load (separately),
   top functions by own and by cumulative time, and calls per request of the functions that
   create tasks, futures and executor hops.
-- ``pyspy``: ``py-spy record`` (every thread, sampled, with idle frames) during the same loads,
+- ``pyspy``: ``py-spy record --gil`` (the thread holding the GIL, sampled) during the same loads,
   the samples folded by function: own share and inclusive share of the run.
 - ``uvloop``: ours on the standard loop against ours on uvloop, alternating rounds.
 - ``importtime``: ``python -X importtime -m sidecar serve`` to the ready line, by package.
@@ -30,8 +30,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from . import launch
-from .common import median
+from . import http_procs, launch
+from .common import BENCH_TMP, median
 from .hot_bench import _create, bodies
 from .hot_clients import Load, keepalive_appends
 
@@ -39,7 +39,7 @@ LOADS = {
     "one": lambda per: Load(("p-one",), 1, per * 16),
     "own16": lambda per: Load(tuple(f"p-own-{i:02d}" for i in range(16)), 16, per),
 }
-SPY_FLAGS = ("record", "--format", "raw", "--threads", "--idle", "--rate", "500", "--nonblocking")
+SPY_FLAGS = ("record", "--format", "raw", "--threads", "--gil", "--rate", "250")
 COUNTED = (
     "create_task",
     "create_future",
@@ -59,10 +59,13 @@ def _runner(data_dir: Path, *flags: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def _server(workdir: Path, name: str, *flags: str) -> Iterator[launch.Server]:
+def _server(
+    workdir: Path, name: str, *flags: str, env: dict[str, str] | None = None
+) -> Iterator[launch.Server]:
     command = _runner(workdir / name, *flags)
-    env = launch.child_env(clean=True)
-    with launch.running(command, env=env, stderr=workdir / f"{name}.log") as server:
+    log = workdir / f"{name}.log"
+    full_env = {**http_procs.server_env(), **(env or {})}
+    with launch.running(command, env=full_env, stderr=log, timeout=180.0) as server:
         yield server
 
 
@@ -125,6 +128,12 @@ def pyspy(workdir: Path, per_writer: int) -> None:
         _fold(out)
 
 
+def _function(frame: str) -> str:
+    """``name (path/file.py:123)`` -> ``name (path/file.py)``: lines of one function together."""
+    head, _, line = frame.rpartition(":")
+    return f"{head})" if line.rstrip(")").isdigit() else frame
+
+
 def _fold(path: Path, top: int = 45) -> None:
     """Own and inclusive sample shares per function from py-spy's folded stacks."""
     own: collections.Counter[str] = collections.Counter()
@@ -134,7 +143,7 @@ def _fold(path: Path, top: int = 45) -> None:
     for line in path.read_text().splitlines():
         stack, _, count_text = line.rpartition(" ")
         count = int(count_text)
-        frames = stack.split(";")
+        frames = [_function(frame) for frame in stack.split(";")]
         total += count
         threads[frames[0]] += count
         own[frames[-1]] += count
@@ -148,7 +157,7 @@ def _fold(path: Path, top: int = 45) -> None:
     for frame, count in own.most_common(top):
         print(f"{count / total:6.1%}  {frame}")
     print("--- inclusive share")
-    for frame, count in inclusive.most_common(top * 2):
+    for frame, count in inclusive.most_common(top * 3):
         print(f"{count / total:6.1%}  {frame}")
 
 
@@ -172,28 +181,41 @@ def compare_uvloop(workdir: Path, per_writer: int, rounds: int) -> None:
 
 
 def importtime(workdir: Path) -> None:
+    """Imports before the ready line (``serve`` writes "chat UI:" to stderr right after it)."""
     log = workdir / "importtime.log"
     command = [sys.executable, "-X", "importtime", "-m", "sidecar", "serve"]
     command += ["--data-dir", str(workdir / "it"), "--port", "0", "--idle-timeout", "0"]
-    server = launch.start(command, env=launch.child_env(clean=True), stderr=log)
+    launch.start(command, env=http_procs.server_env(), stderr=log).stop()  # caches written
+    log.unlink()
+    server = launch.start(command, env=http_procs.server_env(), stderr=log)
+    time.sleep(1.0)
     server.stop()
-    print(f"\n=== import time, spawn to ready line {server.ready_s * 1000:.0f} ms")
+    before, _, after = log.read_text().partition("chat UI:")
+    print(
+        f"\n=== import time, spawn to ready line {server.ready_s * 1000:.0f} ms (with -X importtime)"
+    )
+    for label, text in (("before the ready line", before), ("after it", after)):
+        rows = _import_rows(text)
+        by_package: collections.Counter[str] = collections.Counter()
+        for own_us, _, name in rows:
+            by_package[name.strip().split(".")[0]] += own_us
+        total = sum(by_package.values())
+        print(f"--- {label}: {total / 1000:.0f} ms own time, {len(rows)} modules; by package")
+        for package, own_us in by_package.most_common(20):
+            print(f"{own_us / 1000:8.1f} ms  {package}")
+        print(f"--- {label}: by own time")
+        for own_us, cumulative, name in sorted(rows, reverse=True)[:25]:
+            print(f"{own_us / 1000:8.1f} ms  (cumulative {cumulative / 1000:6.1f})  {name.strip()}")
+
+
+def _import_rows(text: str) -> list[tuple[int, int, str]]:
     rows: list[tuple[int, int, str]] = []
-    for line in log.read_text().splitlines():
+    for line in text.splitlines():
         if not line.startswith("import time:") or "cumulative" in line:
             continue
         own_text, cumulative_text, name = line.removeprefix("import time:").split("|")
         rows.append((int(own_text), int(cumulative_text), name.rstrip()))
-    by_package: collections.Counter[str] = collections.Counter()
-    for own_us, _, name in rows:
-        by_package[name.strip().split(".")[0]] += own_us
-    total = sum(by_package.values())
-    print(f"all imports: {total / 1000:.0f} ms own time, {len(rows)} modules")
-    for package, own_us in by_package.most_common(25):
-        print(f"{own_us / 1000:8.1f} ms  {package}")
-    print("--- top-level imports by cumulative time")
-    for _, cumulative, name in sorted(rows, key=lambda r: -r[1])[:40]:
-        print(f"{cumulative / 1000:8.1f} ms  {name}")
+    return rows
 
 
 async def _fill(server: launch.Server, messages: int) -> None:
@@ -205,20 +227,24 @@ async def _fill(server: launch.Server, messages: int) -> None:
 
 def memory(workdir: Path, messages: int) -> None:
     out = workdir / "tracemalloc.txt"
-    for flags in ((), ("--tracemalloc", str(out))):
-        with _server(workdir, f"memory{len(flags)}", *flags) as server:
+    variants: list[tuple[str, tuple[str, ...], dict[str, str]]] = [
+        ("plain", (), {}),
+        ("no pygls warm-up", ("--no-rpc-warmup",), {}),
+        ("MALLOC_ARENA_MAX=2", (), {"MALLOC_ARENA_MAX": "2"}),
+        ("tracemalloc", ("--tracemalloc", str(out)), {}),
+    ]
+    for number, (label, flags, env) in enumerate(variants):
+        with _server(workdir, f"memory-{number}", *flags, env=env) as server:
             at_ready = server.rss_mb()
             asyncio.run(_fill(server, messages))
             time.sleep(2.0)
             rss = server.rss_mb()
-            if flags:
+            if "--tracemalloc" in flags:
                 server.process.send_signal(signal.SIGUSR1)
-                for _ in range(100):
+                for _ in range(1800):  # a snapshot of ~1M blocks takes a while on a busy machine
                     if out.exists():
                         break
                     time.sleep(0.1)
-                time.sleep(0.5)
-        label = "with tracemalloc" if flags else "plain"
         print(
             f"\n=== memory ({label}): RSS at ready {at_ready:.1f} MB, after {messages} {rss:.1f} MB"
         )
@@ -234,7 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--messages", type=int, default=2_000)
     args = parser.parse_args(argv)
-    workdir = Path(tempfile.mkdtemp(prefix="profile-", dir=launch.ROOT / ".bench-tmp"))
+    BENCH_TMP.mkdir(exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="profile-", dir=BENCH_TMP))
     try:
         if args.mode == "cprofile":
             cprofile(workdir, args.per_writer)

@@ -8,7 +8,9 @@ runs exactly what ``chat-sidecar serve SERVE_ARGS`` runs (the CLI's own entry po
 - ``--cprofile OUT``: cProfile of the event loop's thread between SIGUSR1 (start) and SIGUSR2
   (stop and write ``OUT`` as pstats), so a profile covers the load window only;
 - ``--tracemalloc OUT``: tracemalloc from the first import; SIGUSR1 writes the top allocations
-  by file and line to ``OUT`` (what holds the idle RSS).
+  by file and line to ``OUT`` (what holds the idle RSS);
+- ``--no-rpc-warmup``: pygls is not imported after the ready line (only at a first ``/rpc``
+  connection, synchronously): what that import costs in RSS, for a REST-only client.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def _profiled(out: Path) -> None:
 
 
 def _traced(out: Path) -> None:
-    tracemalloc.start(25)
+    tracemalloc.start(1)  # one frame: by file and line is what is reported, at a tenth of the cost
 
     def dump(_signum: int, _frame: FrameType | None) -> None:
         snapshot = tracemalloc.take_snapshot().filter_traces(
@@ -51,7 +53,9 @@ def _traced(out: Path) -> None:
                 lines.append(
                     f"{stat.size / 2**20:8.2f} MiB {stat.count:9,d} blocks  {stat.traceback}"
                 )
-        out.write_text("\n".join(lines) + "\n")
+        partial = out.with_suffix(".partial")
+        partial.write_text("\n".join(lines) + "\n")
+        partial.replace(out)  # whole or absent: the caller waits for this name
 
     signal.signal(signal.SIGUSR1, dump)
 
@@ -61,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--uvloop", action="store_true")
     parser.add_argument("--cprofile", type=Path)
     parser.add_argument("--tracemalloc", type=Path)
+    parser.add_argument("--no-rpc-warmup", action="store_true")
     parser.add_argument("serve_args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     if args.tracemalloc is not None:
@@ -72,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.cprofile is not None:
         _profiled(args.cprofile)
     from sidecar.cli import main as cli_main
+
+    if args.no_rpc_warmup:
+        from sidecar.rpc import endpoint
+
+        endpoint._engine_loaded = True  # the warm-up task sees it "loaded" and does nothing
 
     rest = [a for a in args.serve_args if a != "--"]
     sys.argv = ["chat-sidecar", "serve", *rest]
