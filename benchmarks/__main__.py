@@ -235,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     started = datetime.now(UTC)
     clock = time.perf_counter()
     machine = machine_info(BENCH_TMP)
+    code = code_version()  # the commit measured: read before, not after, a run of minutes
     results = Results()
     log(f"{'quick' if sizes.quick else 'full'} run: {', '.join(args.selected)}")
     try:
@@ -254,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": sizes.quick,
         "sections": args.selected,
         "duration_s": time.perf_counter() - clock,
-        "code": code_version(),
+        "code": code,
         "machine": machine,
         "sizes": {k: getattr(sizes, k) for k in sizes.__dataclass_fields__},
         "rows": [row.to_json() for row in results.rows],
