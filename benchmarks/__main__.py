@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import itertools
 import os
 import sys
@@ -22,6 +23,8 @@ import orjson
 from . import (
     baselines,
     bigdata,
+    hot_bench,
+    hot_report,
     http_bench,
     http_report,
     migrate_bench,
@@ -49,6 +52,7 @@ SECTIONS = (
     + turn_bench.SECTIONS
     + migrate_bench.SECTIONS
     + peer_bench.SECTIONS
+    + hot_bench.SECTIONS
 )
 SUITES = {
     "all": SECTIONS,
@@ -57,6 +61,7 @@ SUITES = {
     "turns": turn_bench.SECTIONS,
     "migrate": migrate_bench.SECTIONS,
     "peers": peer_bench.SECTIONS,
+    "hot": hot_bench.SECTIONS,
 }
 BIG_CONTENT_CHARS = 256
 
@@ -90,6 +95,7 @@ SIMPLE: dict[str, Callable[[Sizes, Path], Awaitable[Figures]]] = {
     **turn_bench.SUITE,
     **migrate_bench.SUITE,
     **peer_bench.SUITE,
+    **hot_bench.SUITE,
 }
 
 
@@ -156,7 +162,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--suite",
         choices=sorted(SUITES),
         default="all",
-        help="store, http, turns, migrate, peers, sync or all (default)",
+        help="store, http, turns, migrate, peers, hot, sync or all (default)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="the hot suite's alternating rounds (default 5, 3 with --quick)",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, fewer repetitions")
     parser.add_argument(
@@ -184,7 +196,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.selected = [s for s in SECTIONS if s in selected]
     args.label = "+".join(
         n
-        for n in ("store", "http", "turns", "migrate", "peers")
+        for n in ("store", "http", "turns", "migrate", "peers", "hot")
         if set(SUITES[n]) & set(args.selected)
     )
     return args
@@ -198,6 +210,7 @@ def render(path: Path, markdown: bool) -> int:
     turn_bench.build_rows(results)
     migrate_bench.build_rows(results)
     peer_bench.build_rows(results)
+    hot_report.build_rows(results)
     print(f"{saved['benchmark']} benchmark of {saved['date']} ({path})")
     print(render_markdown(results.rows) if markdown else render_text(results.rows))
     return 0
@@ -217,11 +230,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.render is not None:
         return render(args.render, args.markdown)
-    sizes = Sizes.pick(args.quick)
+    sizes = dataclasses.replace(Sizes.pick(args.quick), hot_rounds=args.rounds)
     BENCH_TMP.mkdir(exist_ok=True)
     started = datetime.now(UTC)
     clock = time.perf_counter()
     machine = machine_info(BENCH_TMP)
+    code = code_version()  # the commit measured: read before, not after, a run of minutes
     results = Results()
     log(f"{'quick' if sizes.quick else 'full'} run: {', '.join(args.selected)}")
     try:
@@ -234,13 +248,14 @@ def main(argv: list[str] | None = None) -> int:
     turn_bench.build_rows(results)
     migrate_bench.build_rows(results)
     peer_bench.build_rows(results)
+    hot_report.build_rows(results)
     output = {
         "benchmark": args.label,
         "date": started.isoformat(timespec="seconds"),
         "quick": sizes.quick,
         "sections": args.selected,
         "duration_s": time.perf_counter() - clock,
-        "code": code_version(),
+        "code": code,
         "machine": machine,
         "sizes": {k: getattr(sizes, k) for k in sizes.__dataclass_fields__},
         "rows": [row.to_json() for row in results.rows],

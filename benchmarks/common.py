@@ -89,6 +89,7 @@ class Sizes:
     rss_conversations: int = 10_000
     rss_messages_each: int = 100
     rss_opened: int = 10
+    hot_rounds: int | None = None  # ``--rounds``: the hot suite's alternating rounds
 
     @classmethod
     def pick(cls, quick: bool) -> Sizes:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from benchmarks import launch
 from sidecar.store.lock import DataDirLock
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -160,16 +161,10 @@ def test_every_json_error_is_json_on_stdout(tmp_path: Path) -> None:
 
 
 def test_serve_names_the_ui_on_stderr_once_ready(tmp_path: Path) -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sidecar", "serve", "--data-dir", str(tmp_path / "data")],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    process = launch.spawn(launch.serve_command(tmp_path / "data"))
     try:
         assert process.stdout is not None and process.stderr is not None
-        ready = json.loads(process.stdout.readline())
+        ready = launch.read_ready(process)
         deadline = time.monotonic() + 20
         line = b""
         while time.monotonic() < deadline and b"chat UI:" not in line:

@@ -21,6 +21,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from benchmarks import launch
 from sidecar.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,27 +29,16 @@ pytestmark = pytest.mark.subprocess
 
 
 def start(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "sidecar", "serve", "--data-dir", str(data_dir), *args],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
-    )
+    return launch.spawn(launch.serve_command(data_dir, *args), env=launch.child_env(env))
 
 
 def ready_line(process: subprocess.Popen[bytes], timeout: float = 20) -> dict[str, Any]:
-    assert process.stdout is not None
-    deadline = time.monotonic() + timeout
-    line = b""
-    while time.monotonic() < deadline and not line.endswith(b"\n"):
-        line += process.stdout.readline()
-        if process.poll() is not None and not line:
-            break
-    assert line, (
-        f"no ready line; stderr: {process.stderr.read().decode() if process.stderr else ''}"
-    )
-    return dict(json.loads(line))
+    try:
+        return launch.read_ready(process, timeout)
+    except launch.NoReadyLine as exc:
+        process.kill()
+        stderr = process.stderr.read().decode() if process.stderr else ""
+        raise AssertionError(f"no ready line ({exc}); stderr: {stderr}") from exc
 
 
 @pytest.fixture
@@ -264,11 +254,9 @@ def test_reload_restarts_on_code_changes(
     """``serve --reload`` (development): a change under sidecar/ restarts the server."""
     package = tmp_path / "pkg"
     shutil.copytree(ROOT / "sidecar", package / "sidecar")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sidecar", "serve", "--reload", "--data-dir", str(tmp_path / "d")],
+    process = launch.spawn(
+        launch.serve_command(tmp_path / "d", "--reload"),
         cwd=package,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": str(package)},
     )
     processes.append(process)

@@ -11,11 +11,8 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import os
 import socket
 import struct
-import subprocess
-import sys
 import time
 import zlib
 from collections.abc import Iterator
@@ -24,6 +21,8 @@ from typing import Any
 
 import aiohttp
 import pytest
+
+from benchmarks import launch
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.subprocess
@@ -52,23 +51,15 @@ def gzip_bomb(inflated: int) -> bytes:
 @pytest.fixture
 def sidecar(tmp_path: Path) -> Iterator[dict[str, Any]]:
     """A real ``serve`` subprocess (stderr to a file, so its log can never fill a pipe)."""
-    log = (tmp_path / "stderr.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sidecar", "serve", "--data-dir", str(tmp_path / "data")],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=log,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "CHAT_SIDECAR_IDLE_TIMEOUT": "0"},
+    server = launch.start_sidecar(
+        tmp_path / "data",
+        env=launch.child_env({"CHAT_SIDECAR_IDLE_TIMEOUT": "0"}),
+        stderr=tmp_path / "stderr.log",
     )
     try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line, (tmp_path / "stderr.log").read_text()
-        yield json.loads(line)
+        yield server.ready
     finally:
-        process.kill()
-        process.wait()
-        log.close()
+        server.kill()
 
 
 async def health_latencies(url: str, until: asyncio.Future[Any], minimum: int = 6) -> list[float]:

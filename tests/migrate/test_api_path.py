@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+
+from benchmarks import launch
 
 from .conftest import FIXTURES, cli, store_state
 
@@ -31,36 +28,14 @@ FILES = [
 
 class Sidecar:
     def __init__(self, data_dir: Path, log: Path, env: dict[str, str] | None = None) -> None:
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "sidecar",
-                "serve",
-                "--data-dir",
-                str(data_dir),
-                "--idle-timeout",
-                "0",
-            ],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=log.open("wb"),
-            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        self.server = launch.start_sidecar(
+            data_dir, "--idle-timeout", "0", env=launch.child_env(env), stderr=log
         )
-        assert self.process.stdout is not None
-        deadline = time.monotonic() + 30
-        line = b""
-        while time.monotonic() < deadline and not line.endswith(b"\n"):
-            line += self.process.stdout.readline()
-            if self.process.poll() is not None:
-                break
-        assert line, f"no ready line: {log.read_text()}"
-        self.ready: dict[str, Any] = json.loads(line)
+        self.process = self.server.process
+        self.ready: dict[str, Any] = self.server.ready
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=30)
+        self.server.stop(grace_s=30)
 
 
 @pytest.fixture

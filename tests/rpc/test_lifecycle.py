@@ -4,8 +4,6 @@ pygls imported only after the ready line, closed with 1001 at a graceful exit (r
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,6 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from benchmarks import launch
 from sidecar.app import ACTIVITY
 from tests.rpc_client import RpcClient
 
@@ -81,29 +80,15 @@ def test_importing_the_app_does_not_import_pygls() -> None:
 
 
 def serve(data_dir: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "sidecar",
-            "serve",
-            "--data-dir",
-            str(data_dir),
-            "--idle-timeout",
-            "1",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    return launch.spawn(launch.serve_command(data_dir, "--idle-timeout", "1"))
 
 
 def ready_line(process: subprocess.Popen[bytes]) -> dict[str, Any]:
-    assert process.stdout is not None
-    line = process.stdout.readline()
-    assert line, process.stderr.read().decode() if process.stderr else "no ready line"
-    return dict(json.loads(line))
+    try:
+        return launch.read_ready(process)
+    except launch.NoReadyLine as exc:
+        process.kill()
+        raise AssertionError(process.stderr.read().decode() if process.stderr else exc) from exc
 
 
 @pytest.mark.subprocess

@@ -13,12 +13,10 @@ any capability over them, so the permission bits apply as they would to a normal
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +25,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from benchmarks import launch
 from sidecar.store import Store
 from tests.store.helpers import put_turn
 
@@ -69,18 +68,14 @@ class Sidecar:
 
     def __init__(self, data_dir: Path, prefix: list[str]) -> None:
         self.log_path = data_dir.parent / "stderr.log"
-        self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            [*prefix, sys.executable, "-m", "sidecar", "serve", "--data-dir", str(data_dir)],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-            env={**os.environ, "PYTHONPATH": str(ROOT), "CHAT_SIDECAR_IDLE_TIMEOUT": "0"},
+        self.log_path.write_bytes(b"")
+        server = launch.start(
+            launch.serve_command(data_dir, prefix=tuple(prefix)),
+            env=launch.child_env({"CHAT_SIDECAR_IDLE_TIMEOUT": "0"}),
+            stderr=self.log_path,
         )
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        assert line, self.log_path.read_text()
-        self.ready: dict[str, Any] = json.loads(line)
+        self.process = server.process
+        self.ready: dict[str, Any] = server.ready
 
     def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         async def go() -> tuple[int, Any]:
@@ -110,7 +105,6 @@ class Sidecar:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
-        self._log.close()
 
 
 @pytest.fixture

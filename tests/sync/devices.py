@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+
+from benchmarks import launch
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Compared fields of a conversation: every one but the per-device ``revision``.
@@ -44,42 +43,31 @@ class Device:
         self.name = name
         self.data_dir = data_dir
         self.hub_url = hub_url
+        self.server: launch.Server | None = None
         self.process: subprocess.Popen[bytes] | None = None
         self.url = ""
         self.token = ""
         self.stderr_path = data_dir.parent / f"{name}.stderr.log"
 
     def start(self, extra_env: dict[str, str] | None = None) -> None:
-        args = [sys.executable, "-m", "sidecar", "serve", "--data-dir", str(self.data_dir)]
-        args += ["--idle-timeout", "0", "--device-name", self.name]
+        options = ["--idle-timeout", "0", "--device-name", self.name]
         if self.hub_url:
-            args += ["--sync-url", self.hub_url]
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "CHAT_SIDECAR_ECHO_DELAY_MS": "5"}
-        env.update(extra_env or {})
+            options += ["--sync-url", self.hub_url]
+        env = launch.child_env({"CHAT_SIDECAR_ECHO_DELAY_MS": "5", **(extra_env or {})})
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-        with self.stderr_path.open("ab") as stderr:
-            self.process = subprocess.Popen(
-                args, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr, env=env
-            )
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        assert line, f"{self.name} did not start: {self.stderr_path.read_text()[-2000:]}"
-        ready = json.loads(line)
-        self.url, self.token = ready["url"], ready["token"]
+        self.server = launch.start_sidecar(
+            self.data_dir, *options, env=env, stderr=self.stderr_path
+        )
+        self.process = self.server.process
+        self.url, self.token = self.server.url, str(self.server.token)
 
     def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
+        assert self.server is not None
+        self.server.kill()
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.server is not None:
+            self.server.stop(grace_s=20)
 
     async def call(self, method: str, path: str, body: Any = None, ok: int = 200) -> Any:
         headers = {"Authorization": f"Bearer {self.token}"}

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +12,7 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
+from benchmarks import launch
 from sidecar.cli import app
 from sidecar.service.exporter import export_document, to_markdown
 from sidecar.store import Store
@@ -123,20 +121,18 @@ def running_sidecar(tmp_path: Path) -> Iterator[Path]:
     """A real ``chat-sidecar serve`` owning a filled data dir (its lock held)."""
     data_dir = tmp_path / "owned"
     _filled(data_dir)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sidecar", "serve", "--data-dir", str(data_dir), "--port", "0"],
-        stdout=subprocess.PIPE,
+    server = launch.start_sidecar(
+        data_dir,
+        "--port",
+        "0",
+        env=launch.child_env({"CHAT_SIDECAR_IDLE_TIMEOUT": "0"}),
         stderr=subprocess.DEVNULL,
-        env={**os.environ, "CHAT_SIDECAR_IDLE_TIMEOUT": "0"},
     )
     try:
-        assert process.stdout is not None
-        ready = orjson.loads(process.stdout.readline())
-        assert ready["event"] == "ready" and not ready["attached"]
+        assert not server.ready["attached"]
         yield data_dir
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=20)
+        server.stop(grace_s=20)
 
 
 def test_cli_reads_through_the_running_sidecar(running_sidecar: Path) -> None:

@@ -11,11 +11,8 @@ git-ignored); the folder is printed at the end of the run.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,6 +21,8 @@ from typing import Any
 
 import pytest
 import requests
+
+from benchmarks import launch
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
@@ -71,6 +70,7 @@ class Sidecar:
 
     data_dir: Path
     env: dict[str, str] = field(default_factory=dict)
+    server: launch.Server | None = None
     process: subprocess.Popen[bytes] | None = None
     ready: dict[str, Any] = field(default_factory=dict)
     launches: int = 0
@@ -89,29 +89,15 @@ class Sidecar:
 
     def start(self, *args: str, env: dict[str, str] | None = None) -> None:
         self.launches += 1
-        log = (self.data_dir.parent / f"sidecar-{self.launches}.log").open("wb")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "sidecar",
-                "serve",
-                "--data-dir",
-                str(self.data_dir),
-                "--idle-timeout",
-                "0",
-                *args,
-            ],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=log,  # a file, not a pipe: nobody reads it during the test, it must not fill
-            env={**os.environ, "PYTHONPATH": str(ROOT), **self.env, **(env or {})},
+        server = launch.start_sidecar(
+            self.data_dir,
+            "--idle-timeout",
+            "0",
+            *args,
+            env=launch.child_env({**self.env, **(env or {})}),
+            stderr=self.data_dir.parent / f"sidecar-{self.launches}.log",  # a file: never fills
         )
-        log.close()
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        assert line, f"no ready line; log: {self.log()}"
-        self.ready = json.loads(line)
+        self.server, self.process, self.ready = server, server.process, server.ready
         assert self.ready["event"] == "ready" and not self.ready["attached"]
 
     def log(self) -> str:
@@ -120,9 +106,8 @@ class Sidecar:
 
     def kill(self) -> None:
         """SIGKILL: no goodbye, no cleanup, like a crash."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
+        assert self.server is not None
+        self.server.kill()
 
     def restart(self) -> None:
         """A new owner of the same data dir, on the old port, accepting the old token."""
@@ -131,13 +116,8 @@ class Sidecar:
         assert self.ready["token"] == token
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.server is not None:
+            self.server.stop(grace_s=10)
 
     def api(self, method: str, path: str, body: Any = None) -> Any:
         response = requests.request(

@@ -1,0 +1,93 @@
+"""``chat-sidecar serve`` with instruments the product does not carry (``benchmarks.profile_hot``).
+
+``python -m benchmarks.serve_runner [--uvloop] [--cprofile OUT] [--tracemalloc OUT] -- SERVE_ARGS``
+runs exactly what ``chat-sidecar serve SERVE_ARGS`` runs (the CLI's own entry point), with:
+
+- ``--uvloop``: uvloop's event loop policy installed first (what uvloop would give, measured
+  without changing ``sidecar/``);
+- ``--cprofile OUT``: cProfile of the event loop's thread between SIGUSR1 (start) and SIGUSR2
+  (stop and write ``OUT`` as pstats), so a profile covers the load window only;
+- ``--tracemalloc OUT``: tracemalloc from the first import; SIGUSR1 writes the top allocations
+  by file and line to ``OUT`` (what holds the idle RSS);
+- ``--no-rpc-warmup``: pygls is not imported after the ready line (only at a first ``/rpc``
+  connection, synchronously): what that import costs in RSS, for a REST-only client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import signal
+import sys
+import tracemalloc
+from pathlib import Path
+from types import FrameType
+
+
+def _profiled(out: Path) -> None:
+    profile = cProfile.Profile()
+
+    def begin(_signum: int, _frame: FrameType | None) -> None:
+        profile.enable()
+
+    def end(_signum: int, _frame: FrameType | None) -> None:
+        profile.disable()
+        profile.dump_stats(str(out))
+
+    signal.signal(signal.SIGUSR1, begin)
+    signal.signal(signal.SIGUSR2, end)
+
+
+def _traced(out: Path) -> None:
+    tracemalloc.start(1)  # one frame: by file and line is what is reported, at a tenth of the cost
+
+    def dump(_signum: int, _frame: FrameType | None) -> None:
+        snapshot = tracemalloc.take_snapshot().filter_traces(
+            [tracemalloc.Filter(False, tracemalloc.__file__)]
+        )
+        current, peak = tracemalloc.get_traced_memory()
+        lines = [f"traced now {current / 2**20:.1f} MiB, peak {peak / 2**20:.1f} MiB"]
+        for key in ("filename", "lineno"):
+            lines.append(f"--- top by {key}")
+            for stat in snapshot.statistics(key)[:40]:
+                lines.append(
+                    f"{stat.size / 2**20:8.2f} MiB {stat.count:9,d} blocks  {stat.traceback}"
+                )
+        partial = out.with_suffix(".partial")
+        partial.write_text("\n".join(lines) + "\n")
+        partial.replace(out)  # whole or absent: the caller waits for this name
+
+    signal.signal(signal.SIGUSR1, dump)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.serve_runner")
+    parser.add_argument("--uvloop", action="store_true")
+    parser.add_argument("--cprofile", type=Path)
+    parser.add_argument("--tracemalloc", type=Path)
+    parser.add_argument("--no-rpc-warmup", action="store_true")
+    parser.add_argument("serve_args", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    if args.tracemalloc is not None:
+        _traced(args.tracemalloc)
+    if args.uvloop:
+        import uvloop
+
+        uvloop.install()
+    if args.cprofile is not None:
+        _profiled(args.cprofile)
+    from sidecar.cli import main as cli_main
+
+    if args.no_rpc_warmup:
+        from sidecar.rpc import endpoint
+
+        endpoint._engine_loaded = True  # the warm-up task sees it "loaded" and does nothing
+
+    rest = [a for a in args.serve_args if a != "--"]
+    sys.argv = ["chat-sidecar", "serve", *rest]
+    cli_main()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
