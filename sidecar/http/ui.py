@@ -31,6 +31,20 @@ FILES: Final = {
     "index.html": "text/html; charset=utf-8",
     "chat.js": "text/javascript; charset=utf-8",
     "client.js": "text/javascript; charset=utf-8",
+    # client.js's modules (it re-exports them), imported by a page that loads the library as-is.
+    **{
+        f"{module}.js": "text/javascript; charset=utf-8"
+        for module in (
+            "deltas",
+            "event_stream",
+            "http_transport",
+            "mutation_ids",
+            "post_message_transport",
+            "rest_routes",
+            "sidecar_client",
+            "sidecar_error",
+        )
+    },
     "chat.css": "text/css; charset=utf-8",
 }
 
