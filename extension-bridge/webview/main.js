@@ -241,7 +241,17 @@ setInterval(refreshTimes, 60_000);
 
 // ------------------------------------------------------------------ start
 
+/**
+ * A `performance` mark of the start-up (`chat-sidecar:NAME`): the reload benchmark in
+ * tests/e2e reads them to see where a restored panel's time goes. In memory only, no content.
+ * @param {string} name
+ */
+function mark(name) {
+  performance.mark(`chat-sidecar:${name}`);
+}
+
 async function start() {
+  mark('start');
   if (!vscodeApi && !token) {
     notify('No token in this address: open the URL the sidecar printed (it ends in #token=…), or run “chat-sidecar open”.');
     ui.connection.setAttribute('data-state', 'offline');
@@ -249,6 +259,7 @@ async function start() {
     return;
   }
   const seq = await attempt('load the conversations', pullList);
+  mark('list-pulled');
   if (seq === undefined) {
     renderView();
     return void setTimeout(start, 3000);
@@ -265,6 +276,7 @@ async function start() {
     if (open) await openConversation(open);
     else renderView();
   }
+  mark('view-shown');
   exportLegacyStorage();
 }
 
