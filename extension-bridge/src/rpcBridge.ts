@@ -27,6 +27,7 @@ import WebSocket from 'ws';
 
 import { connectionNotice, type ConnectionState, Panel, type PanelOwner, type PanelPort } from './bridgePanel';
 import { type Answer, type JsonRpcId, RequestQueue, type RpcError, send } from './bridgeRequests';
+import { Prefetches } from './bridgePrefetch';
 import { Subscriptions } from './bridgeSubscriptions';
 import { errorText, type Logger } from './common/logging';
 import type { Endpoint } from './common/server';
@@ -76,6 +77,8 @@ export class RpcBridge implements PanelOwner {
   private detail: string | undefined;
   private readonly requests = new RequestQueue(() => this.socket);
   private readonly subscriptions: Subscriptions;
+  /** Reads sent before a panel asked them (a restored panel's first pulls). */
+  private readonly prefetches = new Prefetches((method, params, answer) => this.requests.request(method, params, true, answer));
   private readonly panels = new Set<Panel>();
   private disposed = false;
   private running: Promise<void> | null = null;
@@ -132,6 +135,15 @@ export class RpcBridge implements PanelOwner {
     });
   }
 
+  /**
+   * Send a read now that a panel is about to ask (a restored panel's first pulls, known from its
+   * state before its page has loaded): the panel's identical request then gets this answer.
+   * Waits for the connection like a panel's request; anything but a read is refused (false).
+   */
+  prefetch(method: string, params: Record<string, unknown>): boolean {
+    return this.prefetches.start(method, params);
+  }
+
   /** Hear the sidecar's `method` notifications (e.g. `turn.requested`); returns the unsubscribe. */
   onNotification(method: string, listener: (params: Record<string, unknown>) => void): () => void {
     const listeners = this.listeners.get(method) ?? new Set();
@@ -142,6 +154,7 @@ export class RpcBridge implements PanelOwner {
 
   async dispose(): Promise<void> {
     this.disposed = true;
+    this.prefetches.clear();
     this.wake?.();
     this.live?.close();
     if (this.offlineTimer) clearTimeout(this.offlineTimer);
@@ -308,11 +321,13 @@ export class RpcBridge implements PanelOwner {
   }
 
   private relay(panel: Panel, method: string, params: Record<string, unknown>, reply: (answer: Answer) => void): void {
+    const answered = (answer: Answer) => {
+      if (this.panels.has(panel)) reply(answer);
+    };
+    if (this.prefetches.claim(method, params, answered)) return;
     const field = MUTATION_ID_FIELD[method];
     const sent = field && params[field] === undefined ? { ...params, [field]: clientId(field === 'id' ? 'c' : 'r') } : params;
-    this.requests.request(method, sent, true, (answer) => {
-      if (this.panels.has(panel)) reply(answer);
-    });
+    this.requests.request(method, sent, true, answered);
   }
 
   /** @internal called by Panel */
