@@ -1,15 +1,13 @@
 """The extension in a real VS Code (code-server), driven like a person would with Playwright.
 
-Builds the ``.vsix`` (``npm run package``), installs it into a fresh code-server profile with
-``chatSidecar.pythonPath`` set to this project's ``.venv`` Python, opens the chat from the command
-palette, sends a message to the slow echo provider, reloads the window while the reply streams,
+In the code-server of conftest.py (our ``.vsix`` in a fresh profile, ``chatSidecar.pythonPath``
+set to this project's ``.venv`` Python): opens the chat from the command palette, sends a message to the slow echo provider, reloads the window while the reply streams,
 and checks that the panel comes back at the same conversation with the whole reply, served by the
 one sidecar that owned the data dir before the reload (the new extension host attached to it).
 Then the same for the side-bar chat view (``chatSidecar.chatView``): opened from the activity
 bar, used at a side bar's width, restored after Reload Window at its conversation.
 
-Set-up (Debian's chromium, Node 24, code-server) is ``scripts/_extension.sh --e2e``, cached outside
-the work tree; screenshots go to ``test-artifacts/e2e/``.
+Screenshots go to ``test-artifacts/e2e/``.
 """
 
 from __future__ import annotations
