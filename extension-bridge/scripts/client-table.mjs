@@ -1,4 +1,4 @@
-// Writes the clients' idempotency table (media/mutation-ids.js, src/generated/mutationIds.ts)
+// Writes the clients' idempotency table (media/mutation_ids.js, src/generated/mutationIds.ts)
 // from the sidecar's table of operations: `python -m sidecar.api.client_table`, with the
 // checkout's .venv Python when there is one (scripts/test makes it), else python3.
 import { spawnSync } from 'node:child_process';

@@ -20,10 +20,11 @@ import * as vscode from 'vscode';
 import { errorText, Logger } from './common/logging';
 import { privatePython } from './common/python';
 import { fetchHealth, type LaunchConfig, type SidecarState, SidecarSupervisor } from './common/server';
-import { describeSync, OPENAI_KEY_SECRET, readSettings, SYNC_PASSWORD_SECRET, sidecarEnv } from './common/settings';
+import { describeSync, OPENAI_KEY_SECRET, readSettings, resolveDataDir, SYNC_PASSWORD_SECRET, sidecarEnv } from './common/settings';
 import { ExternalWriter } from './externalWriter';
 import { handleHostRequest, isHostRequest } from './hostRequests';
 import { type ConnectionState, type Panel, RpcBridge } from './rpcBridge';
+import { rememberedConversation, startReads } from './startReads';
 
 export const VIEW_TYPE = 'chatSidecar.chat';
 /** The side-bar chat view (CONTRACT §9), in its own activity-bar container `chatSidecar`. */
@@ -109,6 +110,7 @@ export function activate(context: vscode.ExtensionContext): void {
 
   const supervisor = new SidecarSupervisor({
     launch,
+    dataDir: () => resolveDataDir(settings().dataDir, process.env),
     log,
     logDir: path.join(context.globalStorageUri.fsPath, 'logs'),
     onState: (state) => {
@@ -168,14 +170,16 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.commands.registerCommand('chatSidecar.setSyncPassword', () => setSyncPassword()),
     vscode.window.registerWebviewPanelSerializer(VIEW_TYPE, {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
-        const conversation = state && typeof state === 'object' ? (state as Record<string, unknown>).conversation_id : undefined;
-        log.info(`restoring a chat panel${typeof conversation === 'string' ? ` (conversation ${conversation})` : ''}`);
+        const conversation = rememberedConversation(state);
+        log.info(`restoring a chat panel${conversation ? ` (conversation ${conversation})` : ''}`);
+        prefetch(conversation);
         await setUpPanel(panel, { host: 'vscode', newChat: false });
       },
     }),
     vscode.window.registerWebviewViewProvider(CHAT_VIEW_ID, {
-      async resolveWebviewView(view: vscode.WebviewView) {
+      async resolveWebviewView(view: vscode.WebviewView, resolving?: vscode.WebviewViewResolveContext) {
         log.info('showing the chat view in the side bar');
+        prefetch(rememberedConversation(resolving?.state));
         view.webview.options = { enableScripts: true, localResourceRoots: webviewOptions(context).localResourceRoots };
         await setUpWebview(view.webview, view.onDidDispose, { host: 'vscode', newChat: false, surface: 'view' });
       },
@@ -197,6 +201,11 @@ export function activate(context: vscode.ExtensionContext): void {
       }
     }),
   );
+
+  /** A restored page's first reads, sent before its script has loaded (src/startReads.ts). */
+  const prefetch = (conversation: string | null) => {
+    if (conversation) for (const [method, params] of startReads(conversation)) bridge.prefetch(method, params);
+  };
 
   const openPanel = (config: PanelConfig) => {
     const panel = vscode.window.createWebviewPanel(VIEW_TYPE, 'Chat', vscode.ViewColumn.Active, webviewOptions(context));

@@ -6,17 +6,18 @@
  *
  * - Ids: every panel numbers its requests from 1, so the bridge gives each request its own
  *   upstream id and maps the answer back to the panel and id it came from.
- * - Subscriptions: a panel's `events.subscribe` becomes an upstream subscription that the bridge
- *   keeps alive. The id the panel sees never changes; across a sidecar restart the bridge
- *   subscribes again from the last seq it forwarded, so the panel misses nothing and sees nothing
- *   twice.
- * - The offline queue: a webview's memory dies with a reload, so the extension host holds it.
- *   Requests made while the sidecar is unreachable, and those whose answer a broken connection
- *   lost, are sent again once it is back, in the order they were made. That is safe because every
- *   mutation carries a client id (`id`, `client_message_id` or `request_id`, §4): the bridge fills
- *   one in when the webview did not, so a repeated request is applied once.
+ * - Subscriptions (src/bridgeSubscriptions.ts): a panel's `events.subscribe` becomes an upstream
+ *   subscription that the bridge keeps alive across reconnections, so the panel misses nothing
+ *   and sees nothing twice.
+ * - The offline queue (src/bridgeRequests.ts): a webview's memory dies with a reload, so the
+ *   extension host holds it. Requests made while the sidecar is unreachable, and those whose
+ *   answer a broken connection lost, are sent again once it is back, in the order they were made.
+ *   That is safe because every mutation carries a client id (`id`, `client_message_id` or
+ *   `request_id`, §4; the table is generated into src/generated/mutationIds.ts): the bridge fills one in when the webview
+ *   did not, so a repeated request is applied once.
  *
- * Panels are told the connection state with `bridge.connection {state, detail, resumed}`.
+ * This module holds the connection (open, resume, reconnect) and routes what panels ask. Panels
+ * are told the connection state with `bridge.connection {state, detail, resumed}`.
  * Free of the `vscode` module: a panel is anything that can `postMessage`.
  */
 
@@ -24,16 +25,16 @@ import { randomBytes } from 'node:crypto';
 
 import WebSocket from 'ws';
 
+import { connectionNotice, type ConnectionState, Panel, type PanelOwner, type PanelPort } from './bridgePanel';
+import { type Answer, type JsonRpcId, RequestQueue, type RpcError, send } from './bridgeRequests';
+import { Prefetches } from './bridgePrefetch';
+import { Subscriptions } from './bridgeSubscriptions';
 import { errorText, type Logger } from './common/logging';
 import type { Endpoint } from './common/server';
 import { MUTATION_ID_FIELD } from './generated/mutationIds';
 
-export type ConnectionState = 'connected' | 'reconnecting' | 'offline';
-
-/** The webview side of one panel. */
-export interface PanelPort {
-  postMessage(message: unknown): unknown;
-}
+export { type ConnectionState, Panel, type PanelPort } from './bridgePanel';
+export { MUTATION_ID_FIELD } from './generated/mutationIds';
 
 export interface BridgeOptions {
   /** A running sidecar (the supervisor's `ensure`). */
@@ -49,23 +50,8 @@ export interface BridgeOptions {
   retryAfterFailureMs?: number;
 }
 
-/**
- * Mutating methods and the field that makes each idempotent (§4), generated from the sidecar's
- * table of operations (src/generated/mutationIds.ts, built): a request that lacks it gets one
- * here, before it is first sent, so a replay repeats the same id.
- */
-export { MUTATION_ID_FIELD };
-
 export function clientId(prefix: string): string {
   return `${prefix}_${Date.now().toString(36).padStart(9, '0')}${randomBytes(8).toString('hex')}`;
-}
-
-type JsonRpcId = number | string;
-
-interface RpcError {
-  code: number;
-  message: string;
-  data?: unknown;
 }
 
 /** An error answer to {@link RpcBridge.call}; `reason` is `error.data.code` (§3), e.g. `conflict`. */
@@ -80,35 +66,7 @@ export class RpcCallError extends Error {
   }
 }
 
-interface Answer {
-  result?: unknown;
-  error?: RpcError;
-}
-
-/** A request waiting for its answer from the sidecar. */
-interface Outstanding {
-  method: string;
-  params: Record<string, unknown>;
-  /** Panel requests survive a broken connection and are sent again; the bridge's own do not. */
-  replay: boolean;
-  answer: (answer: Answer) => void;
-  /** The connection it was last sent on: any other means it still has to be (re)sent. */
-  sentOn: WebSocket | null;
-  /** Wakes the replay loop when this request is answered or its connection drops. */
-  settle?: () => void;
-}
-
-/** A panel's subscription, kept alive by the bridge across reconnections. */
-interface Subscription {
-  panel: Panel;
-  id: string;
-  conversationId: string | undefined;
-  /** The last seq forwarded to the panel; where a re-subscription starts. */
-  lastSeq: number | null;
-  upstreamId: string | null;
-}
-
-export class RpcBridge {
+export class RpcBridge implements PanelOwner {
   private socket: WebSocket | null = null;
   /** The socket being opened or open, so dispose() can close it either way. */
   private live: WebSocket | null = null;
@@ -117,24 +75,25 @@ export class RpcBridge {
   private lastDataDir: string | null = null;
   private state: ConnectionState = 'reconnecting';
   private detail: string | undefined;
-  private nextId = 1;
-  private readonly outstanding = new Map<number, Outstanding>();
-  /** The connection whose backlog is being replayed; new panel requests wait behind it. */
-  private replaying: WebSocket | null = null;
-  private readonly subscriptions = new Map<string, Subscription>();
-  private readonly byUpstream = new Map<string, Subscription>();
-  /** Events for an upstream subscription whose `events.subscribe` answer has not arrived yet. */
-  private readonly early = new Map<string, Record<string, unknown>[]>();
+  private readonly requests = new RequestQueue(() => this.socket);
+  private readonly subscriptions: Subscriptions;
+  /** Reads sent before a panel asked them (a restored panel's first pulls). */
+  private readonly prefetches = new Prefetches((method, params, answer) => this.requests.request(method, params, true, answer));
   private readonly panels = new Set<Panel>();
   private disposed = false;
   private running: Promise<void> | null = null;
   private wake: (() => void) | null = null;
   private offlineTimer: NodeJS.Timeout | null = null;
-  private subscriptionCount = 0;
   /** The extension host's own listeners for sidecar notifications other than `event`. */
   private readonly listeners = new Map<string, Set<(params: Record<string, unknown>) => void>>();
 
-  constructor(private readonly options: BridgeOptions) {}
+  constructor(private readonly options: BridgeOptions) {
+    this.subscriptions = new Subscriptions({
+      request: (method, params, answer) => this.requests.request(method, params, false, answer),
+      connected: () => this.socket !== null,
+      log: options.log,
+    });
+  }
 
   get connectionState(): ConnectionState {
     return this.state;
@@ -142,7 +101,7 @@ export class RpcBridge {
 
   /** Requests waiting for an answer or a connection (for tests and the status command). */
   get pendingRequests(): number {
-    return [...this.outstanding.values()].filter((entry) => entry.replay).length;
+    return this.requests.pending;
   }
 
   /** Start connecting (and keep reconnecting) in the background. */
@@ -169,11 +128,20 @@ export class RpcBridge {
    */
   call(method: string, params: Record<string, unknown>): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      this.request(method, params, false, (answer) => {
+      this.requests.request(method, params, false, (answer) => {
         if (answer.error) reject(new RpcCallError(method, answer.error));
         else resolve(answer.result);
       });
     });
+  }
+
+  /**
+   * Send a read now that a panel is about to ask (a restored panel's first pulls, known from its
+   * state before its page has loaded): the panel's identical request then gets this answer.
+   * Waits for the connection like a panel's request; anything but a read is refused (false).
+   */
+  prefetch(method: string, params: Record<string, unknown>): boolean {
+    return this.prefetches.start(method, params);
   }
 
   /** Hear the sidecar's `method` notifications (e.g. `turn.requested`); returns the unsubscribe. */
@@ -186,6 +154,7 @@ export class RpcBridge {
 
   async dispose(): Promise<void> {
     this.disposed = true;
+    this.prefetches.clear();
     this.wake?.();
     this.live?.close();
     if (this.offlineTimer) clearTimeout(this.offlineTimer);
@@ -264,7 +233,8 @@ export class RpcBridge {
           this.socket = null;
           this.endpoint = null;
         }
-        this.connectionLost();
+        this.requests.connectionLost();
+        this.subscriptions.connectionLost();
         resolve(opened ? `rpc connection closed (${code})` : `rpc connection failed: ${why}`);
       });
     });
@@ -276,49 +246,10 @@ export class RpcBridge {
    * afresh and panels are told `resumed: false`, so they pull everything again.
    */
   private async resume(socket: WebSocket, sameStore: boolean): Promise<void> {
-    this.replaying = socket;
-    if (!sameStore) for (const subscription of this.subscriptions.values()) subscription.lastSeq = null;
-    const resubscribed = [...this.subscriptions.values()].map((subscription) => this.subscribeUpstream(subscription));
-    const results = await Promise.all(resubscribed);
-    if (!(await this.replay(socket))) return;
-    this.replaying = null;
+    this.requests.hold(socket);
+    const results = await this.subscriptions.resumeAll(sameStore);
+    if (!(await this.requests.replay(socket))) return;
     this.setState('connected', undefined, sameStore && results.every((error) => error === null));
-  }
-
-  /**
-   * Send the backlog one request at a time, each after the previous one's answer: the sidecar
-   * runs the requests of a connection concurrently, and a queue often holds dependent ones (create
-   * a conversation, then send into it) that must be applied in the order they were made.
-   * False if the connection dropped meanwhile.
-   */
-  private async replay(socket: WebSocket): Promise<boolean> {
-    for (;;) {
-      if (this.socket !== socket) return false;
-      const next = [...this.outstanding].find(([, entry]) => entry.replay && entry.sentOn !== socket);
-      if (!next) return true;
-      const [id, entry] = next;
-      const settled = new Promise<void>((resolve) => {
-        entry.settle = resolve;
-      });
-      entry.sentOn = socket;
-      this.send(socket, { jsonrpc: '2.0', id, method: entry.method, params: entry.params });
-      await settled;
-    }
-  }
-
-  /** The connection is gone: the bridge's own calls fail, panel requests wait for the next one. */
-  private connectionLost(): void {
-    for (const [id, entry] of this.outstanding) {
-      entry.settle?.();
-      if (!entry.replay) {
-        this.outstanding.delete(id);
-        entry.answer({ error: { code: -32000, message: 'the connection to the sidecar closed' } });
-      }
-    }
-    this.replaying = null;
-    for (const subscription of this.subscriptions.values()) subscription.upstreamId = null;
-    this.byUpstream.clear();
-    this.early.clear();
   }
 
   private setState(state: ConnectionState, detail?: string, resumed = true): void {
@@ -338,25 +269,6 @@ export class RpcBridge {
     for (const panel of this.panels) panel.post(connectionNotice(state, detail, resumed));
   }
 
-  private send(socket: WebSocket, message: Record<string, unknown>): void {
-    socket.send(JSON.stringify(message));
-  }
-
-  /** Queue a request upstream; sent now when connected, else when the connection is back. */
-  private request(method: string, params: Record<string, unknown>, replay: boolean, answer: (answer: Answer) => void): void {
-    const id = this.nextId++;
-    const entry: Outstanding = { method, params, replay, answer, sentOn: null };
-    this.outstanding.set(id, entry);
-    const socket = this.socket;
-    if (socket && socket.readyState === WebSocket.OPEN && !(replay && this.replaying === socket)) {
-      entry.sentOn = socket;
-      this.send(socket, { jsonrpc: '2.0', id, method, params });
-    } else if (!replay) {
-      this.outstanding.delete(id);
-      answer({ error: { code: -32000, message: 'the sidecar is not connected' } });
-    }
-  }
-
   private fromSidecar(text: string): void {
     let message: Record<string, unknown>;
     try {
@@ -366,98 +278,21 @@ export class RpcBridge {
       return;
     }
     if (!message || typeof message !== 'object') return;
-    if (typeof message.method === 'string') {
-      if (message.id !== undefined && message.id !== null) {
-        // The sidecar asks the extension host something we do not serve.
-        if (this.socket) {
-          this.send(this.socket, {
-            jsonrpc: '2.0',
-            id: message.id,
-            error: { code: -32601, message: `method not found: ${message.method}` },
-          });
-        }
-        return;
+    if (typeof message.method !== 'string') {
+      this.requests.answered(message);
+      return;
+    }
+    if (message.id !== undefined && message.id !== null) {
+      // The sidecar asks the extension host something we do not serve.
+      if (this.socket) {
+        send(this.socket, { jsonrpc: '2.0', id: message.id, error: { code: -32601, message: `method not found: ${message.method}` } });
       }
-      const params = (message.params ?? {}) as Record<string, unknown>;
-      if (message.method === 'event') this.event(params);
-      else if (this.listeners.has(message.method)) for (const listener of [...this.listeners.get(message.method)!]) listener(params);
-      else this.options.log.debug(`rpc: notification ${message.method} not handled`);
       return;
     }
-    const id = typeof message.id === 'number' ? message.id : Number.NaN;
-    const entry = this.outstanding.get(id);
-    if (!entry) return;
-    this.outstanding.delete(id);
-    entry.settle?.();
-    entry.answer(message.error ? { error: message.error as RpcError } : { result: message.result });
-  }
-
-  private event(params: Record<string, unknown>): void {
-    const upstreamId = String(params.subscription_id);
-    const subscription = this.byUpstream.get(upstreamId);
-    if (!subscription) {
-      const waiting = this.early.get(upstreamId) ?? [];
-      waiting.push(params);
-      this.early.set(upstreamId, waiting);
-      return;
-    }
-    this.forward(subscription, params);
-  }
-
-  private forward(subscription: Subscription, params: Record<string, unknown>): void {
-    const seq = typeof params.seq === 'number' ? params.seq : null;
-    const type = params.type;
-    if (type === 'server.shutdown') {
-      // The connection closes next; the bridge reconnects and resumes this subscription, so the
-      // panel only sees `bridge.connection` go reconnecting -> connected.
-      this.options.log.info('rpc: the sidecar is shutting down');
-      return;
-    }
-    if (seq !== null) {
-      // After a re-subscription the replay starts past lastSeq, so this only drops repeats.
-      // `resync` carries the current seq and always passes.
-      if (subscription.lastSeq !== null && seq <= subscription.lastSeq && type !== 'resync') return;
-      subscription.lastSeq = seq;
-    }
-    subscription.panel.post({ jsonrpc: '2.0', method: 'event', params: { ...params, subscription_id: subscription.id } });
-    if (type === 'resync' && subscription.upstreamId !== null && this.subscriptions.has(subscription.id)) {
-      // `resync` ends the upstream subscription (§7); the panel pulls, and its subscription id
-      // stays valid: subscribe again from the seq `resync` carried.
-      this.byUpstream.delete(subscription.upstreamId);
-      subscription.upstreamId = null;
-      if (this.socket) void this.subscribeUpstream(subscription);
-    }
-  }
-
-  /** Subscribe `subscription` upstream from its last seq; resolves with the error, if any. */
-  private subscribeUpstream(subscription: Subscription): Promise<RpcError | null> {
-    const params: Record<string, unknown> = {};
-    if (subscription.conversationId !== undefined) params.conversation_id = subscription.conversationId;
-    if (subscription.lastSeq !== null) params.since = subscription.lastSeq;
-    return new Promise<RpcError | null>((resolve) => {
-      this.request('events.subscribe', params, false, (answer) => {
-        const result = answer.result as { subscription_id?: unknown; last_seq?: unknown } | undefined;
-        if (answer.error || !result || result.subscription_id === undefined) {
-          const error = answer.error ?? { code: -32603, message: 'events.subscribe gave no subscription id' };
-          this.options.log.warn(`rpc: events.subscribe failed: ${error.message}`);
-          resolve(error);
-          return;
-        }
-        if (!this.subscriptions.has(subscription.id)) {
-          // The panel let go of it meanwhile.
-          this.request('events.unsubscribe', { subscription_id: result.subscription_id }, false, () => undefined);
-          resolve(null);
-          return;
-        }
-        const upstreamId = String(result.subscription_id);
-        subscription.upstreamId = upstreamId;
-        if (subscription.lastSeq === null && typeof result.last_seq === 'number') subscription.lastSeq = result.last_seq;
-        this.byUpstream.set(upstreamId, subscription);
-        for (const params of this.early.get(upstreamId) ?? []) this.forward(subscription, params);
-        this.early.delete(upstreamId);
-        resolve(null);
-      });
-    });
+    const params = (message.params ?? {}) as Record<string, unknown>;
+    if (message.method === 'event') this.subscriptions.event(params);
+    else if (this.listeners.has(message.method)) for (const listener of [...this.listeners.get(message.method)!]) listener(params);
+    else this.options.log.debug(`rpc: notification ${message.method} not handled`);
   }
 
   // --- what panels ask ------------------------------------------------------------------------
@@ -480,69 +315,25 @@ export class RpcBridge {
     }
     const id = m.id as JsonRpcId;
     const reply = (answer: Answer) => panel.post({ jsonrpc: '2.0', id, ...answer });
-    if (m.method === 'events.subscribe') this.subscribe(panel, params, reply);
-    else if (m.method === 'events.unsubscribe') this.unsubscribe(panel, params, reply);
+    if (m.method === 'events.subscribe') this.subscriptions.subscribe(panel, params, reply);
+    else if (m.method === 'events.unsubscribe') this.subscriptions.unsubscribe(panel, params, reply);
     else this.relay(panel, m.method, params, reply);
   }
 
   private relay(panel: Panel, method: string, params: Record<string, unknown>, reply: (answer: Answer) => void): void {
+    const answered = (answer: Answer) => {
+      if (this.panels.has(panel)) reply(answer);
+    };
+    if (this.prefetches.claim(method, params, answered)) return;
     const field = MUTATION_ID_FIELD[method];
     const sent = field && params[field] === undefined ? { ...params, [field]: clientId(field === 'id' ? 'c' : 'r') } : params;
-    this.request(method, sent, true, (answer) => {
-      if (this.panels.has(panel)) reply(answer);
-    });
-  }
-
-  private subscribe(panel: Panel, params: Record<string, unknown>, reply: (answer: Answer) => void): void {
-    this.subscriptionCount += 1;
-    const subscription: Subscription = {
-      panel,
-      id: `bridge-${this.subscriptionCount}`,
-      conversationId: typeof params.conversation_id === 'string' ? params.conversation_id : undefined,
-      lastSeq: typeof params.since === 'number' ? params.since : null,
-      upstreamId: null,
-    };
-    this.subscriptions.set(subscription.id, subscription);
-    const answer = () =>
-      reply({ result: { subscription_id: subscription.id, last_seq: subscription.lastSeq } });
-    if (!this.socket) {
-      // Subscribed for real once connected (resume() covers every subscription).
-      answer();
-      return;
-    }
-    void this.subscribeUpstream(subscription).then((error) => {
-      if (error && error.code === -32602) {
-        // Bad params (a malformed conversation id): the panel's mistake, not a connection issue.
-        this.subscriptions.delete(subscription.id);
-        reply({ error });
-      } else {
-        answer();
-      }
-    });
-  }
-
-  private unsubscribe(panel: Panel, params: Record<string, unknown>, reply: (answer: Answer) => void): void {
-    const subscription = this.subscriptions.get(String(params.subscription_id));
-    if (!subscription || subscription.panel !== panel) {
-      reply({ error: { code: -32602, message: 'no such subscription', data: { code: 'not_found' } } });
-      return;
-    }
-    this.drop(subscription);
-    reply({ result: { subscription_id: subscription.id } });
-  }
-
-  private drop(subscription: Subscription): void {
-    this.subscriptions.delete(subscription.id);
-    if (subscription.upstreamId !== null) {
-      this.byUpstream.delete(subscription.upstreamId);
-      if (this.socket) this.request('events.unsubscribe', { subscription_id: subscription.upstreamId }, false, () => undefined);
-    }
+    this.requests.request(method, sent, true, answered);
   }
 
   /** @internal called by Panel */
   removePanel(panel: Panel): void {
     this.panels.delete(panel);
-    for (const subscription of [...this.subscriptions.values()]) if (subscription.panel === panel) this.drop(subscription);
+    this.subscriptions.removePanel(panel);
     // Its requests still go out (a message it sent must not be lost); their answers are dropped.
   }
 
@@ -554,33 +345,5 @@ export class RpcBridge {
   /** Drop the connection (as a network break would); the bridge reconnects by itself. */
   reconnect(): void {
     this.socket?.terminate();
-  }
-}
-
-function connectionNotice(state: ConnectionState, detail: string | undefined, resumed: boolean): Record<string, unknown> {
-  return { jsonrpc: '2.0', method: 'bridge.connection', params: { state, detail: detail ?? null, resumed } };
-}
-
-/** One webview's end of the bridge: feed it the webview's messages, dispose it with the panel. */
-export class Panel {
-  constructor(
-    private readonly bridge: RpcBridge,
-    private readonly port: PanelPort,
-  ) {}
-
-  receive(message: unknown): void {
-    this.bridge.handle(this, message);
-  }
-
-  post(message: unknown): void {
-    try {
-      void this.port.postMessage(message);
-    } catch {
-      // The webview is gone; its dispose follows.
-    }
-  }
-
-  dispose(): void {
-    this.bridge.removePanel(this);
   }
 }

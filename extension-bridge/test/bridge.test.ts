@@ -155,6 +155,31 @@ describe('RpcBridge', () => {
     assert.ok(created!.seq > resync!.seq);
   });
 
+  test('a read asked early (a restored panel) answers the identical panel request, once', async () => {
+    const window = openWindow(tempDataDir());
+    window.bridge.start();
+    const endpoint = await running(window);
+    await restPost(endpoint, '/api/v1/conversations', { id: 'c_early', title: 'Before' });
+    assert.equal(window.bridge.prefetch('conversations.get', { conversation_id: 'c_early', limit: 50 }), true);
+    assert.equal(window.bridge.prefetch('conversations.update', { conversation_id: 'c_early', title: 'x' }), false, 'only reads');
+    await waitFor('the early answer', () => window.bridge.pendingRequests === 0);
+    const renamed = await fetch(`${endpoint.url}/api/v1/conversations/c_early`, {
+      method: 'PATCH',
+      headers: { Authorization: `Bearer ${endpoint.token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ title: 'After' }),
+    });
+    assert.equal(renamed.status, 200);
+    const a = new FakeWebview(window.bridge);
+    // The same read (its params in another order) takes the early answer: the title before the
+    // rename, with the event_seq it was read at (the page subscribes from there and hears the rest).
+    const early = await a.call('conversations.get', { limit: 50, conversation_id: 'c_early' });
+    assert.equal(early.title, 'Before');
+    const again = await a.call('conversations.get', { limit: 50, conversation_id: 'c_early' });
+    assert.equal(again.title, 'After', 'an early answer is used once');
+    assert.ok(again.event_seq > early.event_seq);
+    assert.equal((await a.call('conversations.get', { conversation_id: 'c_early' })).title, 'After');
+  });
+
   test('a second window attaches to the same sidecar and sees the first one\'s changes', async () => {
     const dataDir = tempDataDir();
     const first = openWindow(dataDir);

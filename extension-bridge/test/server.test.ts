@@ -2,6 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { after, afterEach, describe, test } from 'node:test';
 
@@ -29,6 +30,27 @@ afterEach(async () => {
   await cleanUp();
 });
 after(() => cleanUp());
+
+describe('fetchHealth', () => {
+  test('no pid without the token; null for a closed port, a server that never answers (within its timeout), no URL', async () => {
+    const owner = await startSidecar(tempDataDir());
+    assert.equal((await fetchHealth(owner.url, owner.token))?.pid, owner.pid);
+    // Without the token /health says only that it is up: no pid, so findOwner does not attach.
+    assert.equal((await fetchHealth(owner.url, 'not-the-token'))?.pid, undefined);
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as net.AddressInfo;
+    try {
+      const started = Date.now();
+      assert.equal(await fetchHealth(`http://127.0.0.1:${port}`, owner.token, 300), null);
+      assert.ok(Date.now() - started < 5_000);
+    } finally {
+      silent.close();
+    }
+    assert.equal(await fetchHealth(`http://127.0.0.1:${port}`, owner.token), null);
+    assert.equal(await fetchHealth('not a url', owner.token), null);
+  });
+});
 
 describe('SidecarSupervisor', () => {
   test('spawns a sidecar when nothing owns the data dir', async () => {
@@ -59,6 +81,32 @@ describe('SidecarSupervisor', () => {
     assert.equal(endpoint.pid, owner.pid);
     assert.equal(endpoint.token, owner.token);
     assert.equal(supervisor.childPid, null);
+  });
+
+  test('attaching waits for none of what only a start needs (secrets, the private Python)', { timeout: 20_000 }, async () => {
+    const dataDir = tempDataDir();
+    const owner = await startSidecar(dataDir);
+    let launched = 0;
+    const { supervisor } = supervise(dataDir, {
+      dataDir: () => dataDir,
+      // A launch that never finishes: an attach that waited for it would never come.
+      launch: () => {
+        launched += 1;
+        return new Promise(() => undefined);
+      },
+    });
+    const endpoint = await supervisor.ensure();
+    assert.equal(endpoint.pid, owner.pid);
+    assert.equal(endpoint.attached, true);
+    assert.equal(launched, 0);
+  });
+
+  test('with no owner on the early data dir, the launch decides (and spawns)', async () => {
+    const dataDir = tempDataDir();
+    const { supervisor } = supervise(dataDir, { dataDir: () => dataDir });
+    const endpoint = await supervisor.ensure();
+    assert.equal(endpoint.attached, false);
+    assert.equal(discoveryPid(dataDir), endpoint.pid);
   });
 
   test('the sidecar logs to a file that every window follows, also one that attached later', async () => {

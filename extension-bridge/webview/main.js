@@ -241,30 +241,46 @@ setInterval(refreshTimes, 60_000);
 
 // ------------------------------------------------------------------ start
 
+/**
+ * A `performance` mark of the start-up (`chat-sidecar:NAME`): the reload benchmark in
+ * tests/e2e reads them to see where a restored panel's time goes. In memory only, no content.
+ * @param {string} name
+ */
+function mark(name) {
+  performance.mark(`chat-sidecar:${name}`);
+}
+
 async function start() {
+  mark('start');
   if (!vscodeApi && !token) {
     notify('No token in this address: open the URL the sidecar printed (it ends in #token=…), or run “chat-sidecar open”.');
     ui.connection.setAttribute('data-state', 'offline');
     ui.connection.textContent = 'Offline';
     return;
   }
+  // A browser reopens what its URL names; a VS Code webview what it showed last (its id is in the
+  // webview's state), else the newest. A known one is pulled at once, beside the list.
+  const saved = panelConfig.newChat ? null : rememberedConversation();
+  const opening = saved && !state.view ? openConversation(saved) : null;
   const seq = await attempt('load the conversations', pullList);
+  mark('list-pulled');
   if (seq === undefined) {
-    renderView();
+    if (!state.view) renderView();
     return void setTimeout(start, 3000);
   }
-  client.subscribe(seq);
+  await opening;
+  // From the older of the two pulls: each ignores the events its own pull already reflects.
+  const viewSeq = state.view && !state.view.pull.loading ? state.view.pull.seq : -1;
+  client.subscribe(viewSeq >= 0 ? Math.min(seq, viewSeq) : seq);
   client.call('sidecar.health', {}).then(setHealth, () => undefined);
   if (panelConfig.newChat) {
     newChat();
-  } else {
-    // A browser reopens what its URL names; a VS Code webview what it showed last, else the newest.
-    const saved = rememberedConversation();
+  } else if (!saved) {
     const newest = sortedConversations()[0];
-    const open = saved || (vscodeApi && newest ? newest.id : null);
-    if (open) await openConversation(open);
+    if (vscodeApi && newest) await openConversation(newest.id);
     else renderView();
   }
+  mark('view-shown');
   exportLegacyStorage();
 }
 

@@ -35,8 +35,11 @@ export async function pullView() {
   const current = () => state.view === view && generation === view.pull.generation;
   view.pull.loading = true;
   try {
-    const page = await timed(client.call('conversations.get', { conversation_id: view.id, limit: PAGE }));
-    const branches = await timed(client.call('branches.list', { conversation_id: view.id })).catch(() => []);
+    // Both asked at once: one round trip to the sidecar, not two.
+    const [page, branches] = await Promise.all([
+      timed(client.call('conversations.get', { conversation_id: view.id, limit: PAGE })),
+      timed(client.call('branches.list', { conversation_id: view.id })).catch(() => []),
+    ]);
     if (!current()) return;
     const { messages, has_more: hasMore, event_seq: seq, ...conversation } = page;
     view.conversation = conversation;

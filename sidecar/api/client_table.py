@@ -4,8 +4,8 @@ operations so it is never copied by hand.
 A client fills the named field with a fresh id when the caller did not, so a mutation can be
 replayed safely after a dropped connection (CONTRACT §4). The build writes it for the extension
 (``extension-bridge/src/generated/mutationIds.ts``) and the webview client
-(``extension-bridge/media/mutation-ids.js``, bundled into ``media/chat.js``); both are git-ignored.
-``/ui/mutation-ids.js`` serves the same text from the running sidecar.
+(``extension-bridge/media/mutation_ids.js``, bundled into ``media/chat.js``); both are git-ignored.
+``/ui/mutation_ids.js`` serves the same text from the running sidecar.
 
 ``python -m sidecar.api.client_table EXTENSION_DIR`` writes both files (only when they changed).
 """
@@ -21,7 +21,7 @@ import orjson
 from .operations import idempotency_table
 from .table import OPERATIONS
 
-JS_PATH: Final = Path("media") / "mutation-ids.js"
+JS_PATH: Final = Path("media") / "mutation_ids.js"
 TS_PATH: Final = Path("src") / "generated" / "mutationIds.ts"
 HEADER: Final = (
     "// Generated from the sidecar's table of operations (sidecar/api/table.py) by\n"

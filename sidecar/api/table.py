@@ -2,7 +2,7 @@
 
 REST routes (:mod:`sidecar.http.operations`), JSON-RPC methods (:mod:`sidecar.rpc.methods`), the
 OpenAPI paths (:mod:`sidecar.http.openapi`) and the clients' id table
-(``extension-bridge/src/generated/mutationIds.ts``, ``scripts/gen_client_table``) are all derived
+(``extension-bridge/src/generated/mutationIds.ts``, ``python -m sidecar.api.client_table``) are all derived
 from :data:`OPERATIONS`. What is not a plain request and answer stays with its face: the event
 stream (SSE ``/api/v1/events``, ``events.subscribe``), ``/health`` (its answer depends on the
 token), ``/ui``, ``/api/v1/openapi.json``, the ``/rpc`` WebSocket itself, and the methods that keep

@@ -33,7 +33,21 @@ FILES: Final = {
     "index.html": "text/html; charset=utf-8",
     "chat.js": "text/javascript; charset=utf-8",
     "client.js": "text/javascript; charset=utf-8",
-    "mutation-ids.js": "text/javascript; charset=utf-8",
+    # client.js's modules (it re-exports them), imported by a page that loads the library as-is;
+    # mutation_ids.js is generated from the table of operations (served from it, below).
+    **{
+        f"{module}.js": "text/javascript; charset=utf-8"
+        for module in (
+            "deltas",
+            "event_stream",
+            "http_transport",
+            "mutation_ids",
+            "post_message_transport",
+            "rest_routes",
+            "sidecar_client",
+            "sidecar_error",
+        )
+    },
     "chat.css": "text/css; charset=utf-8",
 }
 
@@ -86,7 +100,7 @@ async def _serve(name: str) -> web.Response:
     content_type = FILES.get(name)
     if content_type is None:
         raise ApiError("not_found", f"no UI file {name!r}")
-    if name == "mutation-ids.js":
+    if name == "mutation_ids.js":
         # client.js imports it: served from the table of operations itself, never a stale copy.
         response = web.Response(body=MUTATION_IDS_JS, headers=HEADERS)
         response.headers["Content-Type"] = content_type

@@ -1,245 +1,34 @@
 """The extension in a real VS Code (code-server), driven like a person would with Playwright.
 
-Builds the ``.vsix`` (``npm run package``), installs it into a fresh code-server profile with
-``chatSidecar.pythonPath`` set to this project's ``.venv`` Python, opens the chat from the command
-palette, sends a message to the slow echo provider, reloads the window while the reply streams,
+In the code-server of conftest.py (our ``.vsix`` in a fresh profile, ``chatSidecar.pythonPath``
+set to this project's ``.venv`` Python): opens the chat from the command palette, sends a message to the slow echo provider, reloads the window while the reply streams,
 and checks that the panel comes back at the same conversation with the whole reply, served by the
 one sidecar that owned the data dir before the reload (the new extension host attached to it).
 Then the same for the side-bar chat view (``chatSidecar.chatView``): opened from the activity
 bar, used at a side bar's width, restored after Reload Window at its conversation.
 
-Set-up (Debian's chromium, Node 24, code-server) is ``scripts/_extension.sh --e2e``, cached outside
-the work tree; screenshots go to ``test-artifacts/e2e/``.
+Screenshots go to ``test-artifacts/e2e/``.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import time
 import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 
 from sidecar.runtime import read_discovery
 from sidecar.store.lock import is_owned
 
+from .conftest import ARTIFACTS, CodeServer, open_workbench, run_command, sidecar_processes, webview
+
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
-ROOT = Path(__file__).resolve().parents[2]
-EXTENSION = ROOT / "extension-bridge"
-ARTIFACTS = ROOT / "test-artifacts" / "e2e"
-PYTHON = ROOT / ".venv" / "bin" / "python"
-ECHO_DELAY_MS = 80
-# 8-character chunks every 80 ms: about 10 s of streaming, time enough to reload mid-reply.
+# 8-character chunks every 80 ms (conftest's echo settings): about 10 s of streaming, time enough
+# to reload mid-reply.
 MESSAGE = "Reload me mid-reply, please. " + " ".join(f"word{i:03d}" for i in range(110))
-
-
-@dataclass
-class CodeServer:
-    url: str
-    data_dir: Path
-    log: Path
-    home: Path
-    profile: Path
-
-
-def _setup_tools() -> dict[str, str]:
-    """Run the cached set-up; its last line names code-server."""
-    done = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "_extension.sh"), "--e2e"],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    found = dict(
-        line.split("=", 1)
-        for line in done.stdout.splitlines()
-        if line.startswith("CHAT_SIDECAR_E2E_")
-    )
-    assert "CHAT_SIDECAR_E2E_CODE_SERVER" in found, done.stdout + done.stderr
-    return found
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_http(url: str, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
-def _sidecar_processes(data_dir: Path | None, home: Path | None = None) -> list[psutil.Process]:
-    """Processes running ``-m sidecar serve`` on ``data_dir`` (the owner; an attaching second
-    ``serve`` would show up here too while it lives), or any started with ``HOME=home``."""
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        cmdline = proc.info["cmdline"] or []
-        if "sidecar" not in cmdline or "serve" not in cmdline:
-            continue
-        try:
-            if (data_dir is not None and str(data_dir) in cmdline) or (
-                home is not None and proc.environ().get("HOME") == str(home)
-            ):
-                found.append(proc)
-        except psutil.Error:
-            continue
-    return found
-
-
-@pytest.fixture(scope="module")
-def code_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CodeServer]:
-    tools = _setup_tools()
-    env_path = f"{tools['CHAT_SIDECAR_E2E_NODE_BIN']}:{os.environ['PATH']}"
-    subprocess.run(
-        ["npm", "run", "package"],
-        cwd=EXTENSION,
-        check=True,
-        env={**os.environ, "PATH": env_path, "CHAT_SIDECAR_PYTHON": str(PYTHON)},
-        capture_output=True,
-        timeout=300,
-    )
-    vsix = EXTENSION / "dist" / "chat-sidecar.vsix"
-    assert vsix.is_file()
-
-    base = tmp_path_factory.mktemp("vscode")
-    home, profile, extensions, workspace = (base / n for n in ("home", "profile", "exts", "ws"))
-    data_dir = base / "sidecar-data"
-    for folder in (home, profile / "User", extensions, workspace):
-        folder.mkdir(parents=True)
-    (profile / "User" / "settings.json").write_text(
-        json.dumps(
-            {
-                "chatSidecar.pythonPath": str(PYTHON),
-                "chatSidecar.dataDir": str(data_dir),
-                "workbench.startupEditor": "none",
-                "security.workspace.trust.enabled": False,
-                "telemetry.telemetryLevel": "off",
-            }
-        )
-    )
-    env = {
-        **os.environ,
-        "HOME": str(home),
-        "PATH": env_path,
-        "CHAT_SIDECAR_ECHO_DELAY_MS": str(ECHO_DELAY_MS),
-        "CHAT_SIDECAR_ECHO_CHUNK": "8",
-    }
-    cs = tools["CHAT_SIDECAR_E2E_CODE_SERVER"]
-    dirs = ["--user-data-dir", str(profile), "--extensions-dir", str(extensions)]
-    subprocess.run(
-        [cs, *dirs, "--install-extension", str(vsix)],
-        check=True,
-        env=env,
-        capture_output=True,
-        timeout=180,
-    )
-    port = _free_port()
-    log = base / "code-server.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [
-                cs,
-                "--auth",
-                "none",
-                "--bind-addr",
-                f"127.0.0.1:{port}",
-                "--disable-telemetry",
-                "--disable-update-check",
-                "--disable-workspace-trust",
-                "--reconnection-grace-time",
-                "10",
-                *dirs,
-                str(workspace),
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        _wait_http(f"http://127.0.0.1:{port}/healthz", 60)
-        yield CodeServer(
-            url=f"http://127.0.0.1:{port}/?folder={workspace}",
-            data_dir=data_dir,
-            log=log,
-            home=home,
-            profile=profile,
-        )
-    finally:
-        with_group_stopped(server)
-        # The sidecar outlives editor windows by design (idle timeout): stop ours here, also one
-        # a failed run may have started on the default data dir (HOME is this test's).
-        ours = [*_sidecar_processes(data_dir), *_sidecar_processes(None, home=home)]
-        for proc in ours:
-            proc.terminate()
-        psutil.wait_procs(ours, timeout=10)
-        if ARTIFACTS.is_dir():
-            shutil.copy(log, ARTIFACTS / "code-server.log")
-
-
-def with_group_stopped(server: subprocess.Popen[bytes]) -> None:
-    """code-server and its extension hosts share its process group: stop them all."""
-    try:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=15)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        os.killpg(server.pid, signal.SIGKILL)
-
-
-# --- driving the workbench (see shared/recipes/code-server/drive.py) ---------------------------
-
-
-def run_command(page: Any, title: str) -> None:
-    """Run a command through the palette (F1 already types ``>``, so fill it in whole)."""
-    for _ in range(5):
-        # Escape only to close a palette left open: pressed in the chat while a reply streams, it
-        # stops the reply (CONTRACT §9).
-        if page.locator(".quick-input-widget").is_visible():
-            page.keyboard.press("Escape")
-        page.keyboard.press("F1")
-        box = page.locator(".quick-input-widget input")
-        box.wait_for(state="visible", timeout=15_000)
-        box.fill(">" + title)
-        row = page.locator(".quick-input-widget .monaco-list-row", has_text=title).first
-        try:
-            row.wait_for(timeout=5_000)
-        except Exception:  # the extension's commands may not be registered yet
-            continue
-        page.keyboard.press("Enter")
-        return
-    raise AssertionError(f"command not in the palette: {title}")
-
-
-def webview(page: Any) -> Any:
-    """The chat UI: inside the outer webview iframe, the inner ``#active-frame``."""
-    return page.frame_locator("iframe.webview.ready").frame_locator("#active-frame")
-
-
-def open_workbench(page: Any, url: str) -> None:
-    page.goto(url)
-    page.locator(".monaco-workbench").wait_for(timeout=90_000)
-    page.locator(".statusbar").wait_for(timeout=60_000)
 
 
 def test_chat_survives_window_reload_mid_reply(code_server: CodeServer) -> None:
@@ -307,7 +96,7 @@ def test_chat_survives_window_reload_mid_reply(code_server: CodeServer) -> None:
     after = read_discovery(code_server.data_dir)
     assert after is not None and after["pid"] == owner["pid"], "the reloaded window attached"
     assert is_owned(code_server.data_dir)
-    assert [proc.pid for proc in _sidecar_processes(code_server.data_dir)] == [owner["pid"]]
+    assert [proc.pid for proc in sidecar_processes(code_server.data_dir)] == [owner["pid"]]
     # Nothing fell back to the defaults (settings read too early): no private venv, no sidecar on
     # the default data dir.
     assert not (code_server.home / ".local" / "share" / "chat-sidecar").exists()

@@ -67,7 +67,7 @@ def test_write_makes_both_files_and_a_built_checkout_is_current(tmp_path: Path) 
 
 
 async def test_the_ui_serves_the_table_client_js_imports(client) -> None:  # type: ignore[no-untyped-def]
-    response = await client.get("/ui/mutation-ids.js", headers=AUTH)
+    response = await client.get("/ui/mutation_ids.js", headers=AUTH)
     assert response.status == 200
     assert response.headers["Content-Type"].startswith("text/javascript")
     assert await response.text() == mutation_ids_js()

@@ -17,6 +17,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, promises as fs, mkdirSync, openSync, renameSync } from 'node:fs';
+import * as http from 'node:http';
 import * as path from 'node:path';
 
 import { errorText, FileTail, fileSize, type Logger } from './logging';
@@ -52,6 +53,12 @@ export type SidecarState =
 
 export interface SupervisorOptions {
   launch: () => Promise<LaunchConfig>;
+  /**
+   * The data dir `launch` would name, known without its slow parts (SecretStorage, the private
+   * Python): its owner is looked for first, so attaching (the normal path, e.g. after a reload)
+   * waits for neither. Unset: `launch` first.
+   */
+  dataDir?: () => string;
   log: Logger;
   onState?: (state: SidecarState) => void;
   /** First restart delay; doubles with every loss inside `lossWindowMs`, up to `maxDelayMs`. */
@@ -81,15 +88,44 @@ interface Health {
   [key: string]: unknown;
 }
 
-/** `GET /health` with the token; null when nothing (or something else) answers. */
-export async function fetchHealth(url: string, token: string, timeoutMs = 2000): Promise<Health | null> {
+/**
+ * `GET /health` with the token; null when nothing (or something else) answers. Plain `node:http`
+ * rather than `fetch`: this is the first request of a reloaded window (the attach), and `fetch`'s
+ * first use costs a few hundred milliseconds of loading. A fresh connection each time (no agent),
+ * so no idle socket outlives the answer.
+ */
+export function fetchHealth(url: string, token: string, timeoutMs = 2000): Promise<Health | null> {
+  return new Promise((resolve) => {
+    let request: http.ClientRequest;
+    try {
+      request = http.get(`${url}/health`, { headers: { Authorization: `Bearer ${token}` }, agent: false }, (response) => {
+        if (response.statusCode !== 200) {
+          response.resume();
+          finish(null);
+          return;
+        }
+        let body = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk: string) => (body += chunk));
+        response.on('end', () => finish(parseHealth(body)));
+        response.on('error', () => finish(null));
+      });
+    } catch {
+      resolve(null); // not an http:// URL
+      return;
+    }
+    const timer = setTimeout(() => request.destroy(), timeoutMs);
+    request.on('error', () => finish(null));
+    function finish(health: Health | null) {
+      clearTimeout(timer);
+      resolve(health);
+    }
+  });
+}
+
+function parseHealth(text: string): Health | null {
   try {
-    const response = await fetch(`${url}/health`, {
-      headers: { Authorization: `Bearer ${token}` },
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    if (response.status !== 200) return null;
-    const body: unknown = await response.json();
+    const body: unknown = JSON.parse(text);
     return body && typeof body === 'object' && typeof (body as Health).status === 'string' ? (body as Health) : null;
   } catch {
     return null;
@@ -276,16 +312,21 @@ export class SidecarSupervisor {
   }
 
   private async attachOrSpawn(): Promise<Endpoint> {
+    const known = this.options.dataDir?.();
+    const early = known ? await findOwner(known) : null;
+    if (known && early) return this.attached(early, known);
     const launch = await this.options.launch();
     const dataDir = resolveDataDir(launch.dataDir, launch.env);
-    const owner = await findOwner(dataDir);
+    const owner = dataDir === known ? null : await findOwner(dataDir);
+    if (owner) return this.attached(owner, dataDir);
+    return this.spawnSidecar(launch, this.logFile(dataDir));
+  }
+
+  private attached(owner: Endpoint, dataDir: string): Endpoint {
+    this.options.log.info(`attached to the sidecar pid ${owner.pid} at ${owner.url} (data dir ${dataDir})`);
     const logFile = this.logFile(dataDir);
-    if (owner) {
-      this.options.log.info(`attached to the sidecar pid ${owner.pid} at ${owner.url} (data dir ${dataDir})`);
-      if (logFile) this.follow(logFile, 'end');
-      return owner;
-    }
-    return this.spawnSidecar(launch, logFile);
+    if (logFile) this.follow(logFile, 'end');
+    return owner;
   }
 
   /** Open the log for a new sidecar's stderr (rotated when large); its fd and current size. */
