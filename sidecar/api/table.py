@@ -21,7 +21,7 @@ from ..service.importer import import_document
 from ..service.legacy import ENVELOPE_FIELDS, import_legacy_storage
 from ..store import UNSET, ListQuery
 from ..store.model import check_bool
-from ..store.store import MAX_MESSAGE_PAGE
+from ..store.values import MAX_MESSAGE_PAGE
 from .answers import (
     conversation_list_body,
     conversation_page_body,

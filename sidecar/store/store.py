@@ -39,7 +39,6 @@ from .rewrite import Image, Rewrite
 from .rewrites import Rewrites
 from .schema import ensure_schema
 from .turns import Turns
-from .values import MAX_MESSAGE_PAGE as MAX_MESSAGE_PAGE  # re-exported for rpc/methods
 from .values import UNSET, NewMessage, Page, StoreConfig, TurnStep, Unset
 
 log = logging.getLogger(__name__)
