@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from pathlib import Path
@@ -60,7 +59,6 @@ class ShardCache:
         #: Held while files are rewritten or moved: checkpoints, quarantines, folder removals.
         self.files_lock = asyncio.Lock()
         self.closed = False
-        self.last_checkpoint: float = time.monotonic()
         self._quarantined: list[QuarantinedItem] = []
         #: Conversations whose snapshot the running checkpoint has taken but not yet written.
         self.writing: set[str] = set()
@@ -288,5 +286,4 @@ class ShardCache:
             finally:
                 self.writing = set()
             await self.journal.remove_segments(sealed)
-            self.last_checkpoint = time.monotonic()
         self.evict()

@@ -151,11 +151,6 @@ class Store:
         return journal is not None and journal.writable
 
     @property
-    def last_checkpoint(self) -> float:
-        """When the last checkpoint finished (``time.monotonic``)."""
-        return self._cache.last_checkpoint
-
-    @property
     def quarantined(self) -> list[QuarantinedItem]:
         """What may be missing from the store (health reports these): conversations that failed
         to load (moved aside, or left in place when they cannot be moved), refused folders,
