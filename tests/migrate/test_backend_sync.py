@@ -161,3 +161,57 @@ def test_a_real_divergence_keeps_the_export_tail_on_a_branch_and_stays_idempoten
     assert store_state(data_dir)[0]["document"] == before
     checked = cli("validate", "--data-dir", data_dir, path)
     assert checked.exit_code == 0, checked.output
+
+
+def test_validate_catches_an_edit_to_a_stored_message_that_an_export_keeps_on_a_branch(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """Found by the idempotency property: the store's copy (updated now) is the latest, so an
+    earlier export's diverging messages are expected on a kept branch, and here the store's
+    active branch is what holds them. A message matched there by legacy id whose content was
+    edited afterwards is a difference, not a match."""
+    _seed_direct(data_dir, [])  # the backend conversation exists, with no messages yet
+    session = {
+        "id": "s1",
+        "title": "A chat",
+        "createdAt": T0 - 1000,
+        "backendConversationId": BACKEND_ID,
+    }
+    first = {
+        **session,
+        "updatedAt": T0 + 10 * 60_000,
+        "messages": [{"id": "m0", "role": "user", "content": "yes m0", "createdAt": T0}],
+    }
+    diverged = {
+        **session,
+        "updatedAt": T0 + 20 * 60_000,
+        "messages": [
+            {"role": "user", "content": "yes x100", "createdAt": T0 + 100 * 60_000},
+            {"role": "assistant", "content": "yes x101", "createdAt": T0 + 101 * 60_000},
+        ],
+    }
+    files = [
+        write_export(tmp_path / "first.json", navi_items([first])),
+        write_export(tmp_path / "later.json", navi_items([diverged])),
+    ]
+    for path in files:
+        assert cli("import", "--data-dir", data_dir, path).exit_code == 0
+    (conversation,) = store_state(data_dir)
+    assert conversation["messages"] == [["user", "yes m0"]]
+    assert conversation["branches"] == ["import-1", "main"]
+    assert cli("validate", "--data-dir", data_dir, *files).exit_code == 0
+    (edited,) = conversation["document"]["messages"][:1]
+    assert edited["content"] == "yes m0"
+
+    async def edit(store: Store) -> None:
+        await store.update_message(BACKEND_ID, edited["id"], content="yes m0 (edited)")
+
+    with_store(data_dir, edit)
+    before = store_state(data_dir)[0]["document"]
+    again = cli("import", "--json", "--data-dir", data_dir, *files)
+    assert json.loads(again.stdout)["conversations"]["unchanged"] == [BACKEND_ID], again.stdout
+    assert store_state(data_dir)[0]["document"] == before  # the user's edit is kept
+    checked = cli("validate", "--data-dir", data_dir, *files)
+    assert checked.exit_code == 1, checked.output
+    line = "message 1 (m0) on branch main: content changed: 'yes m0 (edited)', expected 'yes m0'"
+    assert line in checked.output, checked.output
