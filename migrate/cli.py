@@ -30,6 +30,7 @@ from .plan import Plan, build_plan
 from .problems import BadInput
 from .progress import Reporter
 from .run import dedupe_run, import_run
+from .shelf import message_count
 from .target import TOKEN_ENV, Target, TargetError, open_target
 from .validate import validate as validate_store
 
@@ -214,7 +215,7 @@ def inspect(exports: Exports, json_out: Json = False, quiet: Quiet = False) -> N
             {
                 "inputs": [i.to_json() for i in plan.inputs],
                 "conversations": len(plan.conversations) + len(plan.documents),
-                "messages": sum(len(c.messages) for c in plan.conversations),
+                "messages": sum(message_count(c) for c in plan.conversations),
                 "dropped_as_duplicates": plan.dropped,
                 "notes": [n.to_json() for n in plan.notes],
             }
@@ -228,7 +229,7 @@ def inspect(exports: Exports, json_out: Json = False, quiet: Quiet = False) -> N
             _say(quiet, f"  unrelated keys (ignored): {', '.join(item.unrelated_keys)}")
         for problem in item.problems:
             _say(quiet, f"  {problem.severity}: [{problem.key or '-'}] {problem.message}")
-    kept = sum(len(c.messages) for c in plan.conversations)
+    kept = sum(message_count(c) for c in plan.conversations)
     _say(
         quiet,
         f"after the rules: {len(plan.conversations) + len(plan.documents)} conversations, "
