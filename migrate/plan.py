@@ -20,6 +20,7 @@ from .problems import BadInput, Problem, Problems
 from .reading import ExportFile, parse_text, read_export, report_broken
 from .rules import absorb, find_cross_app, merge
 from .shelf import Planned, Shelf, Shelved
+from .spill import Spill
 
 
 @dataclass(slots=True)
@@ -176,7 +177,11 @@ def build_plan(
                 + (f" (diverging tail kept on branch {outcome.branch})" if outcome.branch else ""),
             )
 
-        report, found = scan_file(read_export(path, label), add)
+        values = Spill()  # the file's long values, until the adapters have parsed them
+        try:
+            report, found = scan_file(read_export(path, label, values), add)
+        finally:
+            values.close()
         report.problems.extend(problems.items)
         for document in found:
             documents[document["id"]] = document

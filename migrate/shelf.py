@@ -2,69 +2,44 @@
 
 Planning a huge export used to hold every conversation's messages until the import had sent
 them: ~1.9 bytes of memory per byte of the export, on top of what reading it takes. A
-:class:`Shelf` is one anonymous temporary file (unlinked as soon as it is made, so nothing is
-left behind, even after a crash) that the plan writes each normalised conversation's messages
-and branches to, compressed; what stays in memory is a :class:`Shelved`: the conversation's
-fields without its messages, how many it has, and their fingerprints, which are all that the
-rules across conversations read (:func:`migrate.rules.find_cross_app`). Whoever needs the
+:class:`Shelf` is one temporary file (:mod:`migrate.spill`) that the plan writes each
+normalised conversation's messages and branches to; what stays in memory is a
+:class:`Shelved`: the conversation's fields without its messages, how many it has, and their
+fingerprints, which are all that the rules across conversations read (:func:`migrate.rules.find_cross_app`). Whoever needs the
 messages (a merge with another copy, the comparison with the store, the document sent to the
 importer) loads them for that moment: the same objects come back, so every rule sees what it
 saw before.
-
-The file goes where :mod:`tempfile` puts files (``TMPDIR``); it takes about a third of the
-export's size.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
-import os
 import pickle
-import tempfile
-import zlib
 from typing import TypeAlias
 
 from .model import PRINT_SIZE, Branch, Conversation, Message
-
-COMPRESSION_LEVEL = 1
+from .spill import Spill
 
 
 class Shelf:
-    """One temporary file of planned conversations' messages, appended to, read at random."""
+    """Planned conversations' messages on a :class:`Spill` of their own."""
 
     def __init__(self) -> None:
-        # Open as long as the plan lives; closed (and gone) when the plan is let go of.
-        self._file = tempfile.TemporaryFile(prefix="chat-migrate-plan-")  # noqa: SIM115
-        self._end = 0
+        self._spill = Spill()
 
     def keep(self, conversation: Conversation) -> Shelved:
         """Write ``conversation``'s messages and branches; what stays in memory is returned.
 
         ``conversation`` itself is left as it was (a caller still holding it holds it all).
         """
-        data = zlib.compress(
-            pickle.dumps((conversation.messages, conversation.branches), protocol=5),
-            COMPRESSION_LEVEL,
-        )
-        where = (self._end, len(data))
-        view = memoryview(data)
-        while view:
-            written = os.pwrite(self._file.fileno(), view, self._end)
-            view, self._end = view[written:], self._end + written
+        data = pickle.dumps((conversation.messages, conversation.branches), protocol=5)
+        where = self._spill.put(data)
         branches = sum(len(b.messages) for b in conversation.branches)
         return Shelved(_head(conversation), self, where, conversation.prints, branches)
 
     def read(self, where: tuple[int, int]) -> tuple[list[Message], list[Branch]]:
-        offset, size = where
-        chunks: list[bytes] = []
-        while size:
-            chunk = os.pread(self._file.fileno(), size, offset)
-            if not chunk:
-                raise OSError(f"the plan's temporary file ended early (at byte {offset})")
-            chunks.append(chunk)
-            offset, size = offset + len(chunk), size - len(chunk)
-        messages, branches = pickle.loads(zlib.decompress(b"".join(chunks)))
+        messages, branches = pickle.loads(self._spill.get(where))
         return messages, branches
 
 
