@@ -28,7 +28,6 @@ from typing import Any
 import orjson
 
 from .common import ROOT
-from .migrate_bench import generate_navi_export
 
 MB = 1024 * 1024
 BYTES_PER_SESSION = 134_000_000 / 10_000  # migrate_bench's 10,000 sessions make 134 MB
@@ -43,6 +42,22 @@ def _tree(rev: str, into: Path) -> Path:
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     return into
+
+
+def _generate(export: Path, sessions: int) -> dict[str, Any]:
+    """The export, written by another process: a child's peak RSS (``ru_maxrss``) counts the
+    parent's own high-water mark at the moment it was spawned (Linux carries it over ``exec``),
+    so this process must never hold an export itself, or every figure below it is hidden."""
+    code = (
+        "import orjson; from benchmarks.migrate_bench import generate_navi_export; "
+        "print(orjson.dumps(generate_navi_export("
+        f"__import__('pathlib').Path({str(export)!r}), {sessions}, 50, 160)).decode())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    figures: dict[str, Any] = orjson.loads(done.stdout)
+    return figures
 
 
 def _run(code: Path, args: list[str]) -> dict[str, Any]:
@@ -93,7 +108,7 @@ def main() -> None:
         for size in (int(s) for s in options.sizes.split(",")):
             export = work / f"navi-{size}mb.json"
             sessions = max(1, round(size * 1_000_000 / BYTES_PER_SESSION))
-            shape = generate_navi_export(export, sessions, 50, 160)
+            shape = _generate(export, sessions)
             for command in options.commands.split(","):
                 for name, code in trees.items():
                     data = work / "data"

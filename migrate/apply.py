@@ -28,6 +28,7 @@ from .model import Conversation
 from .normalize import format_ms
 from .plan import Plan
 from .rules import merge
+from .shelf import Planned, Shelved, loaded, weight
 from .storecopies import stored_copies
 from .stored import branch_names, from_store, stored_paths
 from .target import DIRECT_BATCH_MESSAGES, Refused, Target
@@ -46,7 +47,7 @@ class Action:
     identity: str
     messages: int
     note: str = ""
-    conversation: Conversation | None = None
+    conversation: Planned | None = None
     source: dict[str, Any] | None = None
     document: dict[str, Any] | None = None
 
@@ -56,7 +57,7 @@ class Action:
             return self.document
         if self.conversation is None:
             return None
-        return conversation_document(self.conversation, run_id, source=self.source)
+        return conversation_document(loaded(self.conversation), run_id, source=self.source)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -113,7 +114,9 @@ async def plan_actions(
     """One action per planned conversation (and per chat-sidecar conversation), store-aware.
 
     The plan's conversations move into the actions (the plan keeps none), so that each one can
-    be let go of as soon as it has been imported: a huge import never holds them all twice.
+    be let go of as soon as it has been imported: a huge import never holds them all twice. A
+    shelved one is loaded only to be compared with the store's copy; what its action holds is
+    shelved again (:mod:`migrate.shelf`), so that no more than one is in memory at a time.
     """
     summaries = await target.summaries()
     existing = {str(s["id"]) for s in summaries}
@@ -123,8 +126,15 @@ async def plan_actions(
     plan.conversations = []
     pending.reverse()
     while pending:
-        conversation = pending.pop()
-        actions.append(await _action(conversation, target, run_id, existing, aliases))
+        planned = pending.pop()
+        action = await _action(loaded(planned), target, run_id, existing, aliases)
+        if isinstance(planned, Shelved) and isinstance(action.conversation, Conversation):
+            action.conversation = (
+                planned.rehead(action.conversation)  # its messages as planned
+                if action.kind == "create"
+                else planned.shelf.keep(action.conversation)  # merged with the store's copy
+            )
+        actions.append(action)
         if advance is not None:
             advance(1)
     creating = [a.conversation for a in actions if a.kind == "create" and a.conversation]
@@ -196,8 +206,7 @@ def _weight(action: Action) -> int:
     if action.document is not None:
         return len(action.document.get("messages") or []) + 1
     if action.conversation is not None:
-        branches = sum(len(b.messages) for b in action.conversation.branches)
-        return len(action.conversation.messages) + branches + 1
+        return weight(action.conversation) + 1
     return 0
 
 

@@ -7,8 +7,13 @@ messages are ready to become export-format messages.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+#: Bytes of one message's fingerprint (:func:`fingerprints`).
+PRINT_SIZE = 16
 
 
 @dataclass(slots=True)
@@ -234,6 +239,28 @@ class Conversation:
     @property
     def identity(self) -> str:
         return identity_key(self.app, self.legacy_id)
+
+    @property
+    def prints(self) -> bytes:
+        """The main branch's :func:`fingerprints` (computed on each use: messages change)."""
+        return fingerprints(self.messages)
+
+
+def fingerprints(messages: Sequence[Message]) -> bytes:
+    """Each message's (role, content) as ``PRINT_SIZE`` bytes (BLAKE2b), one after the other.
+
+    What the cross-app rule (LEGACY_FORMATS §4) compares: a conversation's sequence equals or
+    is a prefix of another's exactly when its fingerprints are a prefix of the other's (two
+    different messages share a fingerprint with a chance of 2^-128). A planned conversation keeps
+    these, ~16 bytes a message, instead of its content (:mod:`migrate.shelf`).
+    """
+    return b"".join(
+        hashlib.blake2b(
+            f"{len(m.role)}:{m.role}{m.content}".encode(errors="surrogatepass"),
+            digest_size=PRINT_SIZE,
+        ).digest()
+        for m in messages
+    )
 
 
 def identity_key(app: str, legacy_id: str) -> str:

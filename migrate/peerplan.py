@@ -133,7 +133,7 @@ class PeerReading:
 
     def plan(self, conversations: list[Conversation]) -> Plan:
         """A plan of one chunk, carrying the reports of the units read so far."""
-        return Plan(self.inputs, conversations, [], self.notes.items, 0)
+        return Plan(self.inputs, [*conversations], [], self.notes.items, 0)
 
 
 def _strict_reason(problem: Problem) -> str:

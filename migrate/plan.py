@@ -14,11 +14,13 @@ from typing import Any
 
 from .adapters import ADAPTERS, Adapter, Extraction
 from .inputs import Input, as_input
-from .model import Conversation, RawConversation
+from .model import RawConversation
 from .normalize import normalise
 from .problems import BadInput, Problem, Problems
 from .reading import ExportFile, parse_text, read_export, report_broken
 from .rules import absorb, find_cross_app, merge
+from .shelf import Planned, Shelf, Shelved
+from .spill import Spill
 
 
 @dataclass(slots=True)
@@ -54,8 +56,11 @@ class InputReport:
 
 @dataclass(slots=True)
 class Plan:
+    """What to import. ``conversations``: shelved for legacy exports (:func:`build_plan`), in
+    memory for a chunk of another tool's history; :func:`migrate.shelf.loaded` gives either."""
+
     inputs: list[InputReport]
-    conversations: list[Conversation]
+    conversations: list[Planned]
     documents: list[dict[str, Any]]
     notes: list[Problem]
     dropped: int
@@ -138,9 +143,15 @@ def build_plan(
     strict: bool = False,
     on_file: Callable[[str], None] | None = None,
 ) -> Plan:
-    """Read, normalise and merge; :class:`BadInput` for a bad file (or any error with strict)."""
+    """Read, normalise and merge; :class:`BadInput` for a bad file (or any error with strict).
+
+    Each conversation is shelved (:mod:`migrate.shelf`) as soon as it is normalised, so the
+    plan holds no message content however big the exports are; a second copy of it (another
+    export) is merged with the shelved one, loaded for that moment.
+    """
     inputs: list[InputReport] = []
-    by_id: dict[str, Conversation] = {}
+    shelf = Shelf()
+    by_id: dict[str, Shelved] = {}
     documents: dict[str, dict[str, Any]] = {}
     notes = Problems("(several files)")
     for item in paths:
@@ -151,20 +162,26 @@ def build_plan(
 
         def add(raw: RawConversation, problems: Problems = problems) -> None:
             conversation = normalise(raw, problems, window_ms)
-            existing = by_id.get(conversation.store_id)
-            if existing is None:
-                by_id[conversation.store_id] = conversation
+            shelved = by_id.get(conversation.store_id)
+            if shelved is None:
+                by_id[conversation.store_id] = shelf.keep(conversation)
                 return
+            existing = shelved.load()
             if existing.identity != conversation.identity:
                 conversation.aliases.append(conversation.identity)
             outcome = merge(existing, conversation)
+            by_id[conversation.store_id] = shelf.keep(existing)
             notes.info(
                 None,
                 f"{conversation.identity}: copies in {', '.join(existing.files)} merged"
                 + (f" (diverging tail kept on branch {outcome.branch})" if outcome.branch else ""),
             )
 
-        report, found = scan_file(read_export(path, label), add)
+        values = Spill()  # the file's long values, until the adapters have parsed them
+        try:
+            report, found = scan_file(read_export(path, label, values), add)
+        finally:
+            values.close()
         report.problems.extend(problems.items)
         for document in found:
             documents[document["id"]] = document
@@ -177,12 +194,12 @@ def build_plan(
     gone: set[int] = set()
     for index, into in cross.merges:
         source, target = conversations[index], conversations[into]
-        absorb(target, source)
+        absorb(target.head, source.head, source.size)
         gone.add(index)
         notes.info(
             None,
             f"{source.identity} is a copy of {target.identity} "
-            f"({len(source.messages)} messages): merged into {target.store_id}",
+            f"({source.size} messages): merged into {target.store_id}",
         )
     for index, others in cross.possible:
         shown = ", ".join(conversations[o].identity for o in others[:5])
@@ -194,8 +211,10 @@ def build_plan(
         )
     kept = [c for i, c in enumerate(conversations) if i not in gone]
     for conversation in kept:
-        if conversation.aliases:
-            conversation.metadata["migration"]["aliases"] = list(conversation.aliases)
-    dropped = sum(c.dropped for c in kept)
-    shared = sum(c.shared for c in kept)
-    return Plan(inputs, kept, list(documents.values()), notes.items, dropped, shared)
+        head = conversation.head
+        if head.aliases:
+            head.metadata["migration"]["aliases"] = list(head.aliases)
+    dropped = sum(c.head.dropped for c in kept)
+    shared = sum(c.head.shared for c in kept)
+    planned: list[Planned] = [*kept]
+    return Plan(inputs, planned, list(documents.values()), notes.items, dropped, shared)

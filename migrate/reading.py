@@ -27,11 +27,14 @@ import ijson
 import orjson
 
 from .problems import BadInput, Problems
+from .spill import Spill
 
 ENVELOPE_KIND = "localstorage-export"
 ENVELOPE_VERSIONS = (1,)
 SIDECAR_FORMAT = "chat-sidecar.export"
 CHUNK = 1024 * 1024
+#: Shorter top-level strings stay in memory (ids, flags, the envelope's own fields).
+SPILL_CHARS = 4096
 SURROGATE = re.compile("[\ud800-\udfff]")
 SURROGATE_ESCAPE = re.compile(rb"(\\+)u([dD][89a-fA-F][0-9a-fA-F]{2})")
 LOW_ESCAPE = re.compile(rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}")
@@ -44,6 +47,26 @@ JSON_TYPES = {
     "boolean": "bool",
     "null": "null",
 }
+
+
+class SpilledText:
+    """A long value of a flat export (a key's JSON text), kept on a :class:`Spill` from the
+    moment it is read until an adapter parses it (:func:`parse_text` reads it back): a flat
+    export's values are nearly all of it, and the adapters take them one at a time."""
+
+    __slots__ = ("_spill", "_where")
+
+    def __init__(self, spill: Spill, text: str) -> None:
+        self._spill = spill
+        self._where = spill.put(text.encode("utf-8", "surrogatepass"))
+
+    def text(self) -> str:
+        return self._spill.get(self._where).decode("utf-8", "surrogatepass")
+
+
+def unspilled(value: Any) -> Any:
+    """The value as it was read (the text of a :class:`SpilledText`)."""
+    return value.text() if isinstance(value, SpilledText) else value
 
 
 @dataclass(slots=True)
@@ -199,6 +222,7 @@ def repaired(value: Any) -> tuple[Any, int]:
 def parse_text(value: Any) -> tuple[Any, int]:
     """A localStorage value, parsed when it is JSON text, and how many broken characters (lone
     surrogates) were replaced by U+FFFD to read it. ``ValueError`` when a string is not JSON."""
+    value = unspilled(value)
     if not isinstance(value, str):
         return value, 0
     try:
@@ -267,8 +291,12 @@ def _open(path: Path, name: str) -> tuple[BinaryIO, int]:
         raise BadInput(name, f"cannot be read ({exc.strerror})") from None
 
 
-def read_export(path: Path, label: str | None = None) -> ExportFile:
-    """Read and parse ``path``; :class:`BadInput` for anything that is not a usable export."""
+def read_export(path: Path, label: str | None = None, spill: Spill | None = None) -> ExportFile:
+    """Read and parse ``path``; :class:`BadInput` for anything that is not a usable export.
+
+    ``spill``: where a top-level string value of ``SPILL_CHARS`` or more is kept
+    (:class:`SpilledText`) instead of in memory.
+    """
     name = label or str(path)
     handle, size = _open(path, name)
     with handle:
@@ -284,6 +312,8 @@ def read_export(path: Path, label: str | None = None) -> ExportFile:
         try:
             for key, value in _top_level_pairs(stream, name):
                 seen[key] += 1
+                if spill is not None and isinstance(value, str) and len(value) >= SPILL_CHARS:
+                    value = SpilledText(spill, value)
                 document[key] = value
         except (MemoryError, OSError) as exc:
             what = "not enough memory" if isinstance(exc, MemoryError) else exc.strerror

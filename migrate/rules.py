@@ -9,9 +9,10 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 
 from .alignment import settle, shared_prefix
-from .model import Branch, Conversation, Message
+from .model import PRINT_SIZE, Branch, Conversation, Message
 
 MIN_CROSS_APP = 3
 BRANCH_PREFIX = "import-"
@@ -131,20 +132,31 @@ def _take_branches(
         base.branches.append(Branch(name, parent, branch.messages))
 
 
-def _rolling(messages: Sequence[Message]) -> list[int]:
-    """Hashes of every prefix of the (role, content) sequence: ``result[k]`` covers ``k+1``."""
+def _rolling(prints: bytes) -> list[int]:
+    """Hashes of every prefix of the fingerprint sequence: ``result[k]`` covers ``k+1``."""
     out: list[int] = []
     value = 0
-    for message in messages:
-        value = hash((value, message.role, message.content))
+    for start in range(0, len(prints), PRINT_SIZE):
+        value = hash((value, prints[start : start + PRINT_SIZE]))
         out.append(value)
     return out
 
 
-def _is_prefix(short: Sequence[Message], long: Sequence[Message]) -> bool:
-    return len(short) <= len(long) and all(
-        a.role == b.role and a.content == b.content for a, b in zip(short, long, strict=False)
-    )
+class Comparable(Protocol):
+    """What the cross-app rule reads of a conversation: a planned one (:mod:`migrate.shelf`)
+    keeps only these, a :class:`Conversation` computes its ``prints`` from its messages."""
+
+    @property
+    def app(self) -> str: ...
+
+    @property
+    def identity(self) -> str: ...
+
+    @property
+    def prints(self) -> bytes: ...
+
+
+C = TypeVar("C", bound=Comparable)
 
 
 @dataclass(slots=True)
@@ -155,14 +167,14 @@ class CrossApp:
     possible: list[tuple[int, list[int]]] = field(default_factory=list)
 
 
-def different_apps(a: Conversation, b: Conversation) -> bool:
+def different_apps(a: Comparable, b: Comparable) -> bool:
     """The import rule's pairs: the same chat copied between two apps."""
     return a.app != b.app
 
 
 def find_cross_app(
-    conversations: Sequence[Conversation],
-    eligible: Callable[[Conversation, Conversation], bool] = different_apps,
+    conversations: Sequence[C],
+    eligible: Callable[[C, C], bool] = different_apps,
 ) -> CrossApp:
     """§4: a conversation whose (role, content) sequence has >= 3 messages and equals or is a
     prefix of exactly one other's is merged into it; shorter or ambiguous matches are only listed.
@@ -170,9 +182,11 @@ def find_cross_app(
     Only ``eligible`` pairs are compared: by default two different apps (two sessions of one app
     that start alike are two chats, not a copy). Linear in the number of messages: every
     conversation's full-sequence hash is indexed, then each conversation's prefix hashes are
-    looked up in that index; candidates are verified.
+    looked up in that index; candidates are verified on their fingerprints
+    (:func:`migrate.model.fingerprints`), so no message content is needed here.
     """
-    hashes = [_rolling(c.messages) for c in conversations]
+    prints = [c.prints for c in conversations]
+    hashes = [_rolling(p) for p in prints]
     full: dict[tuple[int, int], list[int]] = {}
     for index, rolled in enumerate(hashes):
         if rolled:
@@ -183,22 +197,17 @@ def find_cross_app(
             for index in full.get((length, value), ()):
                 if index != other and eligible(conversations[index], conversations[other]):
                     matches.setdefault(index, []).append(other)
+    del hashes, full
     result = CrossApp()
     target_of: dict[int, int] = {}
     for index in sorted(matches):
-        found = sorted(
-            {
-                o
-                for o in matches[index]
-                if _is_prefix(conversations[index].messages, conversations[o].messages)
-            }
-        )
+        found = sorted({o for o in matches[index] if prints[o].startswith(prints[index])})
         if not found:
             continue
-        size = len(conversations[index].messages)
+        size = len(prints[index]) // PRINT_SIZE
         if size >= MIN_CROSS_APP and len(found) == 1:
             into = found[0]
-            if len(conversations[into].messages) == size and into > index:
+            if len(prints[into]) == len(prints[index]) and into > index:
                 continue  # equal twins: the later one is merged into the earlier one
             target_of[index] = into
         else:
@@ -212,8 +221,9 @@ def find_cross_app(
     return result
 
 
-def absorb(target: Conversation, source: Conversation) -> None:
-    """Record ``source`` (a cross-app copy) in ``target`` and take its newer title and flags."""
+def absorb(target: Conversation, source: Conversation, size: int) -> None:
+    """Record ``source`` (a cross-app copy of ``size`` messages) in ``target`` and take its
+    newer title and flags. Only their fields are read and written, not their messages."""
     names = [source.identity, *source.aliases]
     target.aliases.extend(a for a in names if a not in target.aliases and a != target.identity)
     if source.updated_ms > target.updated_ms:
@@ -227,4 +237,4 @@ def absorb(target: Conversation, source: Conversation) -> None:
     target.created_ms = min(target.created_ms, source.created_ms)
     target.files.extend(f for f in source.files if f not in target.files)
     target.dropped += source.dropped
-    target.shared += source.shared + len(source.messages)
+    target.shared += source.shared + size

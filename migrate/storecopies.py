@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .model import Conversation
 from .rules import MIN_CROSS_APP, find_cross_app
+from .shelf import Planned, message_count
 from .stored import from_store
 from .target import Target
 
@@ -27,14 +27,14 @@ def _migrated_app(summary: dict[str, Any]) -> str | None:
 
 
 async def stored_copies(
-    target: Target, summaries: list[dict[str, Any]], candidates: list[Conversation]
+    target: Target, summaries: list[dict[str, Any]], candidates: list[Planned]
 ) -> dict[int, str]:
     """``id(candidate)`` → the id of the stored conversation it is a copy of."""
-    eligible = [c for c in candidates if len(c.messages) >= MIN_CROSS_APP]
+    eligible = [c for c in candidates if message_count(c) >= MIN_CROSS_APP]
     if not eligible:
         return {}
     apps = {c.app for c in eligible}
-    stored: list[Conversation] = []
+    stored: list[Planned] = []
     for summary in summaries:
         app = _migrated_app(summary)
         if (

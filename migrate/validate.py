@@ -18,6 +18,7 @@ from .apply import aliases_of
 from .model import Conversation, Message
 from .normalize import parse_store_time
 from .plan import Plan
+from .shelf import loaded
 from .storecopies import stored_copies
 from .stored import active_branch, branch_path, from_store, stored_paths
 from .target import Target
@@ -163,7 +164,8 @@ async def validate(
         if c.store_id not in existing and aliases.get(c.identity) not in existing
     ]
     copies = await stored_copies(target, summaries, missing)
-    for conversation in plan.conversations:
+    for planned in plan.conversations:
+        conversation = loaded(planned)
         result.conversations += 1
         result.messages += len(conversation.messages)
         label = f"{conversation.identity} ({conversation.store_id})"
@@ -171,8 +173,8 @@ async def validate(
         absorbed = False
         if target_id not in existing and aliases.get(conversation.identity) in existing:
             target_id, absorbed = aliases[conversation.identity], True
-        elif id(conversation) in copies:
-            target_id, absorbed = copies[id(conversation)], True
+        elif id(planned) in copies:
+            target_id, absorbed = copies[id(planned)], True
         document = await target.export(target_id) if target_id in existing else None
         if advance is not None:
             advance(1)

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..model import RawConversation
 from ..problems import Problems
-from ..reading import parse_value
+from ..reading import parse_value, unspilled
 from .base import Extraction, parsed, session_conversation, text_id
 
 SESSIONS = "navi.chatSessions"
@@ -52,7 +52,7 @@ class Navi:
             elif listed is not None:
                 problems.error(SESSIONS, f"a JSON {type(listed).__name__}, not an array")
         if ACTIVE in entries:
-            active = entries.pop(ACTIVE)
+            active = unspilled(entries.pop(ACTIVE))
             with contextlib.suppress(ValueError):
                 active = parse_value(active)  # localStorage keeps a bare string as it is
             problems.info(ACTIVE, f"active session {active!r} (report only)")
