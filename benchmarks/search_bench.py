@@ -36,8 +36,9 @@ from typing import Any
 import orjson
 
 from sidecar.search import SearchConfig, SearchIndex, database
+from sidecar.search.common_words import CommonWords
 from sidecar.search.database import ConversationRow, MessageRow, Replace
-from sidecar.search.index import INDEX_FILE, CommonWords
+from sidecar.search.index import INDEX_FILE
 from sidecar.search.query import check_filters, parse_query
 from sidecar.store import ListQuery, Store, StoreConfig
 

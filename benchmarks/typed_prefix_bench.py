@@ -17,7 +17,9 @@ from typing import Any
 import orjson
 
 from sidecar.search import database
-from sidecar.search.index import INDEX_FILE, CommonWords, SearchConfig
+from sidecar.search.common_words import CommonWords
+from sidecar.search.config import SearchConfig
+from sidecar.search.index import INDEX_FILE
 from sidecar.search.query import Part, check_filters, parse_query
 
 from .common import bench_dir, percentile

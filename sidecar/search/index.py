@@ -59,9 +59,6 @@ from .database import (
 from .query import Part, check_filters, check_limit, parse_query
 from .workers import STOP, ReaderPool, WriterThread
 
-#: What callers (the benchmarks among them) import from here: the index, its file and its tuning.
-__all__ = ["INDEX_FILE", "CommonWords", "SearchConfig", "SearchIndex"]
-
 log = logging.getLogger(__name__)
 
 INDEX_FILE: Final = "index.sqlite3"
