@@ -17,6 +17,7 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -250,3 +251,37 @@ def open_workbench(page: Any, url: str) -> None:
     page.goto(url)
     page.locator(".monaco-workbench").wait_for(timeout=90_000)
     page.locator(".statusbar").wait_for(timeout=60_000)
+
+
+#: Headless Chromium for the workbench, without the background work that competes with it.
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
+
+
+@contextmanager
+def workbench_page(url: str, failure_png: Path) -> Iterator[Any]:
+    """A page on the workbench at ``url`` (Debian's Chromium); a screenshot of the failure to
+    ``failure_png`` when the block raises, and the browser closed either way."""
+    from playwright.sync_api import sync_playwright
+
+    failure_png.parent.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=list(CHROMIUM_ARGS)
+        )
+        page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+        try:
+            open_workbench(page, url)
+            yield page
+        except Exception:
+            page.screenshot(path=str(failure_png))
+            raise
+        finally:
+            browser.close()

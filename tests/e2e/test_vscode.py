@@ -22,7 +22,14 @@ import pytest
 from sidecar.runtime import read_discovery
 from sidecar.store.lock import is_owned
 
-from .conftest import ARTIFACTS, CodeServer, open_workbench, run_command, sidecar_processes, webview
+from .conftest import (
+    ARTIFACTS,
+    CodeServer,
+    run_command,
+    sidecar_processes,
+    webview,
+    workbench_page,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -32,65 +39,43 @@ MESSAGE = "Reload me mid-reply, please. " + " ".join(f"word{i:03d}" for i in ran
 
 
 def test_chat_survives_window_reload_mid_reply(code_server: CodeServer) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-dev-shm-usage",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
+    with workbench_page(code_server.url, ARTIFACTS / "failure.png") as page:
+        run_command(page, "Chat Sidecar: Open Chat")
+        chat = webview(page)
+        expect(chat.locator('[data-testid="connection"]')).to_have_attribute(
+            "data-state", "connected", timeout=60_000
         )
-        page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
-        try:
-            open_workbench(page, code_server.url)
-            run_command(page, "Chat Sidecar: Open Chat")
-            chat = webview(page)
-            expect(chat.locator('[data-testid="connection"]')).to_have_attribute(
-                "data-state", "connected", timeout=60_000
-            )
-            owner = read_discovery(code_server.data_dir)
-            assert owner is not None, "the extension started a sidecar on the configured data dir"
-            expect(page.locator(".statusbar-item", has_text="Chat Sidecar").first).to_be_visible()
+        owner = read_discovery(code_server.data_dir)
+        assert owner is not None, "the extension started a sidecar on the configured data dir"
+        expect(page.locator(".statusbar-item", has_text="Chat Sidecar").first).to_be_visible()
 
-            chat.locator('[data-testid="composer"]').fill(MESSAGE)
-            chat.locator('[data-testid="send"]').click()
-            reply = chat.locator('[data-testid="message"][data-role="assistant"]').last
-            expect(reply).to_have_attribute("data-status", "streaming", timeout=15_000)
-            page.screenshot(path=str(ARTIFACTS / "1-streaming.png"))
-            conversation_id = _open_conversation(code_server.data_dir)
+        chat.locator('[data-testid="composer"]').fill(MESSAGE)
+        chat.locator('[data-testid="send"]').click()
+        reply = chat.locator('[data-testid="message"][data-role="assistant"]').last
+        expect(reply).to_have_attribute("data-status", "streaming", timeout=15_000)
+        page.screenshot(path=str(ARTIFACTS / "1-streaming.png"))
+        conversation_id = _open_conversation(code_server.data_dir)
 
-            with page.expect_navigation(timeout=60_000):
-                run_command(page, "Developer: Reload Window")
-            # The window went away while the sidecar was still writing the reply.
-            assert _statuses(code_server.data_dir, conversation_id)[-1] == "streaming"
-            page.locator(".monaco-workbench").wait_for(timeout=90_000)
+        with page.expect_navigation(timeout=60_000):
+            run_command(page, "Developer: Reload Window")
+        # The window went away while the sidecar was still writing the reply.
+        assert _statuses(code_server.data_dir, conversation_id)[-1] == "streaming"
+        page.locator(".monaco-workbench").wait_for(timeout=90_000)
 
-            chat = webview(page)
-            messages = chat.locator('[data-testid="message"]')
-            expect(messages).to_have_count(2, timeout=60_000)
-            user, assistant = messages.nth(0), messages.nth(1)
-            expect(user).to_have_attribute("data-role", "user")
-            expect(user).to_have_text(MESSAGE)
-            expect(assistant).to_have_attribute("data-status", "complete", timeout=30_000)
-            expect(assistant).to_have_text(MESSAGE)  # the echo provider's reply
-            expect(chat.locator('[data-testid="connection"]')).to_have_attribute(
-                "data-state", "connected"
-            )
-            page.screenshot(path=str(ARTIFACTS / "2-after-reload.png"))
-        except Exception:
-            page.screenshot(path=str(ARTIFACTS / "failure.png"))
-            raise
-        finally:
-            browser.close()
+        chat = webview(page)
+        messages = chat.locator('[data-testid="message"]')
+        expect(messages).to_have_count(2, timeout=60_000)
+        user, assistant = messages.nth(0), messages.nth(1)
+        expect(user).to_have_attribute("data-role", "user")
+        expect(user).to_have_text(MESSAGE)
+        expect(assistant).to_have_attribute("data-status", "complete", timeout=30_000)
+        expect(assistant).to_have_text(MESSAGE)  # the echo provider's reply
+        expect(chat.locator('[data-testid="connection"]')).to_have_attribute(
+            "data-state", "connected"
+        )
+        page.screenshot(path=str(ARTIFACTS / "2-after-reload.png"))
 
     # The same conversation, complete in the store; one sidecar, the same one, owns the data dir.
     after = read_discovery(code_server.data_dir)
@@ -143,55 +128,41 @@ VIEW_MESSAGE = "From the **side bar**, with `code`."
 
 
 def test_side_bar_view_chats_and_survives_window_reload(code_server: CodeServer) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"],
+    with workbench_page(code_server.url, ARTIFACTS / "failure-side-bar.png") as page:
+        # Only the view's webview on screen: close the panel the other test left open.
+        run_command(page, "View: Close All Editors")
+        page.locator('.activitybar [aria-label^="Chat Sidecar"]').first.click()
+        chat = webview(page)
+        expect(chat.locator('[data-testid="connection"]')).to_have_attribute(
+            "data-state", "connected", timeout=60_000
         )
-        page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
-        try:
-            open_workbench(page, code_server.url)
-            # Only the view's webview on screen: close the panel the other test left open.
-            run_command(page, "View: Close All Editors")
-            page.locator('.activitybar [aria-label^="Chat Sidecar"]').first.click()
-            chat = webview(page)
-            expect(chat.locator('[data-testid="connection"]')).to_have_attribute(
-                "data-state", "connected", timeout=60_000
-            )
-            # A side bar is narrow: the list is behind the Chats button, the chat is usable.
-            expect(chat.locator('[data-testid="toggle-list"]')).to_be_visible()
-            chat.locator('[data-testid="toggle-list"]').click()
-            chat.locator('[data-testid="new-chat"]').click()
-            expect(chat.locator('[data-testid="empty-state"]')).to_be_visible()
-            chat.locator('[data-testid="composer"]').fill(VIEW_MESSAGE)
-            chat.locator('[data-testid="send"]').click()
-            reply = chat.locator('[data-testid="message"][data-role="assistant"]').last
-            expect(reply).to_have_attribute("data-status", "complete", timeout=60_000)
-            expect(reply.locator("strong")).to_have_text("side bar")
-            page.screenshot(path=str(ARTIFACTS / "3-side-bar-view.png"))
-            conversation_id = _newest_conversation(code_server.data_dir)
+        # A side bar is narrow: the list is behind the Chats button, the chat is usable.
+        expect(chat.locator('[data-testid="toggle-list"]')).to_be_visible()
+        chat.locator('[data-testid="toggle-list"]').click()
+        chat.locator('[data-testid="new-chat"]').click()
+        expect(chat.locator('[data-testid="empty-state"]')).to_be_visible()
+        chat.locator('[data-testid="composer"]').fill(VIEW_MESSAGE)
+        chat.locator('[data-testid="send"]').click()
+        reply = chat.locator('[data-testid="message"][data-role="assistant"]').last
+        expect(reply).to_have_attribute("data-status", "complete", timeout=60_000)
+        expect(reply.locator("strong")).to_have_text("side bar")
+        page.screenshot(path=str(ARTIFACTS / "3-side-bar-view.png"))
+        conversation_id = _newest_conversation(code_server.data_dir)
 
-            with page.expect_navigation(timeout=60_000):
-                run_command(page, "Developer: Reload Window")
-            page.locator(".monaco-workbench").wait_for(timeout=90_000)
-            chat = webview(page)
-            messages = chat.locator('[data-testid="message"]')
-            expect(messages).to_have_count(2, timeout=60_000)
-            expect(messages.nth(0)).to_have_text("From the side bar, with code.")
-            expect(messages.nth(0)).to_have_attribute("data-role", "user")
-            expect(chat.locator('[data-testid="connection"]')).to_have_attribute(
-                "data-state", "connected"
-            )
-            page.screenshot(path=str(ARTIFACTS / "4-side-bar-after-reload.png"))
-        except Exception:
-            page.screenshot(path=str(ARTIFACTS / "failure-side-bar.png"))
-            raise
-        finally:
-            browser.close()
+        with page.expect_navigation(timeout=60_000):
+            run_command(page, "Developer: Reload Window")
+        page.locator(".monaco-workbench").wait_for(timeout=90_000)
+        chat = webview(page)
+        messages = chat.locator('[data-testid="message"]')
+        expect(messages).to_have_count(2, timeout=60_000)
+        expect(messages.nth(0)).to_have_text("From the side bar, with code.")
+        expect(messages.nth(0)).to_have_attribute("data-role", "user")
+        expect(chat.locator('[data-testid="connection"]')).to_have_attribute(
+            "data-state", "connected"
+        )
+        page.screenshot(path=str(ARTIFACTS / "4-side-bar-after-reload.png"))
     owner = read_discovery(code_server.data_dir)
     assert owner is not None
     stored = _get(owner, f"/api/v1/conversations/{conversation_id}")

@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import ARTIFACTS, ROOT, CodeServer, open_workbench, run_command, webview
+from .conftest import ARTIFACTS, ROOT, CodeServer, run_command, webview, workbench_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -48,59 +48,45 @@ MARKS = ("start", "list-pulled", "view-shown")
 
 
 def test_reload_brings_the_chat_back_measured_against_the_floor(code_server: CodeServer) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     runs: list[dict[str, Any]] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"],
+    with workbench_page(code_server.url, ARTIFACTS / "failure-reload-timing.png") as page:
+        run_command(page, "View: Close All Editors")
+        # The side bar shows the Explorer, not our chat view: only the two panels restore.
+        run_command(page, "View: Show Explorer")
+        run_command(page, "Chat Sidecar: New Chat")
+        chat = webview(page)
+        expect(chat.locator('[data-testid="connection"]')).to_have_attribute(
+            "data-state", "connected", timeout=60_000
         )
-        page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
-        try:
-            open_workbench(page, code_server.url)
-            run_command(page, "View: Close All Editors")
-            # The side bar shows the Explorer, not our chat view: only the two panels restore.
-            run_command(page, "View: Show Explorer")
-            run_command(page, "Chat Sidecar: New Chat")
-            chat = webview(page)
-            expect(chat.locator('[data-testid="connection"]')).to_have_attribute(
-                "data-state", "connected", timeout=60_000
-            )
-            expect(chat.locator('[data-testid="empty-state"]')).to_be_visible(timeout=30_000)
-            chat.locator('[data-testid="composer"]').fill(LAST_MESSAGE)
-            chat.locator('[data-testid="send"]').click()
-            reply = chat.locator('[data-testid="message"][data-role="assistant"]').last
-            expect(reply).to_have_attribute("data-status", "complete", timeout=60_000)
-            run_command(page, "Reload Floor: Open Panel")
-            _wait_both(page, time.time(), timeout_s=60)
+        expect(chat.locator('[data-testid="empty-state"]')).to_be_visible(timeout=30_000)
+        chat.locator('[data-testid="composer"]').fill(LAST_MESSAGE)
+        chat.locator('[data-testid="send"]').click()
+        reply = chat.locator('[data-testid="message"][data-role="assistant"]').last
+        expect(reply).to_have_attribute("data-status", "complete", timeout=60_000)
+        run_command(page, "Reload Floor: Open Panel")
+        _wait_both(page, time.time(), timeout_s=60)
 
-            for _ in range(RELOADS):
-                time.sleep(2.0)  # let the workbench settle (its state saved) before the reload
-                with page.expect_navigation(timeout=60_000):
-                    started = run_command(page, "Developer: Reload Window")
-                page.locator(".monaco-workbench").wait_for(timeout=90_000)
-                workbench = time.time()
-                seen = _wait_both(page, started, timeout_s=90)
-                runs.append(
-                    {
-                        "workbench_s": workbench - started,
-                        "floor_s": seen["floor"] - started,
-                        "ours_s": seen["ours"] - started,
-                        "steps_s": {
-                            **_log_steps(code_server.profile, started),
-                            **_page_marks(page, started),
-                        },
-                    }
-                )
-            page.screenshot(path=str(ARTIFACTS / "5-reload-timing.png"))
-        except Exception:
-            page.screenshot(path=str(ARTIFACTS / "failure-reload-timing.png"))
-            raise
-        finally:
-            browser.close()
+        for _ in range(RELOADS):
+            time.sleep(2.0)  # let the workbench settle (its state saved) before the reload
+            with page.expect_navigation(timeout=60_000):
+                started = run_command(page, "Developer: Reload Window")
+            page.locator(".monaco-workbench").wait_for(timeout=90_000)
+            workbench = time.time()
+            seen = _wait_both(page, started, timeout_s=90)
+            runs.append(
+                {
+                    "workbench_s": workbench - started,
+                    "floor_s": seen["floor"] - started,
+                    "ours_s": seen["ours"] - started,
+                    "steps_s": {
+                        **_log_steps(code_server.profile, started),
+                        **_page_marks(page, started),
+                    },
+                }
+            )
+        page.screenshot(path=str(ARTIFACTS / "5-reload-timing.png"))
 
     report = _summary(runs)
     (ARTIFACTS / "reload-timing.json").write_text(json.dumps(report, indent=2))
