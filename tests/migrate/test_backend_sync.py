@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from migrate.stored import branch_path
 from sidecar.store import Store
 
 from .conftest import cli, navi_items, store_state, with_store, write_export
@@ -215,3 +216,66 @@ def test_validate_catches_an_edit_to_a_stored_message_that_an_export_keeps_on_a_
     assert checked.exit_code == 1, checked.output
     line = "message 1 (m0) on branch main: content changed: 'yes m0 (edited)', expected 'yes m0'"
     assert line in checked.output, checked.output
+
+
+def test_a_kept_branch_joins_the_synced_message_it_starts_with(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """Found by the idempotency property: the store holds the first message the old app synced
+    (no legacy id); ONE run imports the first export (five messages) and a later one that
+    diverged from the start. The first export's tail, kept on a branch, starts with the synced
+    message (§4: the same message), so it is attached after it: 'yes m0' is stored once, and an
+    edit to it afterwards is a difference for validate."""
+    _seed_direct(data_dir, [{"role": "user", "content": "yes m0"}])
+    session = {
+        "id": "s1",
+        "title": "A chat",
+        "createdAt": T0 - 1000,
+        "backendConversationId": BACKEND_ID,
+    }
+    roles = ["user", "assistant", "user", "assistant", "user"]
+    first = {
+        **session,
+        "updatedAt": T0 + 10 * 60_000,
+        "messages": [
+            {"role": role, "content": f"yes m{i}", "createdAt": T0 + i * 60_000}
+            for i, role in enumerate(roles)
+        ],
+    }
+    diverged = {
+        **session,
+        "updatedAt": T0 + 20 * 60_000,
+        "messages": [
+            {"role": "user", "content": "yes x100", "createdAt": T0 + 100 * 60_000},
+            {"role": "assistant", "content": "yes x101", "createdAt": T0 + 101 * 60_000},
+        ],
+    }
+    files = [
+        write_export(tmp_path / "first.json", navi_items([first])),
+        write_export(tmp_path / "later.json", navi_items([diverged])),
+    ]
+    assert cli("import", "--data-dir", data_dir, *files).exit_code == 0
+    (conversation,) = store_state(data_dir)
+    assert conversation["messages"] == [["user", "yes m0"]]  # the store's copy is the later one
+    document = conversation["document"]
+    contents = [m["content"] for m in document["messages"]]
+    assert sorted(contents) == sorted([f"yes m{i}" for i in range(5)] + ["yes x100", "yes x101"])
+    synced = document["messages"][0]
+    assert synced["content"] == "yes m0" and not synced.get("source")
+    kept = [
+        branch_path(document, b["name"])
+        for b in document["branches"]
+        if len(branch_path(document, b["name"])) == 5
+    ]
+    assert [[m["id"] for m in path][:1] for path in kept] == [[synced["id"]]]
+    again = cli("import", "--json", "--data-dir", data_dir, *files)
+    assert json.loads(again.stdout)["conversations"]["unchanged"] == [BACKEND_ID], again.stdout
+    assert store_state(data_dir)[0]["document"] == document
+    assert cli("validate", "--data-dir", data_dir, *files).exit_code == 0
+
+    async def edit(store: Store) -> None:
+        await store.update_message(BACKEND_ID, synced["id"], content="yes m0 (x)")
+
+    with_store(data_dir, edit)
+    checked = cli("validate", "--data-dir", data_dir, *files)
+    assert checked.exit_code == 1, checked.output
