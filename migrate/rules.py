@@ -59,7 +59,9 @@ def merge(
     finds ``other`` already held, nothing is added (a later copy held on another branch makes
     that branch active); when the later copy diverges its tail is offered as the main branch,
     which the importer keeps on a new ``import-<n>`` branch made active, the stored tail staying
-    where it is.
+    where it is. Whatever ``other`` adds (its main branch or a kept tail) hangs after the longest
+    start any stored path shares with it (:func:`_longest_stored`): a message stored once, on
+    some branch, is never copied (issue #12).
     """
     outcome = MergeOutcome()
     later_is_other = other.updated_ms > base.updated_ms
@@ -80,8 +82,8 @@ def merge(
             base.main_branch = outcome.activated = held.holder
     elif prefix == len(theirs):
         pass
-    elif start == len(ours) and along is ours:
-        base.messages = ours + _detached(theirs[start:])
+    elif prefix == len(ours) and [m.id for m in along[:prefix]] == [m.id for m in ours]:
+        base.messages = [*along[:start], *_detached(theirs[start:])]  # the longer copy wins
         outcome.added = len(theirs) - start
     else:
         names = {*taken, *(b.name for b in base.branches), *(b.name for b in other.branches)}

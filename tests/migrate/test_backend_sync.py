@@ -279,3 +279,45 @@ def test_a_kept_branch_joins_the_synced_message_it_starts_with(
     with_store(data_dir, edit)
     checked = cli("validate", "--data-dir", data_dir, *files)
     assert checked.exit_code == 1, checked.output
+
+
+def test_a_grown_export_extends_the_main_branch_through_the_messages_a_branch_holds(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """After the run above, the first export's messages sit on a kept branch after the synced
+    one. A later run brings that copy grown by one message: the longer copy wins the main
+    branch (§4), and what a stored branch already holds is reused there, not copied."""
+    _seed_direct(data_dir, [{"role": "user", "content": "yes m0"}])
+    session = {
+        "id": "s1",
+        "title": "A chat",
+        "createdAt": T0 - 1000,
+        "backendConversationId": BACKEND_ID,
+    }
+    roles = ["user", "assistant", "user", "assistant", "user", "assistant"]
+    grown = [
+        {"role": role, "content": f"yes m{i}", "createdAt": T0 + i * 60_000}
+        for i, role in enumerate(roles)
+    ]
+    diverged = [
+        {"role": "user", "content": "yes x100", "createdAt": T0 + 100 * 60_000},
+        {"role": "assistant", "content": "yes x101", "createdAt": T0 + 101 * 60_000},
+    ]
+    copies = [(10, grown[:5]), (20, diverged), (30, grown)]
+    files = [
+        write_export(
+            tmp_path / f"copy{n}.json",
+            navi_items([{**session, "updatedAt": T0 + minutes * 60_000, "messages": messages}]),
+        )
+        for n, (minutes, messages) in enumerate(copies)
+    ]
+    assert cli("import", "--data-dir", data_dir, *files[:2]).exit_code == 0
+    assert cli("import", "--data-dir", data_dir, files[2]).exit_code == 0
+    (conversation,) = store_state(data_dir)
+    assert conversation["messages"] == [[m["role"], m["content"]] for m in grown]
+    contents = sorted(m["content"] for m in conversation["document"]["messages"])
+    assert contents == sorted(m["content"] for m in [*grown, *diverged])  # nothing doubled
+    again = cli("import", "--json", "--data-dir", data_dir, *files)
+    assert json.loads(again.stdout)["conversations"]["unchanged"] == [BACKEND_ID], again.stdout
+    assert store_state(data_dir)[0]["document"] == conversation["document"]
+    assert cli("validate", "--data-dir", data_dir, *files).exit_code == 0
