@@ -15,6 +15,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from migrate.normalize import format_ms
+from migrate.reading import SIDECAR_FORMAT
 from migrate.stored import branch_path
 from sidecar.store import Store
 
@@ -321,3 +323,83 @@ def test_a_grown_export_extends_the_main_branch_through_the_messages_a_branch_ho
     assert json.loads(again.stdout)["conversations"]["unchanged"] == [BACKEND_ID], again.stdout
     assert store_state(data_dir)[0]["document"] == conversation["document"]
     assert cli("validate", "--data-dir", data_dir, *files).exit_code == 0
+
+
+def test_validate_compares_every_stored_message_on_the_path_of_a_kept_tail(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """A kept tail may hang after stored messages that are not the ones the main branch's check
+    compared (here a store an older import left: the synced messages on main, and migration
+    copies of the first two on import-1). An edit to such a copy is a difference."""
+
+    def stored(key: str, parent: str | None, legacy: bool, minute: int) -> dict[str, Any]:
+        stamp = format_ms(T0 + minute * 60_000)
+        source = {"kind": "migration", "format": "navi", "legacy_id": key, "run_id": None}
+        return {
+            "id": f"{key}-{'copy' if legacy else 'synced'}",
+            "parent_id": parent,
+            "role": "user" if minute % 2 == 0 else "assistant",
+            "content": f"yes {key}",
+            "created_at": stamp,
+            "source": source if legacy else None,
+        }
+
+    main = [stored("a", None, False, 0), stored("b", "a-synced", False, 1)]
+    main.append(stored("c", "b-synced", False, 2))
+    kept = [stored("a", None, True, 0), stored("b", "a-copy", True, 1)]
+    kept.append(stored("d", "b-copy", True, 3))
+    document = {
+        "format": SIDECAR_FORMAT,
+        "version": 1,
+        "conversations": [
+            {
+                "id": BACKEND_ID,
+                "title": "From the backend",
+                "created_at": format_ms(T0 - 1000),
+                "updated_at": format_ms(T0 + 60 * 60_000),
+                "active_branch": "main",
+                "branches": [
+                    {"name": "main", "head_message_id": "c-synced"},
+                    {"name": "import-1", "head_message_id": "d-copy"},
+                ],
+                "messages": [*main, *kept],
+                "turns": [],
+            }
+        ],
+    }
+    seeded = tmp_path / "store.json"
+    seeded.write_text(json.dumps(document))
+    assert cli("import", "--data-dir", data_dir, seeded).exit_code == 0
+    session = {"id": "s1", "createdAt": T0 - 1000, "backendConversationId": BACKEND_ID}
+
+    def copy(minutes: int, keys: str) -> dict[str, Any]:
+        """A navi export of the session holding the messages ``keys`` (ids a..d)."""
+        messages = []
+        for key in keys:
+            minute = "abcd".index(key)
+            role = "user" if minute % 2 == 0 else "assistant"
+            messages.append(
+                {
+                    "id": key,
+                    "role": role,
+                    "content": f"yes {key}",
+                    "createdAt": T0 + minute * 60_000,
+                }
+            )
+        return {**session, "updatedAt": T0 + minutes * 60_000, "messages": messages}
+
+    files = [
+        write_export(tmp_path / "first.json", navi_items([copy(10, "abd")])),
+        write_export(tmp_path / "later.json", navi_items([copy(20, "abc")])),
+    ]
+    again = cli("import", "--json", "--data-dir", data_dir, *files)
+    assert json.loads(again.stdout)["conversations"]["unchanged"] == [BACKEND_ID], again.stdout
+    assert cli("validate", "--data-dir", data_dir, *files).exit_code == 0
+
+    async def edit(store: Store) -> None:
+        await store.update_message(BACKEND_ID, "b-copy", content="yes b (edited)")
+
+    with_store(data_dir, edit)
+    checked = cli("validate", "--data-dir", data_dir, *files)
+    assert checked.exit_code == 1, checked.output
+    assert "message 2 (b) on branch import-1: content changed" in checked.output, checked.output
