@@ -59,7 +59,9 @@ def merge(
     finds ``other`` already held, nothing is added (a later copy held on another branch makes
     that branch active); when the later copy diverges its tail is offered as the main branch,
     which the importer keeps on a new ``import-<n>`` branch made active, the stored tail staying
-    where it is.
+    where it is. Whatever ``other`` adds (its main branch or a kept tail) hangs after the longest
+    start any stored path shares with it (:func:`_longest_stored`): a message stored once, on
+    some branch, is never copied (issue #12).
     """
     outcome = MergeOutcome()
     later_is_other = other.updated_ms > base.updated_ms
@@ -68,7 +70,11 @@ def merge(
     if later_is_other and paths is None:
         for kept, newer in zip(ours[:prefix], theirs, strict=False):
             kept.content = newer.content  # a re-saved streaming reply grows
-    renamed = {theirs[i].id: ours[i].id for i in range(prefix)}
+    along: Sequence[Message] = ours
+    start = prefix  # the stored path ``theirs`` hangs off, and after how many
+    if paths is not None:
+        start, along = max((start, along), _longest_stored(paths, theirs), key=lambda p: p[0])
+    renamed = {theirs[i].id: along[i].id for i in range(start)}
     held = settle(paths, base.main_branch, theirs, later=later_is_other) if paths else None
     if paths is not None and held is not None and held.holder is not None:
         if not held.present:
@@ -76,21 +82,21 @@ def merge(
             base.main_branch = outcome.activated = held.holder
     elif prefix == len(theirs):
         pass
-    elif prefix == len(ours):
-        base.messages = ours + _detached(theirs[prefix:])
-        outcome.added = len(theirs) - prefix
+    elif prefix == len(ours) and [m.id for m in along[:prefix]] == [m.id for m in ours]:
+        base.messages = [*along[:start], *_detached(theirs[start:])]  # the longer copy wins
+        outcome.added = len(theirs) - start
     else:
         names = {*taken, *(b.name for b in base.branches), *(b.name for b in other.branches)}
         name = _free_branch(names)
-        parent = ours[prefix - 1].id if prefix else None
-        outcome.added = len(theirs) - prefix
+        parent = along[start - 1].id if start else None
+        outcome.added = len(theirs) - start
         outcome.branch = name
         if later_is_other:
             if paths is None:
                 base.branches.append(Branch(name, parent, ours[prefix:]))
-            base.messages = ours[:prefix] + _detached(theirs[prefix:])
+            base.messages = [*along[:start], *_detached(theirs[start:])]
         else:
-            base.branches.append(Branch(name, parent, _detached(theirs[prefix:])))
+            base.branches.append(Branch(name, parent, _detached(theirs[start:])))
     _take_branches(base, other, renamed, taken, paths)
     if later_is_other:
         base.title = other.title or base.title
@@ -118,18 +124,39 @@ def _take_branches(
     ids; a tail the store already holds is not offered again; a clashing name gets a free one."""
     names = {*taken, base.main_branch, *(b.name for b in base.branches)}
     position = {m.id: i for i, m in enumerate(other.messages)}
+    renamed = dict(renamed)
     for branch in other.branches:
+        parent = renamed.get(branch.parent_id or "", branch.parent_id)
+        messages = branch.messages
         if paths is not None:
             cut = position[branch.parent_id] + 1 if branch.parent_id in position else 0
             wanted = [*other.messages[:cut], *branch.messages]
-            if any(shared_prefix(path, wanted) == len(wanted) for path in paths.values()):
+            start, path = _longest_stored(paths, wanted)
+            if start == len(wanted):
                 continue
+            if start > cut and (branch.parent_id is None or branch.parent_id in position):
+                # §4: its first messages are stored ones: it hangs after them, as a main
+                # branch does, instead of copying them (an earlier branch may hang after it)
+                renamed.update((wanted[i].id, path[i].id) for i in range(cut, start))
+                parent, messages = path[start - 1].id, branch.messages[start - cut :]
         elif branch.name in names:
             continue  # the same tail, met again in another export
         name = branch.name if branch.name not in names else _free_branch(names)
         names.add(name)
-        parent = renamed.get(branch.parent_id or "", branch.parent_id)
-        base.branches.append(Branch(name, parent, branch.messages))
+        base.branches.append(Branch(name, parent, messages))
+
+
+def _longest_stored(
+    paths: Mapping[str, Sequence[Message]], wanted: Sequence[Message]
+) -> tuple[int, Sequence[Message]]:
+    """The stored path sharing the most of ``wanted``'s first messages (§4's "same message",
+    synced ones included), and how many: what is planned after them hangs off that path."""
+    best: tuple[int, Sequence[Message]] = (0, ())
+    for path in paths.values():
+        count = shared_prefix(path, wanted)
+        if count > best[0]:
+            best = (count, path)
+    return best
 
 
 def _rolling(prints: bytes) -> list[int]:

@@ -74,8 +74,10 @@ def _compare_messages(
     """The import's own question (:func:`settle`): are the expected messages where the merge
     rule puts them? Then: do the stored ones still say what the export says?"""
     settled = settle(paths, active, expected.messages, later=later)
+    checked: list[Message] = []  # the stored messages compared here
     if settled.present and settled.holder is not None:
         path = paths[settled.holder]
+        checked = path[: len(expected.messages)]
         for index, what in differences(path, expected.messages):
             out.append(f"{_where(label, index + 1, expected.messages[index])}: {what}")
     elif settled.holder is not None:
@@ -85,14 +87,16 @@ def _compare_messages(
         )
     else:
         path = paths.get(active, [])
-        for index, what in differences(path[: settled.prefix], expected.messages):
+        checked = path[: settled.prefix]
+        for index, what in differences(checked, expected.messages):
             out.append(f"{_where(label, index + 1, expected.messages[index])}: {what}")
         _diverging(label, path, expected.messages, settled.prefix, out)
+    seen = {m.id for m in checked}
     by_id = {m.id: i for i, m in enumerate(expected.messages)}
     for branch in expected.branches:
         cut = by_id[branch.parent_id] + 1 if branch.parent_id in by_id else 0
         wanted = [*expected.messages[:cut], *branch.messages]
-        _compare_kept_tail(label, branch.name, paths, wanted, cut, out)
+        _compare_kept_tail(label, branch.name, paths, wanted, seen, out)
 
 
 def _compare_kept_tail(
@@ -100,21 +104,25 @@ def _compare_kept_tail(
     name: str,
     paths: dict[str, list[Message]],
     wanted: list[Message],
-    cut: int,
+    seen: set[str],
     out: list[str],
 ) -> None:
-    """A kept tail (``wanted[cut:]``, after its shared prefix) is held by a stored branch, and
-    says what the export says there: a message matched by legacy id but edited since is a
-    difference, as it is on the active branch (the prefix is the active branch's to check)."""
+    """A kept tail's whole path (``wanted``) is held by a stored branch, and says what the
+    export says there: a message matched by legacy id but edited since is a difference, as it
+    is on the active branch. The import may hang the tail after stored messages of any branch
+    (synced ones too), so every message of that path is compared except those ``seen``, which
+    the main branch's check compared already."""
     holders = [(n, p) for n, p in paths.items() if shared_prefix(p, wanted) == len(wanted)]
     if not holders:
         out.append(f"{label}: the diverging tail kept on branch {name} is missing")
         return
-    found = [(n, differences(p[cut : len(wanted)], wanted[cut:])) for n, p in holders]
+    found = [
+        (n, [(i, what) for i, what in differences(p, wanted) if p[i].id not in seen])
+        for n, p in holders
+    ]
     holder, changed = min(found, key=lambda pair: len(pair[1]))
     for index, what in changed:
-        where = _where(label, cut + index + 1, wanted[cut + index])
-        out.append(f"{where} on branch {holder}: {what}")
+        out.append(f"{_where(label, index + 1, wanted[index])} on branch {holder}: {what}")
 
 
 def _compare_fields(

@@ -15,6 +15,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from migrate.normalize import format_ms
+from migrate.reading import SIDECAR_FORMAT
+from migrate.stored import branch_path
 from sidecar.store import Store
 
 from .conftest import cli, navi_items, store_state, with_store, write_export
@@ -215,3 +218,188 @@ def test_validate_catches_an_edit_to_a_stored_message_that_an_export_keeps_on_a_
     assert checked.exit_code == 1, checked.output
     line = "message 1 (m0) on branch main: content changed: 'yes m0 (edited)', expected 'yes m0'"
     assert line in checked.output, checked.output
+
+
+def test_a_kept_branch_joins_the_synced_message_it_starts_with(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """Found by the idempotency property: the store holds the first message the old app synced
+    (no legacy id); ONE run imports the first export (five messages) and a later one that
+    diverged from the start. The first export's tail, kept on a branch, starts with the synced
+    message (§4: the same message), so it is attached after it: 'yes m0' is stored once, and an
+    edit to it afterwards is a difference for validate."""
+    _seed_direct(data_dir, [{"role": "user", "content": "yes m0"}])
+    session = {
+        "id": "s1",
+        "title": "A chat",
+        "createdAt": T0 - 1000,
+        "backendConversationId": BACKEND_ID,
+    }
+    roles = ["user", "assistant", "user", "assistant", "user"]
+    first = {
+        **session,
+        "updatedAt": T0 + 10 * 60_000,
+        "messages": [
+            {"role": role, "content": f"yes m{i}", "createdAt": T0 + i * 60_000}
+            for i, role in enumerate(roles)
+        ],
+    }
+    diverged = {
+        **session,
+        "updatedAt": T0 + 20 * 60_000,
+        "messages": [
+            {"role": "user", "content": "yes x100", "createdAt": T0 + 100 * 60_000},
+            {"role": "assistant", "content": "yes x101", "createdAt": T0 + 101 * 60_000},
+        ],
+    }
+    files = [
+        write_export(tmp_path / "first.json", navi_items([first])),
+        write_export(tmp_path / "later.json", navi_items([diverged])),
+    ]
+    assert cli("import", "--data-dir", data_dir, *files).exit_code == 0
+    (conversation,) = store_state(data_dir)
+    assert conversation["messages"] == [["user", "yes m0"]]  # the store's copy is the later one
+    document = conversation["document"]
+    contents = [m["content"] for m in document["messages"]]
+    assert sorted(contents) == sorted([f"yes m{i}" for i in range(5)] + ["yes x100", "yes x101"])
+    synced = document["messages"][0]
+    assert synced["content"] == "yes m0" and not synced.get("source")
+    kept = [
+        branch_path(document, b["name"])
+        for b in document["branches"]
+        if len(branch_path(document, b["name"])) == 5
+    ]
+    assert [[m["id"] for m in path][:1] for path in kept] == [[synced["id"]]]
+    again = cli("import", "--json", "--data-dir", data_dir, *files)
+    assert json.loads(again.stdout)["conversations"]["unchanged"] == [BACKEND_ID], again.stdout
+    assert store_state(data_dir)[0]["document"] == document
+    assert cli("validate", "--data-dir", data_dir, *files).exit_code == 0
+
+    async def edit(store: Store) -> None:
+        await store.update_message(BACKEND_ID, synced["id"], content="yes m0 (x)")
+
+    with_store(data_dir, edit)
+    checked = cli("validate", "--data-dir", data_dir, *files)
+    assert checked.exit_code == 1, checked.output
+
+
+def test_a_grown_export_extends_the_main_branch_through_the_messages_a_branch_holds(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """After the run above, the first export's messages sit on a kept branch after the synced
+    one. A later run brings that copy grown by one message: the longer copy wins the main
+    branch (§4), and what a stored branch already holds is reused there, not copied."""
+    _seed_direct(data_dir, [{"role": "user", "content": "yes m0"}])
+    session = {
+        "id": "s1",
+        "title": "A chat",
+        "createdAt": T0 - 1000,
+        "backendConversationId": BACKEND_ID,
+    }
+    roles = ["user", "assistant", "user", "assistant", "user", "assistant"]
+    grown = [
+        {"role": role, "content": f"yes m{i}", "createdAt": T0 + i * 60_000}
+        for i, role in enumerate(roles)
+    ]
+    diverged = [
+        {"role": "user", "content": "yes x100", "createdAt": T0 + 100 * 60_000},
+        {"role": "assistant", "content": "yes x101", "createdAt": T0 + 101 * 60_000},
+    ]
+    copies = [(10, grown[:5]), (20, diverged), (30, grown)]
+    files = [
+        write_export(
+            tmp_path / f"copy{n}.json",
+            navi_items([{**session, "updatedAt": T0 + minutes * 60_000, "messages": messages}]),
+        )
+        for n, (minutes, messages) in enumerate(copies)
+    ]
+    assert cli("import", "--data-dir", data_dir, *files[:2]).exit_code == 0
+    assert cli("import", "--data-dir", data_dir, files[2]).exit_code == 0
+    (conversation,) = store_state(data_dir)
+    assert conversation["messages"] == [[m["role"], m["content"]] for m in grown]
+    contents = sorted(m["content"] for m in conversation["document"]["messages"])
+    assert contents == sorted(m["content"] for m in [*grown, *diverged])  # nothing doubled
+    again = cli("import", "--json", "--data-dir", data_dir, *files)
+    assert json.loads(again.stdout)["conversations"]["unchanged"] == [BACKEND_ID], again.stdout
+    assert store_state(data_dir)[0]["document"] == conversation["document"]
+    assert cli("validate", "--data-dir", data_dir, *files).exit_code == 0
+
+
+def test_validate_compares_every_stored_message_on_the_path_of_a_kept_tail(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """A kept tail may hang after stored messages that are not the ones the main branch's check
+    compared (here a store an older import left: the synced messages on main, and migration
+    copies of the first two on import-1). An edit to such a copy is a difference."""
+
+    def stored(key: str, parent: str | None, legacy: bool, minute: int) -> dict[str, Any]:
+        stamp = format_ms(T0 + minute * 60_000)
+        source = {"kind": "migration", "format": "navi", "legacy_id": key, "run_id": None}
+        return {
+            "id": f"{key}-{'copy' if legacy else 'synced'}",
+            "parent_id": parent,
+            "role": "user" if minute % 2 == 0 else "assistant",
+            "content": f"yes {key}",
+            "created_at": stamp,
+            "source": source if legacy else None,
+        }
+
+    main = [stored("a", None, False, 0), stored("b", "a-synced", False, 1)]
+    main.append(stored("c", "b-synced", False, 2))
+    kept = [stored("a", None, True, 0), stored("b", "a-copy", True, 1)]
+    kept.append(stored("d", "b-copy", True, 3))
+    document = {
+        "format": SIDECAR_FORMAT,
+        "version": 1,
+        "conversations": [
+            {
+                "id": BACKEND_ID,
+                "title": "From the backend",
+                "created_at": format_ms(T0 - 1000),
+                "updated_at": format_ms(T0 + 60 * 60_000),
+                "active_branch": "main",
+                "branches": [
+                    {"name": "main", "head_message_id": "c-synced"},
+                    {"name": "import-1", "head_message_id": "d-copy"},
+                ],
+                "messages": [*main, *kept],
+                "turns": [],
+            }
+        ],
+    }
+    seeded = tmp_path / "store.json"
+    seeded.write_text(json.dumps(document))
+    assert cli("import", "--data-dir", data_dir, seeded).exit_code == 0
+    session = {"id": "s1", "createdAt": T0 - 1000, "backendConversationId": BACKEND_ID}
+
+    def copy(minutes: int, keys: str) -> dict[str, Any]:
+        """A navi export of the session holding the messages ``keys`` (ids a..d)."""
+        messages = []
+        for key in keys:
+            minute = "abcd".index(key)
+            role = "user" if minute % 2 == 0 else "assistant"
+            messages.append(
+                {
+                    "id": key,
+                    "role": role,
+                    "content": f"yes {key}",
+                    "createdAt": T0 + minute * 60_000,
+                }
+            )
+        return {**session, "updatedAt": T0 + minutes * 60_000, "messages": messages}
+
+    files = [
+        write_export(tmp_path / "first.json", navi_items([copy(10, "abd")])),
+        write_export(tmp_path / "later.json", navi_items([copy(20, "abc")])),
+    ]
+    again = cli("import", "--json", "--data-dir", data_dir, *files)
+    assert json.loads(again.stdout)["conversations"]["unchanged"] == [BACKEND_ID], again.stdout
+    assert cli("validate", "--data-dir", data_dir, *files).exit_code == 0
+
+    async def edit(store: Store) -> None:
+        await store.update_message(BACKEND_ID, "b-copy", content="yes b (edited)")
+
+    with_store(data_dir, edit)
+    checked = cli("validate", "--data-dir", data_dir, *files)
+    assert checked.exit_code == 1, checked.output
+    assert "message 2 (b) on branch import-1: content changed" in checked.output, checked.output
