@@ -15,14 +15,15 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from .api.keys import CONFIG, HUB, SEARCH, STARTED, STORE, SYNC, TOKEN, TURNS
+from .api.activity import Activity
+from .api.keys import ACTIVITY, CONFIG, HUB, LOCK, SEARCH, STARTED, STORE, SYNC, TOKEN, TURNS
 from .api.table import OPERATIONS
 from .events.hub import EventHub
 from .http import events as event_stream
 from .http import health, openapi, ui
 from .http.body import HANDLER_ARGS
 from .http.operations import operation_routes
-from .http.security import Activity, build_middlewares
+from .http.security import build_middlewares
 from .providers import EchoProvider, ExternalBroker, ExternalProvider, OpenAIProvider, Provider
 from .rpc import endpoint as rpc_endpoint
 from .rpc.methods.chat import announce_turns
@@ -33,9 +34,6 @@ from .store import Store
 from .store.lock import DataDirLock
 from .tools import ToolRegistry, builtin_tools
 from .watcher import watch_external_changes
-
-ACTIVITY = web.AppKey("activity", Activity)
-LOCK = web.AppKey("lock", DataDirLock)
 
 
 async def _store_and_hub(app: web.Application) -> AsyncIterator[None]:

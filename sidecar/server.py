@@ -26,8 +26,8 @@ import orjson
 from aiohttp import web
 
 from . import __version__
-from .api.keys import TURNS
-from .app import ACTIVITY, create_app
+from .api.keys import ACTIVITY, TURNS
+from .app import create_app
 from .http.security import RedactingAccessLogger
 from .runtime import (
     handshake,

@@ -11,13 +11,12 @@ import functools
 import hmac
 import ipaddress
 import logging
-import time
-from dataclasses import dataclass, field
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.typedefs import Handler, Middleware
 
+from ..api.activity import Activity
 from ..api.errors import ApiError
 from ..api.keys import AUTHENTICATED
 from ..settings import ServerConfig
@@ -33,22 +32,6 @@ QUERY_TOKEN_PATHS = frozenset({"/api/v1/events", "/rpc"})
 CORS_HEADERS = "Authorization, Content-Type, If-Match, Last-Event-ID"
 CORS_METHODS = "GET, POST, PATCH, PUT, DELETE, OPTIONS"
 _CODE_FOR_STATUS = {status: code for code, status in STATUS.items()}
-
-
-@dataclass
-class Activity:
-    """What keeps the sidecar from idling out: requests in flight (an open stream is one)."""
-
-    requests: int = 0
-    last_seen: float = field(default_factory=time.monotonic)
-
-    def touch(self) -> None:
-        self.last_seen = time.monotonic()
-
-    def idle_for(self) -> float:
-        if self.requests:
-            return 0.0
-        return time.monotonic() - self.last_seen
 
 
 @functools.lru_cache(maxsize=64)

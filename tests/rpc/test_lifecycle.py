@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 
 from benchmarks import launch
-from sidecar.app import ACTIVITY
+from sidecar.api.keys import ACTIVITY
 from tests.rpc_client import RpcClient
 
 from .conftest import AUTH, Client, Connect
