@@ -166,6 +166,39 @@ def test_a_real_divergence_keeps_the_export_tail_on_a_branch_and_stays_idempoten
     assert checked.exit_code == 0, checked.output
 
 
+#: The messages of a later copy (written by `_linked_copy`) that diverged from the first one on.
+DIVERGED: list[dict[str, Any]] = [
+    {"role": "user", "content": "yes x100", "createdAt": T0 + 100 * 60_000},
+    {"role": "assistant", "content": "yes x101", "createdAt": T0 + 101 * 60_000},
+]
+
+
+def _alternating(count: int) -> list[dict[str, Any]]:
+    """``yes m0`` ... ``yes m{count-1}``, user and assistant in turn, a minute apart (no ids)."""
+    return [
+        {
+            "role": "user" if i % 2 == 0 else "assistant",
+            "content": f"yes m{i}",
+            "createdAt": T0 + i * 60_000,
+        }
+        for i in range(count)
+    ]
+
+
+def _linked_copy(path: Path, minutes: int, messages: list[dict[str, Any]]) -> Path:
+    """A navi export of session ``s1`` (linked to the backend conversation) saved ``minutes``
+    after T0 with ``messages``: the copies the property test's cases below are made of."""
+    session = {
+        "id": "s1",
+        "title": "A chat",
+        "createdAt": T0 - 1000,
+        "updatedAt": T0 + minutes * 60_000,
+        "backendConversationId": BACKEND_ID,
+        "messages": messages,
+    }
+    return write_export(path, navi_items([session]))
+
+
 def test_validate_catches_an_edit_to_a_stored_message_that_an_export_keeps_on_a_branch(
     tmp_path: Path, data_dir: Path
 ) -> None:
@@ -174,28 +207,10 @@ def test_validate_catches_an_edit_to_a_stored_message_that_an_export_keeps_on_a_
     active branch is what holds them. A message matched there by legacy id whose content was
     edited afterwards is a difference, not a match."""
     _seed_direct(data_dir, [])  # the backend conversation exists, with no messages yet
-    session = {
-        "id": "s1",
-        "title": "A chat",
-        "createdAt": T0 - 1000,
-        "backendConversationId": BACKEND_ID,
-    }
-    first = {
-        **session,
-        "updatedAt": T0 + 10 * 60_000,
-        "messages": [{"id": "m0", "role": "user", "content": "yes m0", "createdAt": T0}],
-    }
-    diverged = {
-        **session,
-        "updatedAt": T0 + 20 * 60_000,
-        "messages": [
-            {"role": "user", "content": "yes x100", "createdAt": T0 + 100 * 60_000},
-            {"role": "assistant", "content": "yes x101", "createdAt": T0 + 101 * 60_000},
-        ],
-    }
+    first = [{"id": "m0", "role": "user", "content": "yes m0", "createdAt": T0}]
     files = [
-        write_export(tmp_path / "first.json", navi_items([first])),
-        write_export(tmp_path / "later.json", navi_items([diverged])),
+        _linked_copy(tmp_path / "first.json", 10, first),
+        _linked_copy(tmp_path / "later.json", 20, DIVERGED),
     ]
     for path in files:
         assert cli("import", "--data-dir", data_dir, path).exit_code == 0
@@ -229,32 +244,9 @@ def test_a_kept_branch_joins_the_synced_message_it_starts_with(
     message (§4: the same message), so it is attached after it: 'yes m0' is stored once, and an
     edit to it afterwards is a difference for validate."""
     _seed_direct(data_dir, [{"role": "user", "content": "yes m0"}])
-    session = {
-        "id": "s1",
-        "title": "A chat",
-        "createdAt": T0 - 1000,
-        "backendConversationId": BACKEND_ID,
-    }
-    roles = ["user", "assistant", "user", "assistant", "user"]
-    first = {
-        **session,
-        "updatedAt": T0 + 10 * 60_000,
-        "messages": [
-            {"role": role, "content": f"yes m{i}", "createdAt": T0 + i * 60_000}
-            for i, role in enumerate(roles)
-        ],
-    }
-    diverged = {
-        **session,
-        "updatedAt": T0 + 20 * 60_000,
-        "messages": [
-            {"role": "user", "content": "yes x100", "createdAt": T0 + 100 * 60_000},
-            {"role": "assistant", "content": "yes x101", "createdAt": T0 + 101 * 60_000},
-        ],
-    }
     files = [
-        write_export(tmp_path / "first.json", navi_items([first])),
-        write_export(tmp_path / "later.json", navi_items([diverged])),
+        _linked_copy(tmp_path / "first.json", 10, _alternating(5)),
+        _linked_copy(tmp_path / "later.json", 20, DIVERGED),
     ]
     assert cli("import", "--data-dir", data_dir, *files).exit_code == 0
     (conversation,) = store_state(data_dir)
@@ -290,27 +282,10 @@ def test_a_grown_export_extends_the_main_branch_through_the_messages_a_branch_ho
     one. A later run brings that copy grown by one message: the longer copy wins the main
     branch (§4), and what a stored branch already holds is reused there, not copied."""
     _seed_direct(data_dir, [{"role": "user", "content": "yes m0"}])
-    session = {
-        "id": "s1",
-        "title": "A chat",
-        "createdAt": T0 - 1000,
-        "backendConversationId": BACKEND_ID,
-    }
-    roles = ["user", "assistant", "user", "assistant", "user", "assistant"]
-    grown = [
-        {"role": role, "content": f"yes m{i}", "createdAt": T0 + i * 60_000}
-        for i, role in enumerate(roles)
-    ]
-    diverged = [
-        {"role": "user", "content": "yes x100", "createdAt": T0 + 100 * 60_000},
-        {"role": "assistant", "content": "yes x101", "createdAt": T0 + 101 * 60_000},
-    ]
-    copies = [(10, grown[:5]), (20, diverged), (30, grown)]
+    grown = _alternating(6)
+    copies = [(10, grown[:5]), (20, DIVERGED), (30, grown)]
     files = [
-        write_export(
-            tmp_path / f"copy{n}.json",
-            navi_items([{**session, "updatedAt": T0 + minutes * 60_000, "messages": messages}]),
-        )
+        _linked_copy(tmp_path / f"copy{n}.json", minutes, messages)
         for n, (minutes, messages) in enumerate(copies)
     ]
     assert cli("import", "--data-dir", data_dir, *files[:2]).exit_code == 0
@@ -318,7 +293,7 @@ def test_a_grown_export_extends_the_main_branch_through_the_messages_a_branch_ho
     (conversation,) = store_state(data_dir)
     assert conversation["messages"] == [[m["role"], m["content"]] for m in grown]
     contents = sorted(m["content"] for m in conversation["document"]["messages"])
-    assert contents == sorted(m["content"] for m in [*grown, *diverged])  # nothing doubled
+    assert contents == sorted(m["content"] for m in [*grown, *DIVERGED])  # nothing doubled
     again = cli("import", "--json", "--data-dir", data_dir, *files)
     assert json.loads(again.stdout)["conversations"]["unchanged"] == [BACKEND_ID], again.stdout
     assert store_state(data_dir)[0]["document"] == conversation["document"]
