@@ -143,7 +143,8 @@ class ExternalProvider:
         turn = self.broker.open_turn(request)
         try:
             try:
-                await asyncio.wait_for(turn.claimed.wait(), self.broker.claim_timeout_s)
+                async with asyncio.timeout(self.broker.claim_timeout_s):  # keeps a cancel
+                    await turn.claimed.wait()
             except TimeoutError:
                 raise ProviderError(
                     f"no client claimed the turn within {self.broker.claim_timeout_s:g} s",

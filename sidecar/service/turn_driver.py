@@ -215,8 +215,9 @@ class TurnDriver:
                 self.config.retry_max_delay_s,
                 self.config.retry_base_delay_s * 2 ** (run.call_attempts - 1),
             ) * random.uniform(0.5, 1.5)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(run.stopped.wait(), delay)
+            with contextlib.suppress(TimeoutError):  # not wait_for: it can eat a cancel (3.11)
+                async with asyncio.timeout(delay):
+                    await run.stopped.wait()
             if run.stop is not None:
                 await self._stopped(run)
                 return

@@ -22,6 +22,10 @@ A supervisor connects (pool + a listening connection), creates or checks the hub
 push and pull, and on any failure reconnects with exponential backoff and jitter. The state it
 reports: ``connecting``, ``online``, ``offline`` (hub unreachable: local work is unaffected) or
 ``error`` (hub refused: newer schema, bad credentials).
+
+Every wait inside a loop uses ``asyncio.timeout``, never ``asyncio.wait_for``: on Python 3.11,
+``wait_for`` swallows a cancellation that lands in the same loop step as the awaited event, so a
+loop around it would outlive :meth:`SyncEngine.close` (``tests/sync/test_close.py``).
 """
 
 from __future__ import annotations
@@ -182,7 +186,8 @@ class SyncEngine:
             await self._dirty_event.wait()
             if not self._urgent.is_set():
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._urgent.wait(), self.config.coalesce_s)
+                    async with asyncio.timeout(self.config.coalesce_s):
+                        await self._urgent.wait()
             self._urgent.clear()
             await self._flush_local()
             self._push_event.set()
@@ -301,7 +306,8 @@ class SyncEngine:
         self._push_event.set()
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._push_event.wait(), FALLBACK_POLL_S)
+                async with asyncio.timeout(FALLBACK_POLL_S):
+                    await self._push_event.wait()
             self._push_event.clear()
             await self.push_pending(pool)
 
@@ -318,7 +324,8 @@ class SyncEngine:
         self._pull_event.set()
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._pull_event.wait(), 1.0)
+                async with asyncio.timeout(1.0):
+                    await self._pull_event.wait()
             if listener.is_closed():
                 raise ConnectionError("the listening connection closed")
             if not self._pull_event.is_set() and not self._poll_due():
@@ -412,11 +419,13 @@ class SyncEngine:
 async def _close_quietly(pool: asyncpg.Pool | None, listener: asyncpg.Connection | None) -> None:
     if listener is not None:
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(listener.close(), 2)
+            async with asyncio.timeout(2):
+                await listener.close()
         if not listener.is_closed():
             listener.terminate()
     if pool is not None:
         try:
-            await asyncio.wait_for(pool.close(), 2)
+            async with asyncio.timeout(2):
+                await pool.close()
         except Exception:
             pool.terminate()

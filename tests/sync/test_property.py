@@ -141,10 +141,15 @@ async def run_scenario(dsn: str, password: str, devices: int, steps: list[Any]) 
             await node.connect()
         await converged(nodes)
     finally:
-        for node in nodes:
-            await node.close()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        try:
+            for node in nodes:
+                async with asyncio.timeout(60):  # a device that cannot stop fails, not hangs
+                    await node.close()
+            left = [t.get_name() for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            assert not left, f"tasks still running after every device closed: {left}"
+        finally:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.close()
 
 
 async def converged(nodes: list[Node], within: float = 30.0) -> None:
