@@ -16,15 +16,16 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from .cliargs import (
-    WINDOW_HELP,
     DataDir,
     DryRun,
+    DupWindow,
     Exports,
     FromFormat,
     Json,
     Quiet,
     Sources,
     Url,
+    dup_window_for,
     emit_json,
     export_paths,
     fail,
@@ -137,9 +138,7 @@ def import_(
     strict: Annotated[
         bool, typer.Option("--strict", help="Any bad key makes the whole run fail (exit 2).")
     ] = False,
-    dup_window: Annotated[
-        float, typer.Option("--dup-window", min=0, metavar="SECONDS", help=WINDOW_HELP)
-    ] = DEFAULT_DUP_WINDOW_MS / 1000,
+    dup_window: DupWindow = None,
     data_dir: DataDir = None,
     url: Url = None,
     quiet: Quiet = False,
@@ -152,13 +151,14 @@ def import_(
     reported with its path and skipped (--strict: fatal, nothing written).
     """
     _check_source(data_dir, url)
+    window = dup_window_for(from_format, dup_window)
     started = int(time.time() * 1000)
     reporter = Reporter(not (quiet or json_out))
     with ExitStack() as stack:
         if from_format is None:
             inputs = stack.enter_context(readable(export_paths(exports)))
             stack.enter_context(reporter.live())
-            plan = plan_exports(inputs, dup_window, strict, reporter)
+            plan = plan_exports(inputs, window, strict, reporter)
 
             async def work(target: Target) -> dict[str, Any]:
                 return await import_run(
@@ -222,9 +222,7 @@ def validate(
     exports: Sources = None,
     from_format: FromFormat = None,
     json_out: Json = False,
-    dup_window: Annotated[
-        float, typer.Option("--dup-window", min=0, metavar="SECONDS", help=WINDOW_HELP)
-    ] = DEFAULT_DUP_WINDOW_MS / 1000,
+    dup_window: DupWindow = None,
     data_dir: DataDir = None,
     url: Url = None,
     quiet: Quiet = False,
@@ -235,12 +233,13 @@ def validate(
     content and time; titles and flags kept. Prints one line per difference.
     """
     _check_source(data_dir, url)
+    window = dup_window_for(from_format, dup_window)
     reporter = Reporter(not (quiet or json_out))
     with ExitStack() as stack:
         if from_format is None:
             inputs = stack.enter_context(readable(export_paths(exports)))
             stack.enter_context(reporter.live())
-            plan = plan_exports(inputs, dup_window, False, reporter)
+            plan = plan_exports(inputs, window, False, reporter)
 
             async def work(target: Target) -> Any:
                 total = len(plan.conversations) + len(plan.documents)

@@ -18,6 +18,7 @@ from .adapters.peers import PEER_FORMATS
 from .discover import default_paths, places
 from .heap import big_strings_mapped
 from .inputs import Input, readable_inputs
+from .normalize import DEFAULT_DUP_WINDOW_MS
 from .peerplan import PeerReading
 from .plan import Plan, build_plan
 from .problems import BadInput
@@ -145,4 +146,31 @@ def peer_reading(
     return reading
 
 
-WINDOW_HELP = "Re-saves of one message at most this many seconds apart collapse into one."
+DupWindow = Annotated[
+    float | None,
+    typer.Option(
+        "--dup-window",
+        min=0,
+        metavar="SECONDS",
+        help="Re-saves of one message at most this many seconds apart collapse into one"
+        f" (exports only; default {DEFAULT_DUP_WINDOW_MS / 1000:g}).",
+    ),
+]
+
+
+def dup_window_for(from_format: str | None, window: float | None) -> float:
+    """The re-save window in seconds; exit 2 when given with ``--from``.
+
+    The window collapses a localStorage export's re-saves of one message (LEGACY_FORMATS §4).
+    Other tools' histories have no re-saves, and some have made-up times (continue: one
+    millisecond per message), where the window would merge two real messages: with ``--from`` it
+    is never applied, so a user who asks for it is told rather than silently ignored.
+    """
+    if window is None:
+        return DEFAULT_DUP_WINDOW_MS / 1000
+    if from_format is not None:
+        fail(
+            "--dup-window collapses re-saves in localStorage exports; it does not apply to"
+            f" another tool's history (--from {from_format})"
+        )
+    return window

@@ -289,6 +289,17 @@ def test_a_path_with_nothing_of_the_format_is_bad_input(tmp_path: Path) -> None:
     assert cli("import", "--from", "nope", "--data-dir", tmp_path / "d").exit_code == 2
 
 
+@pytest.mark.parametrize("command", ["import", "validate"])
+def test_dup_window_with_from_is_refused_not_ignored(tmp_path: Path, command: str) -> None:
+    """The re-save window is an export rule; another tool's history never applies it, so asking
+    for it there is a usage error (exit 2, one line), before anything is read or written."""
+    data = tmp_path / "data"
+    result = cli(command, "--from", "continue", "--dup-window", "10", "--data-dir", data, PEERS)
+    assert result.exit_code == 2, result.output
+    assert "--dup-window" in result.output and "--from continue" in result.output
+    assert not data.exists()
+
+
 def test_dry_run_writes_nothing_and_rollback_undoes_a_run(tmp_path: Path) -> None:
     data = tmp_path / "data"
     path = PEERS / "open-webui"
