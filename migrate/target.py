@@ -21,6 +21,9 @@ from .parts import combined, conversation_parts
 
 TOKEN_ENV = "CHAT_SIDECAR_TOKEN"
 API_BODY_BUDGET = 3 * 1024 * 1024
+#: The smallest body budget a 413 can shrink the budget to; a message bigger than this that the
+#: sidecar still refuses is reported (raise its ``--max-body-bytes``, or import directly).
+MIN_BODY_BUDGET = 64 * 1024
 API_PAGE = 500
 DIRECT_BATCH_MESSAGES = 2_000
 
@@ -34,6 +37,14 @@ class TargetError(Exception):
 class Refused(TargetError):
     """The importer refused a document (validation, conflict, too large): the request changed
     nothing, and the other conversations can still be imported one by one."""
+
+
+class TooLarge(Refused):
+    """The sidecar refused a body of ``size`` bytes as too large (413): smaller ones may pass."""
+
+    def __init__(self, message: str, size: int) -> None:
+        super().__init__(message)
+        self.size = size
 
 
 class Target(Protocol):
@@ -91,6 +102,9 @@ class ApiTarget:
     def __init__(self, url: str, token: str, data_dir: Path | None = None) -> None:
         self.url = url.rstrip("/")
         self.data_dir = data_dir
+        #: Bytes per import body: 3 MiB (under the default 4 MiB limit) until a sidecar started
+        #: with a lower ``--max-body-bytes`` refuses one; then halved until bodies pass.
+        self.body_budget = API_BODY_BUDGET
         self._session = ClientSession(
             timeout=ClientTimeout(total=600),
             headers={"Authorization": f"Bearer {token}"},
@@ -129,11 +143,11 @@ class ApiTarget:
             if status == 401:
                 message = f"the token was refused (set {TOKEN_ENV})"
             if status == 413 and body is not None:
-                message = (
-                    f"the sidecar refuses a {len(body):,}-byte body (its limit is lower than "
-                    "chat-migrate's 3 MiB parts, or one message is that big): raise its "
-                    "--max-body-bytes, or stop it and run the import again to open the store "
-                    "directly"
+                raise TooLarge(
+                    f"{method} {path}: HTTP 413: the sidecar refuses a {len(body):,}-byte body"
+                    " (one message is bigger than its limit): raise its --max-body-bytes, or stop"
+                    " it and run the import again to open the store directly",
+                    len(body),
                 )
             error_type = Refused if status in (409, 413, 422) else TargetError
             raise error_type(f"{method} {path}: HTTP {status}: {message or text[:200]!r}")
@@ -164,30 +178,58 @@ class ApiTarget:
 
     async def import_conversations(self, conversations: list[Doc], run_id: str | None) -> Doc:
         """Batches of whole conversations under the body budget; a conversation bigger than
-        that alone goes in parts (:mod:`migrate.parts`)."""
+        that alone goes in parts (:mod:`migrate.parts`). A body the sidecar refuses as too large
+        (413: it was started with a lower ``--max-body-bytes``) changed nothing, so it is sent
+        again in smaller bodies."""
         total: Doc = {"created": [], "merged": [], "unchanged": [], "skipped": []}
-        batch: list[bytes] = []
+        batch: list[Doc] = []
+        items: list[bytes] = []
         size = 0
         for conversation in [*conversations, None]:
             item = orjson.dumps(conversation) if conversation is not None else None
-            too_big = item is not None and len(item) > API_BODY_BUDGET
-            if batch and (item is None or too_big or size + len(item) > API_BODY_BUDGET):
-                body = _document_bytes(batch, run_id)
-                _merge_counts(total, await self._call("POST", "/api/v1/import", body))
-                batch, size = [], 0
+            too_big = item is not None and len(item) > self.body_budget
+            if batch and (item is None or too_big or size + len(item) > self.body_budget):
+                _merge_counts(total, await self._import_batch(batch, items, run_id))
+                batch, items, size = [], [], 0
             if conversation is not None and item is not None and too_big:
                 _merge_counts(total, await self._import_in_parts(conversation, run_id))
-            elif item is not None:
-                batch.append(item)
+            elif conversation is not None and item is not None:
+                batch.append(conversation)
+                items.append(item)
                 size += len(item) + 1
         return total
 
+    async def _import_batch(self, batch: list[Doc], items: list[bytes], run_id: str | None) -> Doc:
+        try:
+            answer: Doc = await self._call("POST", "/api/v1/import", _document_bytes(items, run_id))
+            return answer
+        except TooLarge as refused:
+            if not self._shrink_budget(refused.size):
+                raise
+            return await self.import_conversations(batch, run_id)
+
     async def _import_in_parts(self, conversation: Doc, run_id: str | None) -> Doc:
         answers = []
-        for part in conversation_parts(conversation, API_BODY_BUDGET):
+        for part in conversation_parts(conversation, self.body_budget):
             body = _document_bytes([orjson.dumps(part)], run_id)
-            answers.append(await self._call("POST", "/api/v1/import", body))
+            try:
+                answers.append(await self._call("POST", "/api/v1/import", body))
+            except TooLarge as refused:
+                if not self._shrink_budget(refused.size):
+                    raise
+                # the parts already in are sent again inside smaller ones: idempotent, and the
+                # answers kept so far still say whether this run created the conversation
+                answers.append(await self._import_in_parts(conversation, run_id))
+                break
         return combined(str(conversation["id"]), answers)
+
+    def _shrink_budget(self, refused_size: int) -> bool:
+        """Halve the budget below a refused body's size; False when it is already the least."""
+        smaller = max(MIN_BODY_BUDGET, min(self.body_budget, refused_size) // 2)
+        if smaller >= self.body_budget:
+            return False
+        self.body_budget = smaller
+        return True
 
     async def rollback(self, run_id: str, force: bool) -> tuple[bool, Doc]:
         body = orjson.dumps({"force": force})

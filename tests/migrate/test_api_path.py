@@ -242,6 +242,52 @@ def test_a_body_the_sidecar_refuses_is_exit_2_with_a_report(tmp_path: Path) -> N
         running.stop()
 
 
+def test_a_sidecar_with_a_lower_body_limit_gets_smaller_bodies(tmp_path: Path) -> None:
+    """A sidecar started with --max-body-bytes 200000 (chat-migrate's parts are 3 MiB): each
+    413 changed nothing, so the bodies shrink until they pass; everything arrives once."""
+    from .conftest import navi_items, write_export
+
+    running = Sidecar(
+        tmp_path / "api-data", tmp_path / "sidecar.log", {"CHAT_SIDECAR_MAX_BODY_BYTES": "200000"}
+    )
+    try:
+        filler = "y" * 10_000
+        long = {
+            "id": "long",
+            "messages": [
+                {
+                    "id": f"m{i}",
+                    "role": "user" if i % 2 == 0 else "assistant",
+                    "content": f"{i} {filler}",
+                    "createdAt": 1_735_144_337_407 + i * 1000,
+                }
+                for i in range(60)
+            ],
+        }
+        small = [
+            {
+                "id": f"s{n}",
+                "messages": [
+                    {"id": "a", "role": "user", "content": f"{n} {filler}", "createdAt": 1},
+                    {"id": "b", "role": "assistant", "content": filler, "createdAt": 2},
+                ],
+            }
+            for n in range(30)
+        ]
+        path = write_export(tmp_path / "many.json", navi_items([long, *small]))
+        data_dir = running.ready["data_dir"]
+        result = cli("import", "--json", "--data-dir", data_dir, path)
+        assert result.exit_code == 0, result.output
+        assert len(json.loads(result.stdout)["conversations"]["created"]) == 31
+        assert len(_list_live(running.ready)) == 31
+        checked = cli("validate", "--data-dir", data_dir, path)  # every message, in order
+        assert checked.exit_code == 0, checked.output
+        again = cli("import", "--json", "--data-dir", data_dir, path)
+        assert len(json.loads(again.stdout)["conversations"]["unchanged"]) == 31
+    finally:
+        running.stop()
+
+
 def test_a_conversation_over_the_body_limit_goes_in_parts(tmp_path: Path, sidecar: Sidecar) -> None:
     """~6 MB in one conversation (the server takes at most 4 MiB per body): sent in parts, each
     continuing the last; the store holds it whole, once, and a rollback removes it whole."""
