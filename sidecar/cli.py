@@ -18,6 +18,7 @@ from typing import Annotated, Any, NoReturn
 import orjson
 import typer
 
+from .logformat import SecondCachedFormatter
 from .settings import BY_NAME, SETTINGS, ServerConfig
 from .store import StoreError, StoreLocked
 from .store.doctor import run_doctor
@@ -72,11 +73,9 @@ def _data_dir(data_dir: Path | None, as_json: bool = False) -> Path:
 
 def _setup_logging(level: str | None) -> None:
     chosen = (level or BY_NAME["log_level"].from_env()).upper()
-    logging.basicConfig(
-        level=getattr(logging, chosen, logging.INFO),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(SecondCachedFormatter())  # the access log: one line per request
+    logging.basicConfig(level=getattr(logging, chosen, logging.INFO), handlers=[handler])
 
 
 def _serve_signature() -> inspect.Signature:

@@ -13,7 +13,7 @@ def check_object(body: dict[str, Any], allowed: frozenset[str]) -> dict[str, Any
 
     Shared by the REST bodies and the JSON-RPC params, so both refuse the same things.
     """
-    unknown = sorted(set(body) - allowed - {"request_id"})
+    unknown = [] if body.keys() <= allowed else sorted(set(body) - allowed - {"request_id"})
     if unknown:
         raise ApiError("validation_failed", f"unknown field '{unknown[0]}'", {"field": unknown[0]})
     for name, value in body.items():

@@ -19,7 +19,7 @@ def json_response(body: Any, status: int = 200) -> web.Response:
 async def read_object(request: web.Request, allowed: frozenset[str]) -> dict[str, Any]:
     """The JSON object body (``{}`` when empty), refusing fields the endpoint does not know."""
     raw = await read_body(request)
-    if not raw.strip():
+    if not raw or raw.isspace():  # no copy of the body (``strip`` made one per request)
         return {}
     try:
         body = orjson.loads(raw)
