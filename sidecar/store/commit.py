@@ -122,12 +122,23 @@ class Writer:
             cache.reserved_dirty = True
             summary = None
         else:
+            preview = shard.preview
             shard.apply(seq, ops)
-            summary = shard.summary()
-            if conversation_id not in cache.quarantining:  # else: being moved away, stays so
-                if conversation_id not in cache.shards:
-                    cache.shards[conversation_id] = shard
-                cache.catalog.put(summary, len(shard.ids))
+            cached = cache.catalog.entries.get(conversation_id)
+            if (
+                cached is not None
+                and shard.preview is preview
+                and cache.shards.get(conversation_id) is shard
+                and all(op[0] == "text" for op in ops)
+            ):
+                # streaming growth past the preview: the summary it would rebuild is the same
+                summary = cached
+            else:
+                summary = shard.summary()
+                if conversation_id not in cache.quarantining:  # else: being moved away, stays so
+                    if conversation_id not in cache.shards:
+                        cache.shards[conversation_id] = shard
+                    cache.catalog.put(summary, len(shard.ids))
         effects = draft.effects(seq, conversation_id, summary)
         if not effects:
             return  # a remembered request_id alone: nothing a client could observe
