@@ -384,8 +384,9 @@ class Journal:
             )
         elif self._rotate_waiters:
             waiters, self._rotate_waiters = self._rotate_waiters, []
+            first_seq = self._next_seq  # now, on the loop: records queued later go after it
             self._submit(
-                lambda: self._open_segment(self._next_seq),
+                lambda: self._open_segment(first_seq),
                 lambda _, error: self._rotated(waiters, error),
             )
         elif self._closing and self._closed is not None and not self._closed.done():

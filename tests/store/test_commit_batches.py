@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from sidecar.store import Change, Store, StoreConfig, Unavailable
+from sidecar.store.journal import Journal, scan_segment, segment_first_seq, segment_paths
 from sidecar.store.shard import PREVIEW_WINDOW
 
 
@@ -169,3 +170,29 @@ async def test_streaming_keeps_preview_and_usage_exact(
         assert again["usage"] == {"input_tokens": 7, "output_tokens": 5}
     finally:
         await reopened.close()
+
+
+async def test_a_rotation_names_its_segment_by_the_seq_it_was_asked_at(tmp_path: Path) -> None:
+    """A record queued while the journal thread is still busy before a rotation lands in the new
+    segment, which must be named by that record's seq (replay and damage reports rely on it)."""
+    folder = tmp_path / "journal"
+    folder.mkdir()
+    journal = await Journal.start(folder, 1)
+    try:
+        await journal.append("c", [["conv", {"id": "c"}]], lambda seq: None)
+        gate = threading.Event()
+        blocked = asyncio.ensure_future(journal._in_thread(gate.wait, 10))
+        rotation = asyncio.ensure_future(journal.rotate())
+        for _ in range(5):  # the rotation reaches the queue, behind the blocked job
+            await asyncio.sleep(0)
+        later = journal.append("c", [["conv", {"id": "c", "title": "x"}]], lambda seq: None)
+        gate.set()
+        await blocked
+        sealed = await rotation
+        seq = await later
+        assert [segment_first_seq(path) for path in sealed] == [1]
+        segments = segment_paths(folder)
+        assert [segment_first_seq(path) for path in segments] == [1, seq]
+        assert [record.seq for record in scan_segment(segments[-1]).records] == [seq]
+    finally:
+        await journal.close()
