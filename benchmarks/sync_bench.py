@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -85,10 +86,11 @@ async def live_and_local(url: str, root: Path, samples: int) -> dict[str, Any]:
     await wait_online(b_sync)
     arrived: dict[str, float] = {}
 
-    def on_b(change: Change) -> None:
-        for effect in change.effects:
-            if isinstance(effect, MessageEffect) and effect.created:
-                arrived[effect.message["id"]] = time.perf_counter()
+    def on_b(changes: Sequence[Change]) -> None:
+        for change in changes:
+            for effect in change.effects:
+                if isinstance(effect, MessageEffect) and effect.created:
+                    arrived[effect.message["id"]] = time.perf_counter()
 
     b_store.subscribe(on_b)
     on, off = (await a_store.create_conversation())[0]["id"], None

@@ -53,11 +53,12 @@ async def _settled(store: Store, cid: str, turn_id: str, *states: str) -> dict[s
     """Wait for a turn's state through the store's own announcements (no polling delay)."""
     reached = asyncio.Event()
 
-    def listener(change: Any) -> None:
-        for effect in change.effects:
-            turn = effect.turn if isinstance(effect, TurnEffect) else None
-            if turn is not None and turn["id"] == turn_id and turn["state"] in states:
-                reached.set()
+    def listener(changes: Any) -> None:
+        for change in changes:
+            for effect in change.effects:
+                turn = effect.turn if isinstance(effect, TurnEffect) else None
+                if turn is not None and turn["id"] == turn_id and turn["state"] in states:
+                    reached.set()
 
     unsubscribe = store.subscribe(listener)
     try:

@@ -14,7 +14,7 @@ import bisect
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, assert_never
 
@@ -398,11 +398,15 @@ class EventHub:
 
     # ------------------------------------------------------------------ publishing
 
-    def _on_change(self, change: Change) -> None:
-        """The store listener: runs synchronously on the loop, so it must never wait."""
-        events = to_events(change)
-        if change.effects:
-            self._last_seq = max(self._last_seq, change.last_seq)
+    def _on_change(self, changes: Sequence[Change]) -> None:
+        """The store listener (one call per journal batch, its changes in seq order): runs
+        synchronously on the loop, so it must never wait."""
+        events: list[Event] = []
+        now = time.monotonic()
+        for change in changes:
+            events += to_events(change, now)
+            if change.effects:
+                self._last_seq = max(self._last_seq, change.last_seq)
         if not events:
             return
         self._retain(events)

@@ -1,8 +1,9 @@
 """The search index as the rest of the sidecar sees it: open, keep up with the store, query, close.
 
-Keeping up: :class:`SearchIndex` listens to the store (``Store.subscribe``) and turns each change
-into one command for a writer thread (:mod:`.workers`), which applies whatever has queued up in one SQLite
-transaction. Streaming growth (``text`` effects) is ignored: a reply is indexed when its message
+Keeping up: :class:`SearchIndex` listens to the store (``Store.subscribe``), turns each change
+into one command and hands a journal batch's commands to a writer thread (:mod:`.workers`) as one
+queue item (one wake-up per batch, not per message); the thread applies whatever has queued up in
+one SQLite transaction. Streaming growth (``text`` effects) is ignored: a reply is indexed when its message
 is created and again when it is updated (its completion), both of which carry the whole message.
 ``external`` changes and start-up reconciliation reindex whole conversations, read through
 :meth:`Store.all_messages`.
@@ -26,6 +27,7 @@ import logging
 import sqlite3
 import time
 from collections import deque
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -235,38 +237,46 @@ class SearchIndex:
     # ------------------------------------------------------------------ writing
 
     def _send(self, command: Command) -> None:
-        if self._closed or self._writer is None:
+        self._send_all([command])
+
+    def _send_all(self, commands: list[Command]) -> None:
+        """Queue ``commands`` for the writer thread as ONE item: one wake-up, one transaction."""
+        if self._closed or self._writer is None or not commands:
             return
-        self._issued += 1
-        weight = command_weight(command)
+        self._issued += len(commands)
+        weight = sum(command_weight(command) for command in commands)
         self._weights.append((self._issued, weight))
         self._seqs.append((self._issued, self._seen_seq))
         self._backlog += weight
-        self._writer.queue.put((self._issued, command))
+        self._writer.queue.put((self._issued, commands))
 
-    def _on_change(self, change: Change) -> None:
-        """Store listener (on the loop, in seq order): queue what the change means for search."""
-        cid = change.conversation_id
-        conversation: ConversationRow | None = None
-        messages: list[MessageRow] = []
-        purged = False
-        for effect in change.effects:
-            if isinstance(effect, ConversationEffect):
-                summary = effect.conversation
-                if effect.reason == "purged" or summary is None:
-                    purged = True
-                else:
-                    conversation = conversation_row(summary)
-            elif isinstance(effect, MessageEffect):
-                messages.append(message_row(effect.message))
-            elif isinstance(effect, ExternalEffect):
-                self._want(list(effect.conversation_ids))
-        self._seen_seq = change.last_seq
-        if purged:
-            self._pending.pop(cid, None)
-            self._send(Purge(cid))
-        elif conversation is not None or messages:
-            self._send(Update(cid, conversation, messages))
+    def _on_change(self, changes: Sequence[Change]) -> None:
+        """Store listener (on the loop, once per journal batch, changes in seq order): queue
+        what the batch means for search as one command list for the writer thread."""
+        commands: list[Command] = []
+        for change in changes:
+            cid = change.conversation_id
+            conversation: ConversationRow | None = None
+            messages: list[MessageRow] = []
+            purged = False
+            for effect in change.effects:
+                if isinstance(effect, ConversationEffect):
+                    summary = effect.conversation
+                    if effect.reason == "purged" or summary is None:
+                        purged = True
+                    else:
+                        conversation = conversation_row(summary)
+                elif isinstance(effect, MessageEffect):
+                    messages.append(message_row(effect.message))
+                elif isinstance(effect, ExternalEffect):
+                    self._want(list(effect.conversation_ids))
+            self._seen_seq = change.last_seq
+            if purged:
+                self._pending.pop(cid, None)
+                commands.append(Purge(cid))
+            elif conversation is not None or messages:
+                commands.append(Update(cid, conversation, messages))
+        self._send_all(commands)
 
     def _on_written(self, writer: WriterThread, ticket: int, rows: int) -> None:
         if writer is not self._writer:

@@ -40,7 +40,9 @@ class Stop:
 
 
 STOP: Final = Stop()
-Queued = tuple[int, Command] | Stop
+#: ``(ticket, commands)``: commands queued together (a journal batch's), written in one
+#: transaction; the ticket is the index's count of commands issued up to and including them.
+Queued = tuple[int, list[Command]] | Stop
 
 
 class WriterThread(threading.Thread):
@@ -84,7 +86,7 @@ class WriterThread(threading.Thread):
             if isinstance(first, Stop):
                 return
             batch = [first]
-            weight = command_weight(first[1])
+            weight = sum(command_weight(command) for command in first[1])
             stop = False
             while weight < limit:
                 try:
@@ -95,9 +97,9 @@ class WriterThread(threading.Thread):
                     stop = True
                     break
                 batch.append(item)
-                weight += command_weight(item[1])
+                weight += sum(command_weight(command) for command in item[1])
             try:
-                writer.apply(command for _, command in batch)
+                writer.apply(command for _, commands in batch for command in commands)
             except sqlite3.Error as exc:
                 if is_damage(exc):
                     self._report(self.index._on_damage, self, f"index write failed: {exc}")

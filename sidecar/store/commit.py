@@ -3,7 +3,8 @@
 A mutation runs under that conversation's lock, validates against its live state, becomes one
 journal record, and is applied to memory (and announced to listeners) only once the record is
 durable. Concurrent writers on different conversations share fsyncs through the journal's group
-commit; a caller that is cancelled cannot leave half a write behind (the write runs shielded and
+commit, and a journal batch is announced once: its records are applied in seq order, then every
+listener gets the batch's changes in one call (:meth:`Writer.flush`); a caller that is cancelled cannot leave half a write behind (the write runs shielded and
 finishes or fails as a whole). The aggregates (conversations, messages, turns, ...) decide WHAT
 to write; this module is the one place that decides HOW.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from .cache import ShardCache
@@ -27,7 +28,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-Listener = Callable[[Change], None]
+#: A store listener: called once per journal batch with the batch's changes, in seq order.
+Listener = Callable[[Sequence[Change]], None]
 
 
 class Writer:
@@ -36,6 +38,7 @@ class Writer:
     def __init__(self, cache: ShardCache) -> None:
         self._cache = cache
         self._listeners: list[Listener] = []
+        self._unpublished: list[Change] = []
 
     @property
     def journal(self) -> Journal:
@@ -50,7 +53,8 @@ class Writer:
         return journal.last_committed_seq if journal else 0
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
-        """Call ``listener`` with every :class:`Change`, in seq order; returns an unsubscribe."""
+        """Call ``listener`` with the :class:`Change` list of every journal batch, in seq order;
+        returns an unsubscribe."""
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener)
 
@@ -118,22 +122,45 @@ class Writer:
             cache.reserved_dirty = True
             summary = None
         else:
+            preview = shard.preview
             shard.apply(seq, ops)
-            summary = shard.summary()
-            if conversation_id not in cache.quarantining:  # else: being moved away, stays so
-                if conversation_id not in cache.shards:
-                    cache.shards[conversation_id] = shard
-                cache.catalog.put(summary, len(shard.ids))
+            cached = cache.catalog.entries.get(conversation_id)
+            if (
+                cached is not None
+                and shard.preview is preview
+                and cache.shards.get(conversation_id) is shard
+                and all(op[0] == "text" for op in ops)
+            ):
+                # streaming growth past the preview: the summary it would rebuild is the same
+                summary = cached
+            else:
+                summary = shard.summary()
+                if conversation_id not in cache.quarantining:  # else: being moved away, stays so
+                    if conversation_id not in cache.shards:
+                        cache.shards[conversation_id] = shard
+                    cache.catalog.put(summary, len(shard.ids))
         effects = draft.effects(seq, conversation_id, summary)
         if not effects:
             return  # a remembered request_id alone: nothing a client could observe
         self.publish(Change(conversation_id, effects))
 
     def publish(self, change: Change) -> None:
-        """Record the change's seq and hand it to every listener (one failing does not stop it)."""
+        """Record the change's seq and queue it for the listeners.
+
+        Called from a record's commit step (on the loop, in seq order); the journal calls
+        :meth:`flush` once its whole batch is applied, so listeners get one call per batch.
+        """
         self._cache.catalog.seq = change.last_seq
+        self._unpublished.append(change)
+
+    def flush(self) -> None:
+        """Hand every queued change to every listener in one call (one failing does not stop it)."""
+        changes = self._unpublished
+        if not changes:
+            return
+        self._unpublished = []
         for listener in list(self._listeners):
             try:
-                listener(change)
+                listener(changes)
             except Exception:
                 log.exception("store listener failed")

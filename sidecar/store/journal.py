@@ -6,12 +6,15 @@ store-wide increasing ``seq``, which is also the event sequence: a record that c
 reserves that many seqs (``width``), so every event has an id of its own and a client resuming
 after any one of them misses none of its siblings.
 
-Group commit: :meth:`Journal.append` queues a record and returns at once with a future; one flusher
-task writes everything queued in a single ``write`` and covers it with a single ``fdatasync`` (on a
-dedicated I/O thread, off the event loop). Records that arrive while a sync runs form the next batch,
-so 50 concurrent writers share one fsync instead of queueing behind 50. Only after the sync returns
-does the flusher apply each record (its ``on_commit`` callback, on the event loop, in seq order) and
-resolve its future: nothing is visible or acknowledged before it is on disk.
+Group commit: :meth:`Journal.append` queues a record and returns at once with a future; on the next
+pass of the loop everything queued goes to the journal's own long-lived thread as one batch, which
+writes it in a single ``write`` and covers it with a single ``fdatasync``, off the event loop. Records
+that arrive while a sync runs form the next batch, so 50 concurrent writers share one fsync instead
+of queueing behind 50. The thread reports a batch back with one ``call_soon_threadsafe``; only then,
+on the loop, is each record applied (its ``on_commit`` callback, in seq order), the batch announced
+once (``on_batch``) and every waiter resolved: nothing is visible or acknowledged before it is on
+disk. A failed write or sync is cut back off the segment and fails the whole batch: nothing of it
+is applied or announced.
 
 The journal is a sequence of segment files named by the seq of their first record. Compaction
 (:mod:`.checkpoint`) seals the current segment, writes the state it covers into shard snapshots, and
@@ -25,11 +28,12 @@ import asyncio
 import contextlib
 import logging
 import os
+import queue
 import re
 import struct
+import threading
 import zlib
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -204,31 +208,61 @@ class _Pending:
     future: asyncio.Future[int] = field(repr=False)
 
 
+class _Job:
+    """Work for the journal thread: ``run()`` there, then ``done(result, error)`` on the loop."""
+
+    __slots__ = ("done", "run")
+
+    def __init__(
+        self, run: Callable[[], Any], done: Callable[[Any, BaseException | None], None]
+    ) -> None:
+        self.run = run
+        self.done = done
+
+
 class Journal:
-    """The appending side of the journal. Create with :meth:`start`; stop with :meth:`close`."""
+    """The appending side of the journal. Create with :meth:`start`; stop with :meth:`close`.
+
+    One long-lived thread does the disk work (writes, fdatasyncs, segment files), fed by a queue;
+    a finished batch comes back to the loop with ONE ``call_soon_threadsafe``, which applies every
+    record of the batch in seq order, hands the batch to ``on_batch`` and resolves every waiter.
+    At most one batch is at the thread at a time: records that arrive meanwhile form the next one.
+    """
 
     def __init__(self, folder: Path, next_seq: int) -> None:
         self.folder = folder
         self._next_seq = next_seq
         self._pending: list[_Pending] = []
-        self._has_work = asyncio.Event()
         self._rotate_waiters: list[asyncio.Future[list[Path]]] = []
         self._closing = False
+        self._closed: asyncio.Future[None] | None = None
         self._broken: str | None = None
         self._failing: str | None = None
         self._fd = -1
         self._path = folder
         self._offset = 0
         self._bytes_since_rotation = 0
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
-        self._task: asyncio.Task[None] | None = None
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._busy = False  # a batch, a rotation or the final stop is at the thread
+        self._kick_scheduled = False
+        #: Called once per committed batch, after every record's ``on_commit`` (the writer
+        #: publishes what the batch changed in one call here).
+        self.on_batch: Callable[[], None] | None = None
         self.last_committed_seq = next_seq - 1
 
     @classmethod
     async def start(cls, folder: Path, next_seq: int) -> Journal:
         journal = cls(folder, next_seq)
-        await journal._in_thread(journal._open_segment, next_seq)
-        journal._task = asyncio.create_task(journal._flush_loop(), name="journal-flusher")
+        journal._loop = asyncio.get_running_loop()
+        journal._thread = threading.Thread(target=journal._serve, name="journal", daemon=True)
+        journal._thread.start()
+        try:
+            await journal._in_thread(journal._open_segment, next_seq)
+        except BaseException:
+            journal._jobs.put(None)
+            raise
         return journal
 
     @property
@@ -263,8 +297,9 @@ class Journal:
     ) -> asyncio.Future[int]:
         """Queue a record; the future resolves with its seq once it is durable and applied.
 
-        The record takes seqs ``seq .. seq + width - 1``. ``on_commit(seq)`` runs on the event loop right after the fsync that covers the record, before
-        the future resolves, in seq order across all records. It must not raise.
+        The record takes seqs ``seq .. seq + width - 1``. ``on_commit(seq)`` runs on the event
+        loop right after the fsync that covers the record, before the future resolves, in seq
+        order across all records. It must not raise.
         """
         if self._broken is not None:
             raise Unavailable(f"the store cannot write: {self._broken}")
@@ -274,10 +309,11 @@ class Journal:
             raise ValueError("a record takes at least one seq")
         seq = self._next_seq
         self._next_seq += width
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        loop = self._running_loop()
+        future: asyncio.Future[int] = loop.create_future()
         data = encode_record(seq, conversation_id, ops, width)
         self._pending.append(_Pending(seq, seq + width - 1, data, on_commit, future))
-        self._has_work.set()
+        self._schedule_kick(loop)
         return future
 
     async def rotate(self) -> list[Path]:
@@ -288,9 +324,10 @@ class Journal:
         """
         if self._broken is not None:
             raise Unavailable(f"the store cannot write: {self._broken}")
-        waiter: asyncio.Future[list[Path]] = asyncio.get_running_loop().create_future()
+        loop = self._running_loop()
+        waiter: asyncio.Future[list[Path]] = loop.create_future()
         self._rotate_waiters.append(waiter)
-        self._has_work.set()
+        self._schedule_kick(loop)
         return await waiter
 
     async def remove_segments(self, paths: list[Path]) -> None:
@@ -305,20 +342,153 @@ class Journal:
         await self._in_thread(remove)
 
     async def close(self) -> None:
-        """Commit everything queued, then stop the flusher and close the segment."""
-        if self._task is None:
+        """Commit everything queued, then stop the journal thread and close the segment."""
+        if self._thread is None:
             return
-        self._closing = True
-        self._has_work.set()
-        await self._task
-        self._task = None
+        if self._closed is None:
+            self._closing = True
+            self._closed = self._running_loop().create_future()
+            self._kick()
+        await asyncio.shield(self._closed)
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            await asyncio.to_thread(thread.join)
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
-        self._executor.shutdown(wait=True)
+
+    # ------------------------------------------------------------------ the loop side
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        return self._loop
+
+    def _schedule_kick(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start the next batch on the next loop pass, so records queued in this pass join it."""
+        if not self._busy and not self._kick_scheduled:
+            self._kick_scheduled = True
+            loop.call_soon(self._kick)
+
+    def _kick(self) -> None:
+        """Hand the thread its next piece of work, if it is idle: a batch, a rotation, the stop."""
+        self._kick_scheduled = False
+        if self._busy:
+            return
+        if self._pending:
+            batch, self._pending = self._pending, []
+            data = b"".join(entry.data for entry in batch)
+            self._submit(
+                lambda: self._write_and_sync(data),
+                lambda _, error: self._done(batch, len(data), error),
+            )
+        elif self._rotate_waiters:
+            waiters, self._rotate_waiters = self._rotate_waiters, []
+            first_seq = self._next_seq  # now, on the loop: records queued later go after it
+            self._submit(
+                lambda: self._open_segment(first_seq),
+                lambda _, error: self._rotated(waiters, error),
+            )
+        elif self._closing and self._closed is not None and not self._closed.done():
+            self._busy = True
+            self._jobs.put(None)
+
+    def _submit(
+        self, run: Callable[[], Any], done: Callable[[Any, BaseException | None], None]
+    ) -> None:
+        self._busy = True
+
+        def finished(result: Any, error: BaseException | None) -> None:
+            self._busy = False
+            done(result, error)
+            self._kick()
+
+        self._jobs.put(_Job(run, finished))
+
+    def _done(self, batch: list[_Pending], size: int, error: BaseException | None) -> None:
+        """Runs on the loop once per batch: fail it whole, or apply, publish and resolve it."""
+        if error is not None:
+            reason = error.strerror if isinstance(error, OSError) else None
+            reason = reason or "I/O error"
+            log.error("journal write failed: %s", reason)
+            self._failing = reason
+            failure = Unavailable(f"the store cannot write: {reason}")
+            for entry in batch:
+                if not entry.future.done():
+                    entry.future.set_exception(failure)
+            return
+        self._failing = None
+        self._bytes_since_rotation += size
+        for entry in batch:
+            self.last_committed_seq = entry.last_seq  # listeners already see the new seq
+            try:
+                entry.on_commit(entry.seq)
+            except Exception:  # a bug in an apply step must not stall every other writer
+                log.exception("applying committed record %d failed", entry.seq)
+        if self.on_batch is not None:
+            try:
+                self.on_batch()
+            except Exception:
+                log.exception("publishing committed records failed")
+        for entry in batch:
+            if not entry.future.done():
+                entry.future.set_result(entry.seq)
+
+    def _rotated(
+        self, waiters: list[asyncio.Future[list[Path]]], error: BaseException | None
+    ) -> None:
+        if error is not None:
+            reason = error.strerror if isinstance(error, OSError) else str(error)
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_exception(Unavailable(f"cannot start a journal segment: {reason}"))
+            return
+        self._bytes_since_rotation = 0
+        sealed = [p for p in segment_paths(self.folder) if p != self._path]
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(sealed)
 
     async def _in_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        """Run ``fn`` on the journal thread, in order with its batches, and wait for it."""
+        loop = self._running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+
+        def done(result: Any, error: BaseException | None) -> None:
+            if future.done():
+                return
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)
+
+        self._jobs.put(_Job(lambda: fn(*args), done))
+        return await future
+
+    # ------------------------------------------------------------------ the journal thread
+
+    def _serve(self) -> None:
+        """The journal thread: run each job, report it to the loop with one call, until ``None``."""
+        loop = self._loop
+        assert loop is not None
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                break
+            result: Any = None
+            error: BaseException | None = None
+            try:
+                result = job.run()
+            except BaseException as exc:  # reported to whoever waits on the loop
+                error = exc
+            try:
+                loop.call_soon_threadsafe(job.done, result, error)
+            except RuntimeError:  # the loop is closed: nobody is waiting any more
+                return
+        closed = self._closed
+        if closed is not None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_resolve, closed)
 
     def _open_segment(self, first_seq: int) -> None:
         path = self.folder / f"{first_seq:020d}{SEGMENT_SUFFIX}"
@@ -348,50 +518,7 @@ class Journal:
         except OSError as exc:
             self._broken = f"journal could not be repaired after a failed write ({exc.strerror})"
 
-    async def _flush_loop(self) -> None:
-        while True:
-            await self._has_work.wait()
-            self._has_work.clear()
-            if self._pending:
-                await self._commit_batch()
-            if self._rotate_waiters and not self._pending:
-                await self._rotate_now()
-            if self._pending or self._rotate_waiters:
-                self._has_work.set()
-            elif self._closing:
-                return
 
-    async def _commit_batch(self) -> None:
-        batch, self._pending = self._pending, []
-        data = b"".join(entry.data for entry in batch)
-        try:
-            await self._in_thread(self._write_and_sync, data)
-        except OSError as exc:
-            log.error("journal write failed: %s", exc.strerror)
-            self._failing = exc.strerror or "I/O error"
-            error = Unavailable(f"the store cannot write: {exc.strerror}")
-            for entry in batch:
-                entry.future.set_exception(error)
-            return
-        self._failing = None
-        self._bytes_since_rotation += len(data)
-        for entry in batch:
-            self.last_committed_seq = entry.last_seq  # listeners already see the new seq
-            try:
-                entry.on_commit(entry.seq)
-            except Exception:  # a bug in an apply step must not stall every other writer
-                log.exception("applying committed record %d failed", entry.seq)
-            entry.future.set_result(entry.seq)
-
-    async def _rotate_now(self) -> None:
-        waiters, self._rotate_waiters = self._rotate_waiters, []
-        try:
-            await self._in_thread(self._open_segment, self._next_seq)
-        except OSError as exc:
-            for waiter in waiters:
-                waiter.set_exception(Unavailable(f"cannot start a journal segment: {exc.strerror}"))
-            return
-        self._bytes_since_rotation = 0
-        sealed = [p for p in segment_paths(self.folder) if p != self._path]
-        for waiter in waiters:
-            waiter.set_result(sealed)
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -29,9 +29,12 @@ from typing import Any
 from .documents import CorruptDocument, StorageFactory, Tables
 from .durable import make_dirs
 from .journal import Operation
-from .model import CONVERSATION_FIELDS, DEFAULT_BRANCH, Doc, preview_of
+from .model import CONVERSATION_FIELDS, DEFAULT_BRANCH, PREVIEW_CHARS, Doc, preview_of
 
 MESSAGES_PER_CHUNK = 512
+#: How much of the head message's content the preview is made from (it flattens whitespace, so
+#: more than ``PREVIEW_CHARS``): a text delta at or past this offset cannot change the preview.
+PREVIEW_WINDOW = 8 * PREVIEW_CHARS
 #: How many ``request_id`` records a conversation remembers (oldest forgotten first). An offline
 #: queue retries within minutes; this bounds the meta file whatever a client sends.
 REMEMBERED_REQUESTS = 512
@@ -270,9 +273,22 @@ class Shard:
         self.depths.append(0 if parent < 0 else self.depths[parent] + 1)
 
     def apply(self, seq: int, ops: list[Operation]) -> None:
-        """Apply one committed record. Every op is idempotent, so replaying is always safe."""
+        """Apply one committed record. Every op is idempotent, so replaying is always safe.
+
+        A streaming delta (``text``) changes only a message's content: its usage is not
+        recounted, and the preview is not recomputed when the delta lies past what it is made of.
+        """
+        preview_may_change = False
         for op in ops:
             kind = op[0]
+            if kind == "text":
+                ordinal = self.index[op[1]]
+                doc = self.message_at(ordinal)
+                content = str(doc.get("content", ""))[: op[2]] + op[3]
+                self._store_doc(ordinal, {**doc, "content": content}, recount=False)
+                preview_may_change = preview_may_change or op[2] < PREVIEW_WINDOW
+                continue
+            preview_may_change = True
             if kind == "conv":
                 self.conversation = op[1]
                 self.dirty_meta = True
@@ -284,11 +300,6 @@ class Shard:
             elif kind == "unbranch":
                 self.branches.pop(op[1], None)
                 self.dirty_meta = True
-            elif kind == "text":
-                ordinal = self.index[op[1]]
-                doc = self.message_at(ordinal)
-                content = str(doc.get("content", ""))[: op[2]] + op[3]
-                self._store_doc(ordinal, {**doc, "content": content})
             elif kind == "turn":
                 if self.turns is None:
                     raise LookupError("turns are not loaded")
@@ -304,7 +315,8 @@ class Shard:
                 self._reset(op[1])
             else:
                 raise ValueError(f"unknown journal operation {kind!r}")
-        self._refresh_preview()
+        if preview_may_change:
+            self._refresh_preview()
         self.applied_seq = max(self.applied_seq, seq)
 
     def _reset(self, image: Doc) -> None:
@@ -342,12 +354,14 @@ class Shard:
             raise ValueError(f"message {doc['id']!r} does not belong at position {ordinal}")
         self._store_doc(ordinal, doc)
 
-    def _store_doc(self, ordinal: int, doc: Doc) -> None:
+    def _store_doc(self, ordinal: int, doc: Doc, *, recount: bool = True) -> None:
+        """Put ``doc`` at ``ordinal``; ``recount=False``: its ``metadata`` is unchanged."""
         number = ordinal // MESSAGES_PER_CHUNK
         chunk = self.chunks.setdefault(number, [None] * MESSAGES_PER_CHUNK)
         chunk[ordinal % MESSAGES_PER_CHUNK] = doc
         self.dirty_chunks.add(number)
-        self._count_usage(self.ids[ordinal], usage_of(doc))
+        if recount:
+            self._count_usage(self.ids[ordinal], usage_of(doc))
 
     def _count_usage(self, message_id: str, counts: list[int] | None) -> None:
         """Keep the conversation's usage totals as the sum over its messages, by difference."""

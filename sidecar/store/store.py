@@ -96,6 +96,7 @@ class Store:
             recovered = await asyncio.to_thread(recover, layout, cache.storage, cache.quarantine)
             store._adopt(recovered)
             cache.journal = await Journal.start(layout.journal, recovered.next_seq)
+            cache.journal.on_batch = store._writer.flush
             await store.checkpoint()
         except BaseException:
             if cache.journal is not None:
@@ -168,7 +169,8 @@ class Store:
         }
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
-        """Call ``listener`` with every :class:`Change`, in seq order; returns an unsubscribe."""
+        """Call ``listener`` with the changes of every journal batch (a sequence of
+        :class:`Change`, in seq order); returns an unsubscribe."""
         return self._writer.subscribe(listener)
 
     # ------------------------------------------------------------------ conversations

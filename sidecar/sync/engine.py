@@ -35,7 +35,7 @@ import contextlib
 import logging
 import random
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import asyncpg
@@ -146,14 +146,16 @@ class SyncEngine:
 
     # ------------------------------------------------------------------ local changes
 
-    def _on_change(self, change: Change) -> None:
-        if change.conversation_id:
-            self._mark([change.conversation_id])
-        if any(not isinstance(effect, TextEffect) for effect in change.effects):
-            self._urgent.set()
-        for effect in change.effects:
-            if isinstance(effect, ExternalEffect):
-                self._mark(effect.conversation_ids)
+    def _on_change(self, changes: Sequence[Change]) -> None:
+        """The store listener: one call per journal batch, its changes in seq order."""
+        for change in changes:
+            if change.conversation_id:
+                self._mark([change.conversation_id])
+            if any(not isinstance(effect, TextEffect) for effect in change.effects):
+                self._urgent.set()
+            for effect in change.effects:
+                if isinstance(effect, ExternalEffect):
+                    self._mark(effect.conversation_ids)
 
     def _mark(self, conversation_ids: Iterable[str], stamped: bool = True) -> None:
         for conversation_id in conversation_ids:

@@ -42,7 +42,7 @@ async def test_restore_from_backup_is_reloaded_and_announced(tmp_path: Path) -> 
     await store.update_conversation("c1", {"title": "renamed"})
     await store.checkpoint()
     seen: list[Change] = []
-    store.subscribe(seen.append)
+    store.subscribe(seen.extend)
     stop = asyncio.Event()
     watcher = asyncio.create_task(watch_external_changes(store, stop))
     try:

@@ -187,7 +187,7 @@ async def test_turns_persist_and_drive_the_conversation_state(
 
 async def test_listeners_see_every_commit_in_seq_order(store: Store) -> None:
     seen: list[Change] = []
-    unsubscribe = store.subscribe(seen.append)
+    unsubscribe = store.subscribe(seen.extend)
     cid = await _conversation(store)
     await asyncio.gather(
         *(store.create_conversation(id=f"other{i}") for i in range(10)),

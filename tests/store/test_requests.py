@@ -44,7 +44,7 @@ async def test_a_request_that_changed_nothing_is_remembered_too(store: Store) ->
     conversation, _ = await store.create_conversation(title="same")
     cid = conversation["id"]
     published: list[object] = []
-    store.subscribe(published.append)
+    store.subscribe(published.extend)
     await store.update_conversation(cid, {"title": "same"}, request_id="n")
     assert (await store.get_conversation(cid))["revision"] == conversation["revision"]
     assert published == [], "no event for a request that changed nothing"

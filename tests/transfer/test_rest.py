@@ -93,7 +93,7 @@ async def test_imports_and_rollbacks_are_announced(client: Client) -> None:
     (``store.changed`` naming it: the search index and open views re-read it whole)."""
     store = server_store(client)
     changes: list[Change] = []
-    store.subscribe(changes.append)
+    store.subscribe(changes.extend)
 
     def effects() -> list[tuple[str, object]]:
         change = changes.pop()

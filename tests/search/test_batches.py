@@ -1,0 +1,61 @@
+"""The index follows the store one journal batch at a time: one queue item (one wake-up of the
+writer thread, one transaction) per batch, not one per message."""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sidecar.search import workers
+from tests.search.conftest import open_env
+
+
+class CountingQueue(queue.SimpleQueue[Any]):
+    """The writer thread's queue, counting what is put on it."""
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        self.items = [*getattr(self, "items", []), item]
+        super().put(item, block, timeout)
+
+
+async def test_a_journal_batch_is_one_command_for_the_writer_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        workers, "queue", types.SimpleNamespace(SimpleQueue=CountingQueue, Empty=queue.Empty)
+    )
+    env = await open_env(tmp_path / "data")
+    try:
+        await env.index.idle()
+        journal = env.store._cache.journal
+        assert journal is not None and journal.on_batch is not None
+        batches: list[int] = []
+        publish = journal.on_batch
+
+        def counting() -> None:
+            batches.append(1)
+            publish()
+
+        journal.on_batch = counting
+        await asyncio.gather(*(env.store.create_conversation(id=f"c{i}") for i in range(20)))
+        await asyncio.gather(
+            *(
+                env.store.append_message(f"c{i}", role="user", content=f"zebra{i} giraffe")
+                for i in range(20)
+            )
+        )
+        await env.index.idle()
+        writer_queue = env.index._writer.queue if env.index._writer else None
+        assert isinstance(writer_queue, CountingQueue)
+        sent = [item for item in getattr(writer_queue, "items", []) if item is not workers.STOP]
+        assert len(sent) == len(batches) < 40, "one queue item per journal batch"
+        commands = [command for _, group in sent for command in group]
+        assert len(commands) == 40, "every change still becomes its command"
+        assert len(await env.search("giraffe", limit=50)) == 20
+    finally:
+        await env.close()
