@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import itertools
 import os
 import threading
 import time
@@ -72,7 +73,7 @@ async def until(condition: Callable[[], bool]) -> None:
 def assert_one_chain(messages: list[dict[str, Any]]) -> None:
     """Each message's parent is the one before it: one branch, no gap, no fork."""
     assert messages[0]["parent_id"] is None
-    for before, after in zip(messages, messages[1:], strict=False):
+    for before, after in itertools.pairwise(messages):
         assert after["parent_id"] == before["id"]
 
 
