@@ -84,8 +84,10 @@ class Messages:
             while True:  # until nothing is left to wait for: the rest runs in one step
                 shard = await cache.shard(conversation_id)
                 tail = writer.pipeline.view(shard)
-                if client_message_id is not None and client_message_id in tail.client_ids:
-                    await writer.pipeline.settled(conversation_id)  # a retry of a queued one
+                if tail.failed or (
+                    client_message_id is not None and client_message_id in tail.client_ids
+                ):  # a queued append failed, or this retries a queued one: wait for them
+                    await writer.pipeline.settled(conversation_id)
                 elif client_message_id is not None and client_message_id in shard.client_ids:
                     existing_id = shard.client_ids[client_message_id]
                     ordinal = shard.index[existing_id]

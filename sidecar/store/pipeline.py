@@ -58,6 +58,8 @@ class Tail:
         self._ids: dict[str, int] = {}
         self.in_flight = 0
         self.held: list[_Held] = []
+        #: A record of it failed: nothing more may queue on it; it ends once the rest landed.
+        self.failed = False
         self.landed = asyncio.Event()
 
     @property
@@ -109,6 +111,7 @@ class Pipeline:
         Raises at once (changing nothing) when the record cannot even be queued; a held record
         that cannot be handed over later fails through the returned future.
         """
+        assert not tail.failed, "validated against a failed tail"
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         if tail.in_flight == 0 and not tail.held:
             self._hand_over(tail, done, submit())  # may raise: nothing recorded yet
@@ -140,7 +143,7 @@ class Pipeline:
         done.set_result(journalled.result())
         if tail.in_flight:
             return
-        if tail.held:
+        if tail.held and not tail.failed:
             self._release(tail)
         else:
             self._end(tail)
@@ -159,7 +162,12 @@ class Pipeline:
             self._hand_over(tail, record.done, journalled)
 
     def _fail(self, tail: Tail, error: BaseException) -> None:
-        """A record of the tail failed: fail every record queued after it, unwritten."""
+        """A record of the tail failed: fail every record queued after it, unwritten.
+
+        The tail ends once nothing of it is in flight any more (what is, was handed over in the
+        same step as the failed record, so it is in the same batch and fails with it).
+        """
+        tail.failed = True
         held, tail.held = tail.held, []
         for record in held:
             record.done.set_exception(
@@ -168,7 +176,8 @@ class Pipeline:
                     f" be written ({error})"
                 )
             )
-        self._end(tail)
+        if not tail.in_flight:
+            self._end(tail)
 
     def _end(self, tail: Tail) -> None:
         if self._tails.get(tail.conversation_id) is tail:
