@@ -84,7 +84,7 @@ class Messages:
             while True:  # until nothing is left to wait for: the rest runs in one step
                 shard = await cache.shard(conversation_id)
                 tail = writer.pipeline.view(shard)
-                if tail.failed or (
+                if not tail.open_for(shard) or (
                     client_message_id is not None and client_message_id in tail.client_ids
                 ):  # a queued append failed, or this retries a queued one: wait for them
                     await writer.pipeline.settled(conversation_id)

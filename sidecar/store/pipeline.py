@@ -71,6 +71,10 @@ class Tail:
     def active_branch(self) -> str:
         return str(self.conversation.get("active_branch", DEFAULT_BRANCH))
 
+    def open_for(self, shard: Shard) -> bool:
+        """Whether an append validated on ``shard`` may queue on this tail now."""
+        return not self.failed and self.shard is shard
+
     def add(self, conversation: Doc, branch: str, message: Doc) -> None:
         """Take in what one queued append changes."""
         self.conversation = conversation
@@ -88,12 +92,12 @@ class Pipeline:
         self._tails: dict[str, Tail] = {}
 
     def view(self, shard: Shard) -> Tail:
-        """The conversation's tail, or a fresh one over its committed state."""
-        tail = self._tails.get(shard.conversation_id)
-        return tail if tail is not None and tail.shard is shard else Tail(shard)
+        """The conversation's tail, or a fresh one over its committed state.
 
-    def pending(self, conversation_id: str) -> bool:
-        return conversation_id in self._tails
+        An append may queue on it only if it is :meth:`Tail.open_for` ``shard``; else it waits
+        for it (:meth:`settled`) and looks again.
+        """
+        return self._tails.get(shard.conversation_id) or Tail(shard)
 
     async def settled(self, conversation_id: str) -> None:
         """Wait until every queued append of the conversation is durable and applied (or failed).
@@ -111,7 +115,7 @@ class Pipeline:
         Raises at once (changing nothing) when the record cannot even be queued; a held record
         that cannot be handed over later fails through the returned future.
         """
-        assert not tail.failed, "validated against a failed tail"
+        assert not tail.failed and self._tails.get(tail.conversation_id, tail) is tail
         done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         if tail.in_flight == 0 and not tail.held:
             self._hand_over(tail, done, submit())  # may raise: nothing recorded yet
@@ -137,10 +141,10 @@ class Pipeline:
             else journalled.exception()
         )
         if error is not None:
-            done.set_exception(error)
+            _settle(done, error)
             self._fail(tail, error)
             return
-        done.set_result(journalled.result())
+        _settle(done, journalled.result())
         if tail.in_flight:
             return
         if tail.held and not tail.failed:
@@ -156,7 +160,7 @@ class Pipeline:
                 journalled = record.submit()
             except Exception as exc:  # the journal refuses writes, or the conversation is gone
                 for rest in held[position:]:
-                    rest.done.set_exception(exc)
+                    _settle(rest.done, exc)
                 self._fail(tail, exc)
                 return
             self._hand_over(tail, record.done, journalled)
@@ -170,11 +174,12 @@ class Pipeline:
         tail.failed = True
         held, tail.held = tail.held, []
         for record in held:
-            record.done.set_exception(
+            _settle(
+                record.done,
                 Unavailable(
                     "the store cannot write: an earlier message to this conversation could not"
                     f" be written ({error})"
-                )
+                ),
             )
         if not tail.in_flight:
             self._end(tail)
@@ -183,3 +188,13 @@ class Pipeline:
         if self._tails.get(tail.conversation_id) is tail:
             del self._tails[tail.conversation_id]
         tail.landed.set()
+
+
+def _settle(future: asyncio.Future[int], outcome: int | BaseException) -> None:
+    """Resolve ``future`` unless it is already done (cancelled when the loop shut down)."""
+    if future.done():
+        return
+    if isinstance(outcome, BaseException):
+        future.set_exception(outcome)
+    else:
+        future.set_result(outcome)
