@@ -268,3 +268,29 @@ async def test_a_cancelled_caller_leaves_its_queued_append_whole(
     assert [m["content"] for m in messages] == ["m0", "m1", "m2", "m3"]
     assert_one_chain(messages)
     assert messages[-1]["id"] == last["id"]
+
+
+async def test_a_conversation_with_queued_appends_stays_in_memory_until_they_land(
+    data_dir: Path, storage_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With room for one shard, reading another conversation must not evict one whose append
+    waits for its fsync: reloaded from disk, it would miss that append once it lands."""
+    store = await Store.open(data_dir, StoreConfig(storage=storage_name, cache_size=1))
+    try:
+        busy, _ = await store.create_conversation()
+        other, _ = await store.create_conversation()
+        await store.checkpoint()  # both clean: only being in use keeps a shard in memory
+        fsyncs = Fsyncs(monkeypatch)
+        fsyncs.hold()
+        first = asyncio.ensure_future(store.append_message(busy["id"], role="user", content="a"))
+        await fsyncs.wait_entered()
+        second = asyncio.ensure_future(store.append_message(busy["id"], role="user", content="b"))
+        await asyncio.sleep(0.02)
+        await store.read_page(other["id"])  # loads the other shard: the LRU is over its size
+        assert (await store.read_page(busy["id"])).messages == []
+        fsyncs.gate.set()
+        await asyncio.gather(first, second)
+        page = await store.read_page(busy["id"])
+        assert [m["content"] for m in page.messages] == ["a", "b"]
+    finally:
+        await store.close()
