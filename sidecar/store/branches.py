@@ -6,6 +6,9 @@ appending a message and a turn step both follow them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Protocol
+
 from .cache import ShardCache
 from .commit import Writer
 from .effects import Draft
@@ -13,12 +16,25 @@ from .errors import Conflict, NotFound, ValidationFailed
 from .idempotency import Request, Requests, remember
 from .ids import check_id
 from .model import Doc, check_branch_name
-from .shard import Shard
 from .values import Unset
 
 
+class Heads(Protocol):
+    """What the branch rules read: a shard's committed state, or a :class:`~.pipeline.Tail`
+    (committed state plus the appends queued on it)."""
+
+    @property
+    def conversation_id(self) -> str: ...
+    @property
+    def active_branch(self) -> str: ...
+    @property
+    def branches(self) -> Mapping[str, str | None]: ...
+    @property
+    def index(self) -> Mapping[str, int]: ...
+
+
 def target_branch(
-    shard: Shard, parent_id: str | Unset | None, branch: str | None
+    shard: Heads, parent_id: str | Unset | None, branch: str | None
 ) -> tuple[str, str | None]:
     """Which branch a new message extends (or starts), and its parent."""
     active = shard.active_branch
@@ -44,7 +60,7 @@ def target_branch(
     return free_branch_name(shard), parent_id
 
 
-def free_branch_name(shard: Shard) -> str:
+def free_branch_name(shard: Heads) -> str:
     """The first ``branch-<n>`` not taken, counting from the number of branches."""
     number = len(shard.branches)
     while f"branch-{number}" in shard.branches:

@@ -4,7 +4,9 @@ A mutation runs under that conversation's lock, validates against its live state
 journal record, and is applied to memory (and announced to listeners) only once the record is
 durable. Concurrent writers on different conversations share fsyncs through the journal's group
 commit, and a journal batch is announced once: its records are applied in seq order, then every
-listener gets the batch's changes in one call (:meth:`Writer.flush`); a caller that is cancelled cannot leave half a write behind (the write runs shielded and
+listener gets the batch's changes in one call (:meth:`Writer.flush`). Appends to one
+conversation pipeline (:mod:`.pipeline`): the lock is held only while the record's place is
+fixed. A caller that is cancelled cannot leave half a write behind (the write runs shielded and
 finishes or fails as a whole). The aggregates (conversations, messages, turns, ...) decide WHAT
 to write; this module is the one place that decides HOW.
 """
@@ -21,6 +23,7 @@ from .effects import Change, Draft
 from .errors import Unavailable
 from .journal import Journal, Operation
 from .model import Doc
+from .pipeline import Pipeline
 from .shard import Shard
 from .timeutil import now_iso
 
@@ -31,6 +34,10 @@ T = TypeVar("T")
 #: A store listener: called once per journal batch with the batch's changes, in seq order.
 Listener = Callable[[Sequence[Change]], None]
 
+#: What pipelined work returns: its answer, and what to await before giving it (``None``: it
+#: wrote nothing, e.g. a retried ``client_message_id``).
+Queued = tuple[T, "Awaitable[object] | None"]
+
 
 class Writer:
     """Locks, journals, applies and publishes the writes of one open store."""
@@ -39,6 +46,8 @@ class Writer:
         self._cache = cache
         self._listeners: list[Listener] = []
         self._unpublished: list[Change] = []
+        #: The conversations' appends queued but not yet durable.
+        self.pipeline = Pipeline()
 
     @property
     def journal(self) -> Journal:
@@ -59,13 +68,40 @@ class Writer:
         return lambda: self._listeners.remove(listener)
 
     async def mutate(self, conversation_id: str, work: Callable[[], Awaitable[T]]) -> T:
-        """Run ``work`` under the conversation's lock, shielded from the caller's cancellation."""
+        """Run ``work`` under the conversation's lock, shielded from the caller's cancellation.
+
+        ``work`` sees committed state: it starts once the conversation's pipelined appends have
+        landed (see :mod:`.pipeline`).
+        """
         if self._cache.closed:
             raise Unavailable("the store is closed")
 
         async def locked() -> T:
             async with self._cache.locks.hold(conversation_id):
+                await self.pipeline.settled(conversation_id)
                 return await work()
+
+        return await asyncio.shield(asyncio.ensure_future(locked()))
+
+    async def mutate_pipelined(
+        self, conversation_id: str, work: Callable[[], Awaitable[Queued[T]]]
+    ) -> T:
+        """Like :meth:`mutate`, but the lock is released once ``work`` has queued its record.
+
+        The answer still waits for the record's fsync; until then the conversation stays in use
+        (never evicted, so the record is applied to the shard the next append validated on).
+        """
+        if self._cache.closed:
+            raise Unavailable("the store is closed")
+
+        async def locked() -> T:
+            with self._cache.locks.using(conversation_id):
+                async with self._cache.locks.hold(conversation_id):
+                    answer, durable = await work()
+                if durable is not None:
+                    await durable
+                    self._checkpoint_if_due()
+                return answer
 
         return await asyncio.shield(asyncio.ensure_future(locked()))
 
@@ -94,21 +130,34 @@ class Writer:
         await cache.load_messages(shard, shard.ordinals_touched(ops))
         if any(op[0] == "turn" for op in ops):
             await cache.load_turns(shard)
-        journal = self.journal
+        seq = await self.submit(shard, ops, draft)
+        self._checkpoint_if_due()
+        return seq
+
+    def submit(self, shard: Shard, ops: list[Operation], draft: Draft) -> asyncio.Future[int]:
+        """Queue the record on the journal; its future resolves once it is durable and applied.
+
+        Synchronous, so nothing can quarantine the conversation between the check and the queue.
+        """
+        cache = self._cache
         if shard.exists and shard.conversation_id not in cache.catalog.entries:
             # quarantined while this write waited (it held the shard from before): journalled,
             # it would bring the conversation back without the files that were moved away
             raise cache.damage_of(shard.conversation_id)
-        future = journal.append(
+        return self.journal.append(
             shard.conversation_id,
             ops,
             lambda seq: self.apply(shard, seq, ops, draft),
             width=draft.width,
         )
-        seq = await future
-        if journal.bytes_since_rotation >= cache.config.checkpoint_bytes:
-            cache.schedule_checkpoint()
-        return seq
+
+    def _checkpoint_if_due(self) -> None:
+        journal = self._cache.journal
+        if (
+            journal is not None
+            and journal.bytes_since_rotation >= self._cache.config.checkpoint_bytes
+        ):
+            self._cache.schedule_checkpoint()
 
     def apply(self, shard: Shard, seq: int, ops: list[Operation], draft: Draft) -> None:
         """Runs on the event loop right after the record's fsync, in seq order."""

@@ -12,7 +12,7 @@ import contextlib
 import fcntl
 import os
 import stat
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 from .errors import Unavailable
@@ -85,11 +85,17 @@ class KeyedLocks:
 
     @contextlib.asynccontextmanager
     async def hold(self, key: str) -> AsyncIterator[None]:
+        with self.using(key):
+            async with self._locks[key][0]:
+                yield
+
+    @contextlib.contextmanager
+    def using(self, key: str) -> Iterator[None]:
+        """Mark ``key`` busy without taking its lock (a write queued, waiting for its fsync)."""
         lock, users = self._locks.get(key, (asyncio.Lock(), 0))
         self._locks[key] = (lock, users + 1)
         try:
-            async with lock:
-                yield
+            yield
         finally:
             lock, users = self._locks[key]
             if users == 1:

@@ -10,7 +10,7 @@ from typing import Any
 
 from .branches import target_branch
 from .cache import ShardCache
-from .commit import Writer
+from .commit import Queued, Writer
 from .digest import fingerprint
 from .effects import Draft, MessageChange, TextChange
 from .errors import Conflict, NotFound, ValidationFailed
@@ -78,22 +78,34 @@ class Messages:
             {**fields, "parent_id": None if parent_id is UNSET else parent_id, "branch": branch}
         )
 
-        async def work() -> tuple[Doc, bool]:
-            shard = await self._cache.shard(conversation_id)
-            if client_message_id is not None and client_message_id in shard.client_ids:
-                existing_id = shard.client_ids[client_message_id]
-                ordinal = shard.index[existing_id]
-                await self._cache.load_messages(shard, [ordinal])
-                existing = shard.message_at(ordinal)
-                if existing.get("_request") == request:
-                    return public_message(existing), False
-                raise Conflict(
-                    f"client_message_id '{client_message_id}' was used for a different message",
-                    details={"existing": public_message(existing)},
-                )
-            if shard.conversation.get("deleted_at") is not None:
+        cache, writer = self._cache, self._writer
+
+        async def work() -> Queued[tuple[Doc, bool]]:
+            while True:  # until nothing is left to wait for: the rest runs in one step
+                shard = await cache.shard(conversation_id)
+                tail = writer.pipeline.view(shard)
+                if not tail.open_for(shard) or (
+                    client_message_id is not None and client_message_id in tail.client_ids
+                ):  # a queued append failed, or this retries a queued one: wait for them
+                    await writer.pipeline.settled(conversation_id)
+                elif client_message_id is not None and client_message_id in shard.client_ids:
+                    existing_id = shard.client_ids[client_message_id]
+                    ordinal = shard.index[existing_id]
+                    await cache.load_messages(shard, [ordinal])
+                    existing = shard.message_at(ordinal)
+                    if existing.get("_request") == request:
+                        return (public_message(existing), False), None
+                    raise Conflict(
+                        f"client_message_id '{client_message_id}' was used for a different message",
+                        details={"existing": public_message(existing)},
+                    )
+                elif shard.chunks_for([tail.next_ordinal]):
+                    await cache.load_messages(shard, [tail.next_ordinal])
+                else:
+                    break
+            if tail.conversation.get("deleted_at") is not None:
                 raise Conflict(f"conversation '{conversation_id}' is in the trash")
-            target, parent = target_branch(shard, parent_id, branch)
+            target, parent = target_branch(tail, parent_id, branch)
             now = now_iso()
             doc = {
                 "id": new_id(),
@@ -105,13 +117,26 @@ class Messages:
                 **fields,
                 "_request": request,
             }
-            ops: list[Operation] = [["msg", len(shard.ids), doc], ["branch", target, doc["id"]]]
-            conversation = {**shard.conversation, "active_branch": target}
+            base = tail.conversation
+            conversation = {
+                **base,
+                "active_branch": target,
+                "revision": int(base.get("revision", 0)) + 1,
+                "updated_at": now,
+            }
+            ops: list[Operation] = [
+                ["conv", conversation],
+                ["msg", tail.next_ordinal, doc],
+                ["branch", target, doc["id"]],
+            ]
             draft = Draft("messages", messages=[MessageChange(True, doc)])
-            await self._writer.commit(shard, ops, draft, conversation=conversation, at=now)
-            return public_message(doc), True
+            draft.conversation = True
+            durable = writer.pipeline.queue(
+                tail, conversation, target, doc, lambda: writer.submit(shard, ops, draft)
+            )
+            return (public_message(doc), True), durable
 
-        return await self._writer.mutate(conversation_id, work)
+        return await writer.mutate_pipelined(conversation_id, work)
 
     async def get(self, conversation_id: str, message_id: str) -> Doc:
         shard = await self._cache.shard(conversation_id)

@@ -7,6 +7,7 @@ is there exactly once, in order, including during checkpoints and while replies 
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 from pathlib import Path
@@ -62,3 +63,31 @@ async def test_kill_9_at_random_moments_loses_no_acknowledged_write(tmp_path: Pa
         assert store.quarantined == []
     finally:
         await store.close()
+
+
+@pytest.mark.subprocess
+async def test_kill_9_during_pipelined_appends_to_one_conversation_recovers_one_chain(
+    tmp_path: Path,
+) -> None:
+    """Appends queued behind each other's fsyncs: after any kill, the conversation is one
+    gap-free chain (each message's parent is the one before it) holding every acknowledged one."""
+    rng = random.Random(int(os.environ.get("CRASH_SEED", "20261203")))
+    data_dir = tmp_path / "data"
+    acked: set[str] = set()
+    for _ in range(int(os.environ.get("CRASH_KILLS", "8"))):
+        lines = run_and_kill("tests.store.crash_pipelined", [str(data_dir), "24"], rng, (0.05, 0.5))
+        acked |= {line.split(" ", 1)[1] for line in lines if line.startswith("ack ")}
+        store = await Store.open(data_dir, StoreConfig())
+        try:
+            summary, messages = await store.all_messages("one")
+            assert messages[0]["parent_id"] is None
+            for before, after in itertools.pairwise(messages):
+                assert after["parent_id"] == before["id"], "a gap or a fork in the chain"
+            contents = [str(m["content"]) for m in messages]
+            assert len(set(contents)) == len(contents), "a write replayed twice"
+            assert acked <= set(contents), "an acknowledged write was lost"
+            assert summary["message_count"] == len(messages)
+            assert store.quarantined == []
+        finally:
+            await store.close()
+    assert len(acked) > 100, "the writers should have made real progress"
