@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         uvloop.install()
     if args.cprofile is not None:
         _profiled(args.cprofile)
-    from sidecar.cli import main as cli_main
+    from sidecar.entry import main as cli_main
 
     if args.no_rpc_warmup:
         from sidecar.rpc import endpoint
