@@ -118,11 +118,16 @@ def _serve_imports_before_ready(tmp_path: Path, *options: str) -> list[str]:
     ]
 
 
-def test_serve_does_not_import_typer_or_pydantic_before_its_ready_line(tmp_path: Path) -> None:
+def test_serve_imports_neither_typer_nor_the_application_before_its_ready_line(
+    tmp_path: Path,
+) -> None:
     modules = _serve_imports_before_ready(tmp_path, "--port", "0", "--provider", "echo")
     assert "sidecar.server" in modules  # the report is there, and it is serve's
     framework = [m for m in modules if m.split(".")[0] in ("typer", "pydantic", "click", "rich")]
     assert framework == []
+    application = ("sidecar.app", "sidecar.http", "sidecar.rpc", "sidecar.service", "sidecar.search",
+                   "sidecar.providers", "sidecar.tools", "sidecar.api")  # fmt: skip
+    assert [m for m in modules if m.startswith(application)] == []
 
 
 def test_serve_refuses_a_bad_value_with_typers_error_and_exit_code(tmp_path: Path) -> None:
