@@ -8,7 +8,9 @@ sidecar serve`` run from this checkout ("branch"), from ``--base`` with its own 
 start of each. A change to start-up is judged against its base in the same run, since this
 machine's load moves every absolute figure. Nothing is written inside ``--base``: each kind
 keeps its bytecode under its own ``PYTHONPYCACHEPREFIX`` in the temp dir, the branch too.
-Additionally: spawn to the first answered ``GET /health`` (what a client waits for in all).
+Additionally: spawn to the first answered ``GET /health`` (what a client waits for in all), and
+spawn to the first answered JSON-RPC request on a fresh server's ``/rpc``, connecting as soon as
+the ready line is read (the extension's path; the naive server has no ``/rpc``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import http.client
+import itertools
 import os
 import sys
 import tempfile
@@ -23,6 +26,9 @@ import time
 from pathlib import Path
 from statistics import median
 from urllib.parse import urlsplit
+
+import aiohttp
+import orjson
 
 from . import http_procs, launch
 from .hot_bench import _create, bodies
@@ -51,6 +57,20 @@ def _first_health(server: launch.Server) -> float:
         connection.getresponse().read()
     finally:
         connection.close()
+    return time.perf_counter() - server.spawned_at
+
+
+async def _first_rpc_answer(server: launch.Server) -> float:
+    """Seconds from spawn to the answer of a first ``sidecar.health`` over ``/rpc``."""
+    url = server.url.replace("http://", "ws://") + "/rpc"
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(url, headers=server.headers) as ws,
+    ):
+        await ws.send_str('{"jsonrpc": "2.0", "id": 1, "method": "sidecar.health"}')
+        async for message in ws:
+            if orjson.loads(message.data).get("id") == 1:
+                break
     return time.perf_counter() - server.spawned_at
 
 
@@ -88,6 +108,13 @@ def main(argv: list[str] | None = None) -> int:
                 if round_number >= 0:
                     ready[kind].append(server.ready_s * 1000)
                     health[kind].append(first * 1000)
+        rpc: dict[str, list[float]] = {"branch": [], "base": []}
+        for round_number, kind in itertools.product(range(args.rounds), ("branch", "base")):
+            server = start(kind, args.base, work, f"rpc-{kind}-{round_number}")
+            try:
+                rpc[kind].append(asyncio.run(_first_rpc_answer(server)) * 1000)
+            finally:
+                server.stop()
         conversations = tuple(f"rss-{i:03d}" for i in range(16))
         pool = bodies()
         for round_number in range(args.rss_rounds):
@@ -117,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{median(health[kind]):.0f} | {median(at_ready[kind]):.1f} | "
             f"{median(rss[kind]):.1f} | {', '.join(f'{v:.0f}' for v in ready[kind])} |"
         )
+    for kind, values in rpc.items():
+        runs = ", ".join(f"{v:.0f}" for v in values)
+        print(f"{kind}: spawn to the first /rpc answer {median(values):.0f} ms ({runs})")
     return 0
 
 
