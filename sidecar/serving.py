@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .settings import SETTINGS, ServerConfig
+from .settings import BY_NAME, SETTINGS, ServerConfig
 
 #: ``serve``'s one option that is not a setting.
 RELOAD_FLAG = "--reload"
@@ -27,8 +27,6 @@ _VALUE_TYPES = (str, int, float, Path)
 
 
 def setup_logging(level: str | None) -> None:
-    from .settings import BY_NAME
-
     chosen = (level or BY_NAME["log_level"].from_env()).upper()
     logging.basicConfig(
         level=getattr(logging, chosen, logging.INFO),

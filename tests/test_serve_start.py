@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 import typer
@@ -20,7 +21,7 @@ from hypothesis import strategies as st
 from benchmarks import launch
 from sidecar.cli import app
 from sidecar.serving import parse_serve_args
-from sidecar.settings import SETTINGS
+from sidecar.settings import SETTINGS, ServerConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 _SERVE = typer.main.get_command(app).commands["serve"]  # type: ignore[attr-defined]
@@ -43,6 +44,13 @@ def normalise(parsed: tuple[dict[str, Any], bool]) -> tuple[dict[str, str], bool
     return {k: repr((v or None) if isinstance(v, list) else v) for k, v in flags.items()}, reload
 
 
+def resolved(parsed: tuple[dict[str, Any], bool]) -> ServerConfig:
+    """The config ``serve`` runs with, from parsed flags (``run_serve``'s own conversion)."""
+    flags, _ = parsed
+    given = {k: (tuple(v) or None) if isinstance(v, list) else v for k, v in flags.items()}
+    return ServerConfig.resolve(**given)
+
+
 FLAGS = [setting.flag for setting in SETTINGS] + ["--reload", "--help", "--nope", "--", "x"]
 VALUES = ["5", " 7", "1_0", "-3", "2.5", "nan", "", "a,b", "on", "true", "/tmp/d", "--port"]
 tokens = st.one_of(
@@ -61,7 +69,8 @@ def test_the_table_parser_agrees_with_typer_or_leaves_the_line_to_it(args: list[
     ours = parse_serve_args(args, env)
     if ours is None:
         return  # Typer gets the command line, so help and errors are its own
-    theirs = typer_parse(args)
+    with mock.patch.dict(os.environ, env, clear=True):  # Typer reads the same environment
+        theirs = typer_parse(args)
     assert not isinstance(theirs, str), f"{args}: typer refuses it ({theirs}), we took it"
     assert normalise(ours) == normalise(theirs)
 
@@ -69,9 +78,15 @@ def test_the_table_parser_agrees_with_typer_or_leaves_the_line_to_it(args: list[
 def test_ordinary_serve_lines_are_taken_by_the_table_parser() -> None:
     args = ["--data-dir", "/tmp/d", "--port=0", "--allow-remote", "--allow-origin", "a,b",
             "--allow-origin", "c", "--idle-timeout", "1.5", "--reload"]  # fmt: skip
-    parsed = parse_serve_args(args, {"CHAT_SIDECAR_PROVIDER": "echo", "CHAT_SIDECAR_PORT": "9"})
+    env = {"CHAT_SIDECAR_PROVIDER": "echo", "CHAT_SIDECAR_PORT": "9"}
+    parsed = parse_serve_args(args, env)
     assert parsed is not None
-    assert normalise(parsed) == normalise(typer_parse(args))  # type: ignore[arg-type]
+    with mock.patch.dict(os.environ, env, clear=True):
+        theirs = typer_parse(args)
+        assert not isinstance(theirs, str)
+        # Typer takes an environment value as the flag, we leave it to ``resolve``: same config.
+        assert resolved(parsed) == resolved(theirs)
+        assert resolved(parsed).provider == "echo" and resolved(parsed).port == 0
 
 
 @pytest.mark.parametrize(
