@@ -87,9 +87,11 @@ def parse_serve_args(
 
 def _convert(kind: Any, raw: str) -> Any:
     """``raw`` as Typer converts it to ``kind``, or ``None`` where Typer would refuse it (or where
-    its conversion is not plainly ``kind(raw)``: an empty path)."""
+    its conversion is not plainly ``kind(raw)``: an empty path, digits other than ASCII)."""
     if kind not in _VALUE_TYPES or (kind is Path and not raw):
         return None
+    if kind in (int, float) and not raw.isascii():
+        return None  # Python reads other scripts' digits, Typer (pydantic) refuses them
     try:
         return kind(raw)
     except ValueError:

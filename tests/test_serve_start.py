@@ -52,7 +52,8 @@ def resolved(parsed: tuple[dict[str, Any], bool]) -> ServerConfig:
 
 
 FLAGS = [setting.flag for setting in SETTINGS] + ["--reload", "--help", "--nope", "--", "x"]
-VALUES = ["5", " 7", "1_0", "-3", "2.5", "nan", "", "a,b", "on", "true", "/tmp/d", "--port"]
+VALUES = ["5", " 7", "1_0", "-3", "2.5", "nan", "", "a,b", "on", "true", "/tmp/d", "--port",
+          "\u0661\u0662", "1e3", "0x10", "+5", "1.0"]  # fmt: skip
 tokens = st.one_of(
     st.sampled_from(FLAGS),
     st.sampled_from(VALUES),
