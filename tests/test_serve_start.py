@@ -96,6 +96,7 @@ def test_ordinary_serve_lines_are_taken_by_the_table_parser() -> None:
         (["--help"], {}),
         (["--port", "x"], {}),
         (["--no-allow-remote"], {}),
+        (["--port", "\u0661\u0662"], {}),  # Arabic-Indic digits: int() reads them, Typer not
         ([], {"CHAT_SIDECAR_PORT": "x"}),  # Typer's error for a bad env value
         ([], {"CHAT_SIDECAR_ALLOW_REMOTE": "t"}),  # Typer's boolean words, not the table's
         ([], {"CHAT_SIDECAR_ALLOW_ORIGIN": "a b"}),  # Typer splits a list on spaces
