@@ -229,7 +229,7 @@ def memory(workdir: Path, messages: int) -> None:
     out = workdir / "tracemalloc.txt"
     variants: list[tuple[str, tuple[str, ...], dict[str, str]]] = [
         ("plain", (), {}),
-        ("no pygls warm-up", ("--no-rpc-warmup",), {}),
+        ("pygls loaded, as after a first /rpc", ("--with-rpc-engine",), {}),
         ("MALLOC_ARENA_MAX=2", (), {"MALLOC_ARENA_MAX": "2"}),
         ("tracemalloc", ("--tracemalloc", str(out)), {}),
     ]

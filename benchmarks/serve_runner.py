@@ -9,8 +9,8 @@ runs exactly what ``chat-sidecar serve SERVE_ARGS`` runs (the CLI's own entry po
   (stop and write ``OUT`` as pstats), so a profile covers the load window only;
 - ``--tracemalloc OUT``: tracemalloc from the first import; SIGUSR1 writes the top allocations
   by file and line to ``OUT`` (what holds the idle RSS);
-- ``--no-rpc-warmup``: pygls is not imported after the ready line (only at a first ``/rpc``
-  connection, synchronously): what that import costs in RSS, for a REST-only client.
+- ``--with-rpc-engine``: pygls imported before serving, as a first ``/rpc`` connection would:
+  what that import costs in RSS (the product imports it only for an RPC client).
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--uvloop", action="store_true")
     parser.add_argument("--cprofile", type=Path)
     parser.add_argument("--tracemalloc", type=Path)
-    parser.add_argument("--no-rpc-warmup", action="store_true")
+    parser.add_argument("--with-rpc-engine", action="store_true")
     parser.add_argument("serve_args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     if args.tracemalloc is not None:
@@ -76,12 +76,12 @@ def main(argv: list[str] | None = None) -> int:
         uvloop.install()
     if args.cprofile is not None:
         _profiled(args.cprofile)
-    from sidecar.cli import main as cli_main
+    from sidecar.entry import main as cli_main
 
-    if args.no_rpc_warmup:
+    if args.with_rpc_engine:
         from sidecar.rpc import endpoint
 
-        endpoint._engine_loaded = True  # the warm-up task sees it "loaded" and does nothing
+        endpoint._import_engine()
 
     rest = [a for a in args.serve_args if a != "--"]
     sys.argv = ["chat-sidecar", "serve", *rest]

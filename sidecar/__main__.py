@@ -1,5 +1,5 @@
 """``python -m sidecar`` is ``chat-sidecar`` (the extension starts it this way)."""
 
-from .cli import main
+from .entry import main
 
 main()

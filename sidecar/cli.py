@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import logging
 import sys
 import webbrowser
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Annotated, Any, NoReturn
 import orjson
 import typer
 
-from .logformat import SecondCachedFormatter
+from .serving import run_serve, setup_logging
 from .settings import BY_NAME, SETTINGS, ServerConfig
 from .store import StoreError, StoreLocked
 from .store.doctor import run_doctor
@@ -71,13 +70,6 @@ def _data_dir(data_dir: Path | None, as_json: bool = False) -> Path:
         _fail("validation_failed", f"chat-sidecar: bad data dir: {exc}", 2, as_json)
 
 
-def _setup_logging(level: str | None) -> None:
-    chosen = (level or BY_NAME["log_level"].from_env()).upper()
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(SecondCachedFormatter())  # the access log: one line per request
-    logging.basicConfig(level=getattr(logging, chosen, logging.INFO), handlers=[handler])
-
-
 def _serve_signature() -> inspect.Signature:
     """``serve``'s options: one per row of the settings table, in its order, then ``--reload``.
 
@@ -110,21 +102,7 @@ def serve(*, reload: bool = False, **flags: Any) -> None:
     Prints one JSON ready line on stdout (logs go to stderr) and writes it to DATA_DIR/sidecar.json.
     The token is random per launch unless CHAT_SIDECAR_TOKEN is set.
     """
-    _setup_logging(flags["log_level"])
-    from .server import run
-
-    # A repeatable flag arrives as a list; given none, it is left to the environment.
-    given: dict[str, Any] = {
-        name: (tuple(value) or None) if isinstance(value, list) else value
-        for name, value in flags.items()
-    }
-    config = _resolve(**given)
-    if reload:
-        from watchfiles import run_process
-
-        package = Path(__file__).resolve().parent
-        raise typer.Exit(run_process(package, target=run, args=(config,), sigint_timeout=10))
-    raise typer.Exit(run(config))
+    raise typer.Exit(run_serve(flags, reload))
 
 
 # Typer reads a command's options from its signature and annotations: here, the table's.
@@ -278,7 +256,7 @@ def doctor(
     and quarantines (never deletes) what cannot be read. Exit 0: healthy; 1: problems found;
     2: no store there (nothing is created) or bad input.
     """
-    _setup_logging(log_level)
+    setup_logging(log_level)
     folder = _data_dir(data_dir, as_json)
     config = _resolve(as_json, data_dir=folder).store()
     if not Layout(folder).holds_store() and not is_owned(folder):

@@ -1,8 +1,8 @@
 """Running the sidecar: ownership, the ready line, serving, idle exit and graceful shutdown.
 
 Start-up order keeps slow work after the ready line (CONTRACT §1): take the data-dir lock, bind
-the listening socket, write ``sidecar.json`` and print the ready line, and only then open the store
-(journal replay, index rebuilds). Connections made meanwhile wait in the socket's backlog; they
+the listening socket, write ``sidecar.json`` and print the ready line, and only then import the
+application's modules and open the store (journal replay, index rebuilds). Connections made meanwhile wait in the socket's backlog; they
 are never refused. A second ``serve`` on an owned data dir attaches: it prints the owner's
 handshake with ``"attached": true`` and exits 0.
 """
@@ -26,9 +26,6 @@ import orjson
 from aiohttp import web
 
 from . import __version__
-from .api.keys import ACTIVITY, TURNS
-from .app import create_app
-from .http.security import RedactingAccessLogger
 from .runtime import (
     handshake,
     owner_handshake,
@@ -122,6 +119,12 @@ async def _own(config: ServerConfig, data_dir: Path, lock: DataDirLock) -> int:
     )
     await asyncio.to_thread(write_discovery, data_dir, body)
     emit(body)
+    # The application's modules (faces, services, search, providers) are imported only now: the
+    # ready line needs none of them, and a request made meanwhile waits in the backlog as it
+    # does while the store opens.
+    from .app import create_app
+    from .http.security import RedactingAccessLogger
+
     app = create_app(config, token=token, lock=lock)
     runner = web.AppRunner(
         app, access_log_class=RedactingAccessLogger, shutdown_timeout=SHUTDOWN_TIMEOUT_S
@@ -156,6 +159,8 @@ async def _idle_watch(app: web.Application, limit_s: float, stop: asyncio.Event)
     reload drops and reopens its connections within seconds, far inside any sensible timeout. A
     turn still running (a reply streaming with every window closed) counts as activity too.
     """
+    from .api.keys import ACTIVITY, TURNS
+
     if limit_s <= 0:
         return
     activity = app[ACTIVITY]

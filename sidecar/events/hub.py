@@ -15,7 +15,6 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any, assert_never
 
 import orjson
@@ -39,33 +38,61 @@ CONVERSATION_REASONS = frozenset({"created", "updated", "deleted", "restored"})
 
 # Past this many consumed entries the retained log is compacted (amortised O(1) per event).
 _COMPACT_AFTER = 1024
+#: Frame bytes past which events beyond the last ``retention`` are dropped even while young.
+RETENTION_BYTES = 8 * 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
 class Event:
     """One wire event. ``seq`` is its SSE ``id``; ``conversation_id`` is ``None`` for events that
-    concern every client (``resync``, ``server.shutdown``), which therefore pass every filter."""
+    concern every client (``resync``, ``server.shutdown``), which therefore pass every filter.
 
-    seq: int
-    type: str
-    conversation_id: str | None
-    data: dict[str, Any]
-    published_at: float = field(default_factory=time.monotonic)
-    # Serialised once, when the event is made: the frame then cannot drift if a dict shared with
-    # the store is changed later, and N subscribers cost one serialisation, not N.
-    _frame: bytes = field(default=b"", init=False, repr=False, compare=False)
+    Serialised once, when the event is made: the frame then cannot drift if a dict shared with
+    the store is changed later, and N subscribers cost one serialisation, not N. Once retained,
+    the frame is all the event keeps (:meth:`release_data`): ``data`` is then read back from it
+    when asked for (an RPC client's notification), so replay does not pin the message and
+    conversation dicts of thousands of past changes.
+    """
 
-    def __post_init__(self) -> None:
+    __slots__ = ("_data", "_frame", "conversation_id", "published_at", "seq", "type")
+
+    def __init__(
+        self,
+        seq: int,
+        type: str,
+        conversation_id: str | None,
+        data: dict[str, Any],
+        published_at: float | None = None,
+    ) -> None:
+        self.seq = seq
+        self.type = type
+        self.conversation_id = conversation_id
+        self.published_at = time.monotonic() if published_at is None else published_at
+        self._data: dict[str, Any] | None = data
         # orjson never emits a newline, so ``data`` is a single SSE line.
-        frame = b"id: %d\nevent: %s\ndata: %s\n\n" % (
-            self.seq,
-            self.type.encode(),
-            orjson.dumps(self.data),
-        )
-        object.__setattr__(self, "_frame", frame)
+        self._frame = b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, type.encode(), orjson.dumps(data))
+
+    @property
+    def data(self) -> dict[str, Any]:
+        if self._data is not None:
+            return self._data
+        start = self._frame.index(_DATA_FIELD) + len(_DATA_FIELD)
+        data: dict[str, Any] = orjson.loads(self._frame[start:-2])
+        return data
+
+    def release_data(self) -> None:
+        """Keep only the frame (``data`` is parsed from it from now on)."""
+        self._data = None
 
     def frame(self) -> bytes:
         return self._frame
+
+    def __repr__(self) -> str:
+        return (
+            f"Event(seq={self.seq}, type={self.type!r}, conversation_id={self.conversation_id!r})"
+        )
+
+
+_DATA_FIELD = b"\ndata: "
 
 
 def to_events(change: Change, published_at: float | None = None) -> list[Event]:
@@ -295,10 +322,12 @@ class Subscription:
 class EventHub:
     """Turns store changes into events, retains recent ones for replay, fans them out.
 
-    Retention: an event is kept while it is among the last ``retention`` events OR younger than
-    ``retention_seconds`` (CONTRACT §6 promises "10,000 events or 10 minutes", whichever is more),
-    but never more than ``10 * retention`` events, so a burst cannot exhaust memory. A client whose
-    ``since`` lies before what is retained gets ``resync`` rather than a silent gap.
+    Retention (CONTRACT §6: "at least the last 10,000 events or 10 minutes"; docs/decisions.md,
+    "Event retention in bytes"): the last ``retention`` events are always kept. Older ones are
+    kept while younger than ``retention_seconds`` only as long as everything retained stays
+    within ``retention_bytes`` of frames and ``10 * retention`` events, so a burst of large
+    messages cannot exhaust memory. A client whose ``since`` lies before what is retained gets
+    ``resync`` rather than a silent gap.
     """
 
     def __init__(
@@ -307,12 +336,15 @@ class EventHub:
         *,
         retention: int = 10_000,
         retention_seconds: float = 600.0,
+        retention_bytes: int = RETENTION_BYTES,
         queue_size: int = 1024,
     ) -> None:
         self.store = store
         self.retention = max(0, retention)
         self.retention_seconds = retention_seconds
         self.max_retained = 10 * self.retention
+        self.retention_bytes = retention_bytes
+        self.retained_bytes = 0  # the retained events' frames
         self.queue_size = max(1, queue_size)
         self._log: list[Event] = []
         self._head = 0  # index of the oldest retained event in ``_log``
@@ -422,14 +454,21 @@ class EventHub:
                     break
 
     def _retain(self, events: list[Event]) -> None:
+        for event in events:
+            event.release_data()
+            self.retained_bytes += len(event.frame())
         self._log.extend(events)
         now = events[-1].published_at
         while self._retained > self.retention:
             oldest = self._log[self._head]
             young = now - oldest.published_at < self.retention_seconds
-            if young and self._retained <= self.max_retained:
+            within = self._retained <= self.max_retained and (
+                self.retained_bytes <= self.retention_bytes
+            )
+            if young and within:
                 break
             self._floor = oldest.seq
+            self.retained_bytes -= len(oldest.frame())
             self._head += 1
         if self._head >= _COMPACT_AFTER and self._head * 2 >= len(self._log):
             del self._log[: self._head]

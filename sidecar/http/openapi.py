@@ -15,7 +15,7 @@ fields of CONTRACT §4; request bodies are closed because the server refuses unk
 from __future__ import annotations
 
 import copy
-from typing import Final
+import functools
 
 from aiohttp import web
 
@@ -192,11 +192,16 @@ def build_document() -> Schema:
     return copy.deepcopy(document)
 
 
-DOCUMENT: Final = build_document()
+@functools.cache
+def document() -> Schema:
+    """The document, built on its first request rather than at import: nobody may ask for it,
+    and the ready line need not wait for it."""
+    return build_document()
+
 
 routes = web.RouteTableDef()
 
 
 @routes.get(OPENAPI_PATH)
 async def openapi_document(request: web.Request) -> web.Response:
-    return json_response(DOCUMENT)
+    return json_response(document())

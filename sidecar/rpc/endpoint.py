@@ -5,8 +5,12 @@ The security middleware has run before :func:`rpc_handler` (token from the heade
 is a request in flight for the ``track`` middleware, which is what keeps the idle timer from firing
 while a client is connected (as an open SSE stream does).
 
-pygls is imported here lazily, in a thread: after start-up (so the ready line never waits for
-it) and, should a client be faster than that, before its first connection is served.
+pygls (with lsprotocol and cattrs: ~1 s of CPU and 17 MB) is imported lazily, in a thread, when
+the first client connects to ``/rpc``, which waits for it; a client that only speaks REST and
+SSE never pays for it. Not at start-up: the import would compete for the GIL with the first
+requests, and the extension, the one RPC client that connects at once, connects right after the
+ready line, so warming up earlier would save it only that gap (docs/benchmarks.md, "Cold start
+and idle memory").
 """
 
 from __future__ import annotations
@@ -35,7 +39,6 @@ MIN_HEARTBEAT: Final = 5.0
 
 _engine_lock = threading.Lock()
 _engine_loaded = False
-_warming: set[asyncio.Task[None]] = set()
 
 
 def _import_engine() -> None:
@@ -74,14 +77,6 @@ async def rpc_handler(request: web.Request) -> web.StreamResponse:
     return ws
 
 
-async def _warm_up(app: web.Application) -> None:
-    """Start importing pygls now that the server runs (the ready line is out)."""
-    if not _engine_loaded:
-        task = asyncio.create_task(load_engine())
-        _warming.add(task)
-        task.add_done_callback(_warming.discard)
-
-
 async def _close_connections(app: web.Application) -> None:
     """Graceful shutdown: after the hub's ``server.shutdown`` event (the hub is stopped first),
     every client gets close code 1001 (going away)."""
@@ -97,5 +92,4 @@ def setup(app: web.Application, methods: MethodTable | None = None) -> None:
     app[METHODS] = default_methods() if methods is None else methods
     app[CONNECTIONS] = app[RPC_CLIENTS] = Connections()
     app.router.add_get(RPC_PATH, rpc_handler, allow_head=False)
-    app.on_startup.append(_warm_up)
     app.on_shutdown.append(_close_connections)

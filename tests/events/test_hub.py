@@ -288,6 +288,42 @@ async def test_events_are_kept_while_young_up_to_ten_times_the_count(store: Stor
     assert [e.seq for e in tail] == list(range(store.seq - 19, store.seq + 1))
 
 
+@pytest.mark.parametrize("budget", [0, 3_000, 50_000, 10_000_000])
+async def test_retention_is_bounded_in_bytes_and_the_last_events_always_replay(
+    store: Store, budget: int
+) -> None:
+    """Beyond the last ``retention`` events (which CONTRACT §6's count always keeps, whatever
+    their size), young events stay only within the byte budget; replay is whole and exact."""
+    hub = EventHub(store, retention=6, retention_seconds=600.0, retention_bytes=budget)
+    hub.start()
+    live = hub.subscribe(None)
+    await store.create_conversation(id="c1", title="x")
+    contents = [f"{n:04d}" + "y" * 1000 for n in range(40)]
+    for content in contents:
+        await store.append_message("c1", role="user", content=content)
+        kept = retained_events(hub)
+        assert hub.retained_bytes == sum(len(e.frame()) for e in kept)
+        assert len(kept) >= min(6, store.seq), "the contract's count is kept"
+        assert len(kept) <= 6 or hub.retained_bytes <= budget, "the rest fits the budget"
+        assert len(kept) <= 60, "and the count cap (10 x retention)"
+    current = store.seq
+    replay = await ready(hub.subscribe(None, current - 6))
+    assert [e.seq for e in replay] == list(range(current - 5, current + 1))
+    assert [e.data["message"]["content"] for e in replay if e.type == "message.created"] == (
+        contents[-3:]
+    )
+    delivered = await ready(live)
+    assert [e.data["message"]["content"] for e in delivered if e.type == "message.created"] == (
+        contents
+    )
+    assert all(e._data is None for e in retained_events(hub)), "retained: the frame only"
+    for event in replay:
+        body = event.frame().split(b"\ndata: ", 1)[1].rstrip(b"\n")
+        assert orjson.loads(body) == event.data
+    if budget >= 10_000_000:
+        assert len(retained_events(hub)) == 60, "young and within budget: up to the count cap"
+
+
 async def test_a_seq_from_before_the_hub_started_is_too_old(store: Store) -> None:
     message_id = await streaming_message(store)
     await deltas(store, message_id, 2)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -416,3 +418,15 @@ CHECKS = [
 def test_schemathesis(case: schemathesis.Case, live: LiveServer) -> None:
     response = case.call(base_url=live.url, timeout=10)
     case.validate_response(response, checks=CHECKS)
+
+
+def test_the_document_is_built_at_its_first_request_not_at_import() -> None:
+    code = (
+        "import sidecar.app\n"
+        "from sidecar.http import openapi\n"
+        "print(openapi.document.cache_info().currsize)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "0"

@@ -1,5 +1,6 @@
 """RPC connections in the sidecar's life: counted in ``/health``, keeping the idle timer off,
-pygls imported only after the ready line, closed with 1001 at a graceful exit (real process)."""
+pygls imported only at the first /rpc connection, closed with 1001 at a graceful exit (real
+process)."""
 
 from __future__ import annotations
 
@@ -141,3 +142,40 @@ async def test_real_server_idles_out_once_the_rpc_client_leaves(tmp_path: Path) 
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+@pytest.mark.subprocess
+async def test_real_server_imports_pygls_at_the_first_rpc_connection_not_before(
+    tmp_path: Path,
+) -> None:
+    """REST and SSE clients never pay for pygls; the first ``/rpc`` client waits for it."""
+    err = tmp_path / "stderr.txt"
+    command = [sys.executable, "-X", "importtime", "-m", "sidecar", "serve",
+               "--data-dir", str(tmp_path / "data"), "--idle-timeout", "30"]  # fmt: skip
+    with err.open("wb") as sink:
+        process = launch.spawn(command, stderr=sink)
+
+    def imported(package: str) -> bool:
+        return any(
+            line.split("|")[-1].strip().split(".")[0] == package
+            for line in err.read_text().splitlines()
+            if line.startswith("import time:")
+        )
+
+    try:
+        ready = await asyncio.to_thread(ready_line, process)
+        headers = {"Authorization": f"Bearer {ready['token']}"}
+        async with aiohttp.ClientSession() as session:
+            for _ in range(3):
+                async with session.get(ready["url"] + "/health", headers=headers) as response:
+                    assert response.status == 200
+            await asyncio.sleep(1.5)  # the old warm-up had long finished by now
+            assert not imported("pygls") and not imported("lsprotocol")
+            url = ready["url"].replace("http://", "ws://") + "/rpc"
+            rpc = await RpcClient.connect(session, url, token=ready["token"])
+            assert (await rpc.request("sidecar.health"))["clients"]["rpc"] == 1
+            await rpc.close()
+        assert imported("pygls") and imported("lsprotocol")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(process.wait, 15)
