@@ -106,7 +106,7 @@ async def test_nothing_is_visible_or_announced_before_its_fsync(
     conversation, _ = await store.create_conversation(title="before")
     cid = conversation["id"]
     changes: list[Change] = []
-    store.subscribe(changes.append)
+    store.subscribe(changes.extend)
     fsyncs = Fsyncs(monkeypatch)
     fsyncs.hold()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -75,10 +76,11 @@ async def concurrently(folder: Path, ops: list[Op]) -> tuple[dict[str, Any], lis
     marks: list[str] = []
     title: list[str | None] = [None]
 
-    def note(change: Change) -> None:
-        marks.append(mutation_of(change, title[0]))
-        if marks[-1].startswith("title"):
-            title[0] = marks[-1]
+    def note(changes: Sequence[Change]) -> None:
+        for change in changes:
+            marks.append(mutation_of(change, title[0]))
+            if marks[-1].startswith("title"):
+                title[0] = marks[-1]
 
     store.subscribe(note)
 
