@@ -285,6 +285,10 @@ class ServerConfig:
         values: dict[str, Any] = {}
         for setting in SETTINGS:
             flag = flags.get(setting.name)
+            if flag is not None and setting.parse is _origins and not isinstance(flag, str):
+                # a repeatable flag (or Typer's reading of the variable, split on spaces): each
+                # value is still the comma-separated list the help promises
+                flag = tuple(part for value in flag for part in _origins(value))
             values[setting.name] = flag if flag is not None else setting.from_env()
         for setting in SETTINGS:
             if setting.choices and values[setting.name] not in setting.choices:

@@ -154,3 +154,39 @@ def test_serve_refuses_a_bad_value_with_typers_error_and_exit_code(tmp_path: Pat
     )  # fmt: skip
     assert result.returncode == 2 and result.stdout == ""
     assert "Invalid value for '--port'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("options", "env"),
+    [
+        (["--allow-origin", "http://a.example,http://b.example"], {}),
+        (["--allow-origin", "http://a.example", "--allow-origin", "http://b.example"], {}),
+        ([], {"CHAT_SIDECAR_ALLOW_ORIGIN": "http://a.example,http://b.example"}),
+        ([], {"CHAT_SIDECAR_ALLOW_ORIGIN": "http://a.example, http://b.example"}),
+    ],
+)
+def test_allow_origin_is_comma_separated_however_it_is_given(
+    tmp_path: Path, options: list[str], env: dict[str, str]
+) -> None:
+    """The help says comma-separated; a flag or variable read through Typer arrived as one
+    origin "http://a.example,http://b.example", so neither was allowed."""
+    import urllib.error
+    import urllib.request
+
+    server = launch.start(
+        launch.serve_command(tmp_path / "data", "--port", "0", "--idle-timeout", "30", *options),
+        env=launch.child_env(env, clean=True),
+    )
+    try:
+        for origin, allowed in (("http://b.example", True), ("http://c.example", False)):
+            request = urllib.request.Request(
+                server.url + "/api/v1/conversations", headers={**server.headers, "Origin": origin}
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=20) as answer:
+                    status = answer.status
+            except urllib.error.HTTPError as refused:
+                status = refused.code
+            assert (status == 200) is allowed, (origin, status)
+    finally:
+        server.stop()
