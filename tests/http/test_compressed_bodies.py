@@ -14,6 +14,7 @@ import json
 import socket
 import struct
 import time
+import urllib.request
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,9 +58,25 @@ def sidecar(tmp_path: Path) -> Iterator[dict[str, Any]]:
         stderr=tmp_path / "stderr.log",
     )
     try:
+        _answered_once(server.url)  # start-up done: what is timed below is only the bombs' effect
         yield server.ready
     finally:
         server.kill()
+
+
+def _answered_once(url: str, within_s: float = 60.0) -> None:
+    """Wait for the first answer: ``serve`` prints its ready line before it imports the
+    application and opens the store (CONTRACT §1), so the first request may wait for both."""
+    deadline = time.monotonic() + within_s
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=within_s) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.05)
 
 
 async def health_latencies(url: str, until: asyncio.Future[Any], minimum: int = 6) -> list[float]:
