@@ -14,5 +14,7 @@ def format_iso(moment: datetime) -> str:
     """Format an aware datetime (naive means UTC) with milliseconds and a ``Z``."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    elif moment.utcoffset():
+        moment = moment.astimezone(UTC)
+    # isoformat is C and pads the year to four digits (strftime's %Y gives "999" for 999)
+    return moment.isoformat(timespec="milliseconds")[:-6] + "Z"

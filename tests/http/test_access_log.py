@@ -1,5 +1,6 @@
-"""The access log (CONTRACT §2): a line per request with no token, no query, no chat text; and
-no log record at all when the level drops it, even on a connection opened while it did not."""
+"""The access log (CONTRACT §2): a line per request with no token, no query, no chat text, at a
+level by its status (successes DEBUG, refusals WARNING, failures ERROR, as jupyter_server); and no
+log record at all when the level drops it, even on a connection opened while it did not."""
 
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ async def settled(records: list[logging.LogRecord], count: int) -> None:
 async def test_lines_name_the_request_and_never_a_token_a_query_or_chat_text(
     logged_client: Client, made: list[logging.LogRecord], caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger=ACCESS)
+    caplog.set_level(logging.DEBUG, logger=ACCESS)
     client = logged_client
     await call(client, "POST", "/api/v1/conversations", {"id": "c", "title": MARKER}, status=201)
     path = "/api/v1/conversations/c/messages"
@@ -76,25 +77,34 @@ async def test_lines_name_the_request_and_never_a_token_a_query_or_chat_text(
     messages = [r.getMessage() for r in caplog.records if r.name == ACCESS]
     assert re.fullmatch(rf"127\.0\.0\.1 POST {path} 201 \d+\.\dms", messages[1])
     assert re.fullmatch(r"127\.0\.0\.1 GET /api/v1/conversations 401 \d+\.\dms", messages[3])
-    assert all(r.levelno == logging.INFO for r in made)
+    levels = [r.levelno for r in made]
+    assert levels == [logging.DEBUG, logging.DEBUG, logging.DEBUG, logging.WARNING]
 
 
 async def test_no_record_is_built_when_the_level_drops_it(
     logged_client: Client, made: list[logging.LogRecord]
 ) -> None:
     access = logging.getLogger(ACCESS)
-    access.setLevel(logging.INFO)
+    access.setLevel(logging.DEBUG)
     try:
         await call(logged_client, "GET", "/api/v1/conversations", status=200)
         await settled(made, 1)
         assert len(made) == 1
         # The same keep-alive connection: aiohttp asked "enabled?" when it opened.
-        access.setLevel(logging.WARNING)
+        access.setLevel(logging.INFO)  # the default: a success makes no record at all
         for _ in range(5):
             await call(logged_client, "GET", "/api/v1/conversations", status=200)
         response = await logged_client.get("/health", headers={"X-Probe": "1", **AUTH})
         assert response.status == 200
         await asyncio.sleep(0.05)
         assert len(made) == 1
+        refused = await logged_client.get("/api/v1/conversations")  # no token: a WARNING line
+        assert refused.status == 401
+        await settled(made, 2)
+        assert [r.levelno for r in made] == [logging.DEBUG, logging.WARNING]
+        access.setLevel(logging.CRITICAL)
+        assert (await logged_client.get("/api/v1/conversations")).status == 401
+        await asyncio.sleep(0.05)
+        assert len(made) == 2
     finally:
         access.setLevel(logging.NOTSET)
