@@ -69,6 +69,29 @@ export class Prefetches {
     return true;
   }
 
+  /**
+   * This read's answer if it comes within `ms` (claimed, so no page gets it again); else null and
+   * the read stays for the page to claim. Only a result is taken: an error is left to the page's
+   * own request, which reports it as it always does.
+   */
+  async claimWithin(method: string, params: Record<string, unknown>, ms: number): Promise<Answer | null> {
+    const entry = this.early.get(keyOf(method, params));
+    if (!entry) return null;
+    if (!entry.answer) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, ms);
+        entry.waiters.push(() => resolve());
+      });
+      clearTimeout(timer);
+    }
+    const answer = entry.answer;
+    if (!answer || answer.error || this.early.get(keyOf(method, params)) !== entry) return null;
+    this.early.delete(keyOf(method, params));
+    clearTimeout(entry.timer);
+    return answer;
+  }
+
   clear(): void {
     for (const entry of this.early.values()) clearTimeout(entry.timer);
     this.early.clear();
