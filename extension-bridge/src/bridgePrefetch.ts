@@ -56,6 +56,11 @@ export class Prefetches {
     return true;
   }
 
+  /** Whether this read was sent early and is still waiting to be claimed. */
+  has(method: string, params: Record<string, unknown>): boolean {
+    return this.early.has(keyOf(method, params));
+  }
+
   /** If this read was asked early, `reply` gets that answer (now or when it comes) and true. */
   claim(method: string, params: Record<string, unknown>, reply: (answer: Answer) => void): boolean {
     if (!READS.has(method)) return false;

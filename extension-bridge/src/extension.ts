@@ -36,6 +36,13 @@ export const CHAT_VIEW_ID = 'chatSidecar.chatView';
  * page a round trip of its own, a longer wait would hold every page back.
  */
 export const FIRST_READS_WAIT_MS = 250;
+/**
+ * `workspaceState` key: the conversations this workspace's chat pages last showed (ids only, the
+ * newest first). Activation sends their first reads at once, a few tenths of a second before VS
+ * Code restores the panels, so their answers are in when the pages' HTML is built.
+ */
+export const SHOWN_KEY = 'chatSidecar.shownConversations';
+const SHOWN_KEPT = 3;
 
 /** What a webview is opened with; it reads it from `<meta name="chat-sidecar-config">`. */
 interface PanelConfig {
@@ -208,6 +215,19 @@ export function activate(context: vscode.ExtensionContext): void {
     }),
   );
 
+  /** Remember that a page shows `id`, for the next activation (SHOWN_KEY). */
+  const rememberShown = (id: string) => {
+    const shown = context.workspaceState.get<string[]>(SHOWN_KEY, []);
+    if (shown[0] === id) return;
+    void context.workspaceState.update(SHOWN_KEY, [id, ...shown.filter((other) => other !== id)].slice(0, SHOWN_KEPT));
+  };
+  /** A page that opens a conversation reads it (`conversations.get`): that is what it shows. */
+  const noteShown = (message: unknown) => {
+    const m = message as { method?: unknown; params?: { conversation_id?: unknown } } | null;
+    const id = m?.method === 'conversations.get' ? m.params?.conversation_id : undefined;
+    if (typeof id === 'string' && id) rememberShown(id);
+  };
+
   /**
    * A restored page's first reads, sent before its page exists (src/startReads.ts); resolves with
    * those answered within FIRST_READS_WAIT_MS, for the page's HTML (src/panelPage.ts). The rest
@@ -215,12 +235,14 @@ export function activate(context: vscode.ExtensionContext): void {
    */
   const prefetch = async (conversation: string | null): Promise<FirstRead[]> => {
     if (!conversation) return [];
+    rememberShown(conversation);
     const reads = startReads(conversation);
+    const ahead = reads.filter(([method, params]) => bridge.prefetchPending(method, params)).length;
     for (const [method, params] of reads) bridge.prefetch(method, params);
     const started = Date.now();
     const answers = await Promise.all(reads.map(([method, params]) => bridge.prefetched(method, params, FIRST_READS_WAIT_MS)));
     const first = reads.flatMap(([method, params], i) => (answers[i] ? [{ method, params, result: answers[i]!.result }] : []));
-    log.info(`first reads in the page: ${first.length} of ${reads.length} (waited ${Date.now() - started} ms)`);
+    log.info(`first reads in the page: ${first.length} of ${reads.length} (${ahead} read ahead; waited ${Date.now() - started} ms)`);
     return first;
   };
 
@@ -248,6 +270,7 @@ export function activate(context: vscode.ExtensionContext): void {
       if (isHostRequest(message)) {
         handleHostRequest(message, log).catch((error: unknown) => log.error(`a webview request failed: ${errorText(error)}`));
       } else {
+        noteShown(message);
         port.receive(message);
       }
     });
@@ -316,6 +339,11 @@ export function activate(context: vscode.ExtensionContext): void {
   status.show();
   syncWriter();
   bridge.start();
+  const shown = context.workspaceState.get<string[]>(SHOWN_KEY, []).filter((id) => typeof id === 'string' && id !== '');
+  if (shown.length) {
+    log.info(`reading ahead for ${shown.length} conversation(s) this workspace showed last`);
+    for (const id of shown) for (const [method, params] of startReads(id)) bridge.prefetch(method, params);
+  }
 }
 
 export async function deactivate(): Promise<void> {

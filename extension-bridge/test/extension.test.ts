@@ -15,7 +15,7 @@ import type * as vscodeTypes from 'vscode';
 import { readFileSync } from 'node:fs';
 
 import { OPENAI_KEY_SECRET } from '../src/common/settings';
-import { activate, CHAT_VIEW_ID, deactivate, VIEW_TYPE } from '../src/extension';
+import { activate, CHAT_VIEW_ID, deactivate, SHOWN_KEY, VIEW_TYPE } from '../src/extension';
 import { commands, fakeContext, type FakePanel, FakeView, harness, Uri } from './fakeVscode';
 import { alive, cleanUp, discoveryPid, PYTHON, tempDataDir, waitFor } from './helpers';
 
@@ -224,6 +224,39 @@ describe('the extension', () => {
     await deactivate();
     assert.ok(alive(pid));
     assert.equal(discoveryPid(dataDir), pid);
+  });
+
+  test('a conversation a page showed is read at the next activation, and its restored page holds the answers', async () => {
+    const memory = new Map<string, unknown>();
+    harness.reset();
+    activate(fakeContext(EXTENSION, storage, undefined, memory) as unknown as vscodeTypes.ExtensionContext);
+    await commands.executeCommand('chatSidecar.openChat');
+    const panel = harness.panels[0]!;
+    const answer = (id: number) =>
+      waitFor(`answer ${id}`, () => panel.webview.posted.find((m) => (m as { id?: unknown }).id === id) as { result?: Record<string, unknown> } | undefined);
+    panel.webview.received.fire({ jsonrpc: '2.0', id: 1, method: 'conversations.create', params: { title: 'read ahead </script>' } });
+    const id = (await answer(1)).result!.id as string;
+    panel.webview.received.fire({ jsonrpc: '2.0', id: 2, method: 'conversations.get', params: { conversation_id: id, limit: 50 } });
+    await answer(2);
+    assert.deepEqual(memory.get(SHOWN_KEY), [id], 'the workspace remembers the id, nothing else');
+
+    // Reload: a new activation reads it at once; the restored panel's page holds the answers.
+    harness.reset();
+    activate(fakeContext(EXTENSION, storage, undefined, memory) as unknown as vscodeTypes.ExtensionContext);
+    assert.ok(harness.output.some((line) => line.includes('reading ahead for 1 conversation(s)')));
+    await waitFor('connected', () => harness.statusTexts.at(-1) === '$(comment-discussion) Chat Sidecar');
+    const { FakePanel: Panel } = await import('./fakeVscode');
+    const restored = new Panel(VIEW_TYPE, 'Chat');
+    await harness.serializers.get(VIEW_TYPE)!.deserializeWebviewPanel(restored, { conversation_id: id });
+    assert.ok(
+      harness.output.some((line) => line.includes('first reads in the page: 3 of 3 (3 read ahead;')),
+      harness.output.join('\n'),
+    );
+    const block = /<script type="application\/json" id="chat-sidecar-first">([^<]*)<\/script>/.exec(restored.webview.html);
+    assert.ok(block, 'the page holds its first answers');
+    const { reads } = JSON.parse(block[1]!) as { reads: [string, Record<string, unknown>, Record<string, unknown>][] };
+    assert.deepEqual(reads.map(([method]) => method), ['conversations.get', 'branches.list', 'conversations.list']);
+    assert.equal(reads[0]![2].title, 'read ahead </script>');
   });
 
   test('after a reload (a new activation) the extension attaches to that same sidecar', async () => {
