@@ -56,6 +56,11 @@ export class Prefetches {
     return true;
   }
 
+  /** Whether this read was sent early and is still waiting to be claimed. */
+  has(method: string, params: Record<string, unknown>): boolean {
+    return this.early.has(keyOf(method, params));
+  }
+
   /** If this read was asked early, `reply` gets that answer (now or when it comes) and true. */
   claim(method: string, params: Record<string, unknown>, reply: (answer: Answer) => void): boolean {
     if (!READS.has(method)) return false;
@@ -67,6 +72,29 @@ export class Prefetches {
     if (entry.answer) reply(entry.answer);
     else entry.waiters.push(reply);
     return true;
+  }
+
+  /**
+   * This read's answer if it comes within `ms` (claimed, so no page gets it again); else null and
+   * the read stays for the page to claim. Only a result is taken: an error is left to the page's
+   * own request, which reports it as it always does.
+   */
+  async claimWithin(method: string, params: Record<string, unknown>, ms: number): Promise<Answer | null> {
+    const entry = this.early.get(keyOf(method, params));
+    if (!entry) return null;
+    if (!entry.answer) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, ms);
+        entry.waiters.push(() => resolve());
+      });
+      clearTimeout(timer);
+    }
+    const answer = entry.answer;
+    if (!answer || answer.error || this.early.get(keyOf(method, params)) !== entry) return null;
+    this.early.delete(keyOf(method, params));
+    clearTimeout(entry.timer);
+    return answer;
   }
 
   clear(): void {

@@ -23,12 +23,26 @@ import { fetchHealth, type LaunchConfig, type SidecarState, SidecarSupervisor } 
 import { describeSync, OPENAI_KEY_SECRET, readSettings, resolveDataDir, SYNC_PASSWORD_SECRET, sidecarEnv } from './common/settings';
 import { ExternalWriter } from './externalWriter';
 import { handleHostRequest, isHostRequest } from './hostRequests';
+import { buildPage, escapeHtml, type FirstRead } from './panelPage';
 import { type ConnectionState, type Panel, RpcBridge } from './rpcBridge';
 import { rememberedConversation, startReads } from './startReads';
 
 export const VIEW_TYPE = 'chatSidecar.chat';
 /** The side-bar chat view (CONTRACT §9), in its own activity-bar container `chatSidecar`. */
 export const CHAT_VIEW_ID = 'chatSidecar.chatView';
+/**
+ * How long a restored page's HTML waits for its first reads' answers (src/panelPage.ts). They are
+ * usually in by then (the bridge connects before VS Code restores the panel); a late one costs the
+ * page a round trip of its own, a longer wait would hold every page back.
+ */
+export const FIRST_READS_WAIT_MS = 250;
+/**
+ * `workspaceState` key: the conversations this workspace's chat pages last showed (ids only, the
+ * newest first). Activation sends their first reads at once, a few tenths of a second before VS
+ * Code restores the panels, so their answers are in when the pages' HTML is built.
+ */
+export const SHOWN_KEY = 'chatSidecar.shownConversations';
+const SHOWN_KEPT = 3;
 
 /** What a webview is opened with; it reads it from `<meta name="chat-sidecar-config">`. */
 interface PanelConfig {
@@ -172,16 +186,15 @@ export function activate(context: vscode.ExtensionContext): void {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel, state: unknown) {
         const conversation = rememberedConversation(state);
         log.info(`restoring a chat panel${conversation ? ` (conversation ${conversation})` : ''}`);
-        prefetch(conversation);
-        await setUpPanel(panel, { host: 'vscode', newChat: false });
+        await setUpPanel(panel, { host: 'vscode', newChat: false }, prefetch(conversation));
       },
     }),
     vscode.window.registerWebviewViewProvider(CHAT_VIEW_ID, {
       async resolveWebviewView(view: vscode.WebviewView, resolving?: vscode.WebviewViewResolveContext) {
         log.info('showing the chat view in the side bar');
-        prefetch(rememberedConversation(resolving?.state));
+        const first = prefetch(rememberedConversation(resolving?.state));
         view.webview.options = { enableScripts: true, localResourceRoots: webviewOptions(context).localResourceRoots };
-        await setUpWebview(view.webview, view.onDidDispose, { host: 'vscode', newChat: false, surface: 'view' });
+        await setUpWebview(view.webview, view.onDidDispose, { host: 'vscode', newChat: false, surface: 'view' }, first);
       },
     }),
     vscode.workspace.onDidChangeConfiguration((event) => {
@@ -202,9 +215,35 @@ export function activate(context: vscode.ExtensionContext): void {
     }),
   );
 
-  /** A restored page's first reads, sent before its script has loaded (src/startReads.ts). */
-  const prefetch = (conversation: string | null) => {
-    if (conversation) for (const [method, params] of startReads(conversation)) bridge.prefetch(method, params);
+  /** Remember that a page shows `id`, for the next activation (SHOWN_KEY). */
+  const rememberShown = (id: string) => {
+    const shown = context.workspaceState.get<string[]>(SHOWN_KEY, []);
+    if (shown[0] === id) return;
+    void context.workspaceState.update(SHOWN_KEY, [id, ...shown.filter((other) => other !== id)].slice(0, SHOWN_KEPT));
+  };
+  /** A page that opens a conversation reads it (`conversations.get`): that is what it shows. */
+  const noteShown = (message: unknown) => {
+    const m = message as { method?: unknown; params?: { conversation_id?: unknown } } | null;
+    const id = m?.method === 'conversations.get' ? m.params?.conversation_id : undefined;
+    if (typeof id === 'string' && id) rememberShown(id);
+  };
+
+  /**
+   * A restored page's first reads, sent before its page exists (src/startReads.ts); resolves with
+   * those answered within FIRST_READS_WAIT_MS, for the page's HTML (src/panelPage.ts). The rest
+   * stay for the page to claim when it asks.
+   */
+  const prefetch = async (conversation: string | null): Promise<FirstRead[]> => {
+    if (!conversation) return [];
+    rememberShown(conversation);
+    const reads = startReads(conversation);
+    const ahead = reads.filter(([method, params]) => bridge.prefetchPending(method, params)).length;
+    for (const [method, params] of reads) bridge.prefetch(method, params);
+    const started = Date.now();
+    const answers = await Promise.all(reads.map(([method, params]) => bridge.prefetched(method, params, FIRST_READS_WAIT_MS)));
+    const first = reads.flatMap(([method, params], i) => (answers[i] ? [{ method, params, result: answers[i]!.result }] : []));
+    log.info(`first reads in the page: ${first.length} of ${reads.length} (${ahead} read ahead; waited ${Date.now() - started} ms)`);
+    return first;
   };
 
   const openPanel = (config: PanelConfig) => {
@@ -212,20 +251,26 @@ export function activate(context: vscode.ExtensionContext): void {
     void setUpPanel(panel, config);
   };
 
-  const setUpPanel = async (panel: vscode.WebviewPanel, config: PanelConfig) => {
+  const setUpPanel = async (panel: vscode.WebviewPanel, config: PanelConfig, first?: Promise<FirstRead[]>) => {
     panel.webview.options = webviewOptions(context);
     panels.add(panel);
     panel.onDidDispose(() => panels.delete(panel));
-    await setUpWebview(panel.webview, panel.onDidDispose, { ...config, surface: 'panel' });
+    await setUpWebview(panel.webview, panel.onDidDispose, { ...config, surface: 'panel' }, first);
   };
 
   /** A panel's or the view's webview: joined to the bridge, its host requests served, the page loaded. */
-  const setUpWebview = async (webview: vscode.Webview, onDidDispose: vscode.Event<void>, config: PanelConfig) => {
+  const setUpWebview = async (
+    webview: vscode.Webview,
+    onDidDispose: vscode.Event<void>,
+    config: PanelConfig,
+    first: Promise<FirstRead[]> = Promise.resolve([]),
+  ) => {
     const port: Panel = bridge.addPanel(webview);
     const listener = webview.onDidReceiveMessage((message: unknown) => {
       if (isHostRequest(message)) {
         handleHostRequest(message, log).catch((error: unknown) => log.error(`a webview request failed: ${errorText(error)}`));
       } else {
+        noteShown(message);
         port.receive(message);
       }
     });
@@ -234,7 +279,7 @@ export function activate(context: vscode.ExtensionContext): void {
       port.dispose();
     });
     try {
-      webview.html = await panelHtml(context, webview, config);
+      webview.html = await panelHtml(context, webview, config, await first);
     } catch (error) {
       log.error(`cannot load the chat UI: ${errorText(error)}`);
       webview.html = `<!doctype html><p>Chat Sidecar: the chat UI is missing from this build (${escapeHtml(errorText(error))}).</p>`;
@@ -294,6 +339,11 @@ export function activate(context: vscode.ExtensionContext): void {
   status.show();
   syncWriter();
   bridge.start();
+  const shown = context.workspaceState.get<string[]>(SHOWN_KEY, []).filter((id) => typeof id === 'string' && id !== '');
+  if (shown.length) {
+    log.info(`reading ahead for ${shown.length} conversation(s) this workspace showed last`);
+    for (const id of shown) for (const [method, params] of startReads(id)) bridge.prefetch(method, params);
+  }
 }
 
 export async function deactivate(): Promise<void> {
@@ -349,40 +399,31 @@ function renderConnection(
   }
 }
 
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
 /**
- * media/index.html for a webview: its relative `chat.css` / `chat.js` links become webview URIs,
- * every script gets the nonce, and a CSP allows nothing else (no inline code, no network: all
- * traffic goes through postMessage to the bridge).
+ * media/index.html for a webview (src/panelPage.ts): the style sheet and the bundle inline under
+ * a fresh nonce, a CSP that allows nothing else (no network: all traffic goes through postMessage
+ * to the bridge), and the first reads that were answered in time.
  */
 export async function panelHtml(
   context: vscode.ExtensionContext,
   webview: vscode.Webview,
   config: PanelConfig,
+  first: FirstRead[] = [],
 ): Promise<string> {
-  const media = vscode.Uri.joinPath(context.extensionUri, 'media');
-  const template = await fs.readFile(path.join(media.fsPath, 'index.html'), 'utf8');
-  const nonce = randomBytes(18).toString('base64');
-  const csp = [
-    "default-src 'none'",
-    `style-src ${webview.cspSource}`,
-    `img-src ${webview.cspSource} data:`,
-    `font-src ${webview.cspSource}`,
-    `script-src 'nonce-${nonce}'`,
-  ].join('; ');
-  const head =
-    `<meta http-equiv="Content-Security-Policy" content="${escapeHtml(csp)}">\n  ` +
-    `<meta name="chat-sidecar-config" content="${escapeHtml(JSON.stringify(config))}">`;
-  return template
-    .replace(/(<meta charset="utf-8">)/i, `$1\n  ${head}`)
-    .replace(/\b(href|src)="([A-Za-z0-9_.-]+\.(?:css|js))"/g, (_match, attribute: string, file: string) => {
-      const uri = webview.asWebviewUri(vscode.Uri.joinPath(media, file));
-      return `${attribute}="${uri.toString()}"`;
-    })
-    .replace(/<script\b/g, `<script nonce="${nonce}"`);
+  const media = path.join(context.extensionUri.fsPath, 'media');
+  const [template, css, script] = await Promise.all(
+    ['index.html', 'chat.css', 'chat.js'].map((name) => fs.readFile(path.join(media, name), 'utf8')),
+  );
+  return buildPage({
+    template: template!,
+    css: css!,
+    script: script!,
+    nonce: randomBytes(18).toString('base64'),
+    cspSource: webview.cspSource,
+    config: { ...config },
+    first,
+    firstId: randomBytes(9).toString('hex'),
+  });
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

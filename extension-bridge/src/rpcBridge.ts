@@ -144,6 +144,20 @@ export class RpcBridge implements PanelOwner {
     return this.prefetches.start(method, params);
   }
 
+  /** Whether this read was sent with {@link prefetch} and is still unclaimed. */
+  prefetchPending(method: string, params: Record<string, unknown>): boolean {
+    return this.prefetches.has(method, params);
+  }
+
+  /**
+   * The answer of a read sent with {@link prefetch}, if it is in within `ms`: taken for the page's
+   * HTML (src/panelPage.ts), so the page's first render needs no round trip. Null (the read left
+   * for the page to claim) if it is late, failed, or was never sent.
+   */
+  prefetched(method: string, params: Record<string, unknown>, ms: number): Promise<Answer | null> {
+    return this.prefetches.claimWithin(method, params, ms);
+  }
+
   /** Hear the sidecar's `method` notifications (e.g. `turn.requested`); returns the unsubscribe. */
   onNotification(method: string, listener: (params: Record<string, unknown>) => void): () => void {
     const listeners = this.listeners.get(method) ?? new Set();

@@ -15,7 +15,7 @@ import type * as vscodeTypes from 'vscode';
 import { readFileSync } from 'node:fs';
 
 import { OPENAI_KEY_SECRET } from '../src/common/settings';
-import { activate, CHAT_VIEW_ID, deactivate, VIEW_TYPE } from '../src/extension';
+import { activate, CHAT_VIEW_ID, deactivate, SHOWN_KEY, VIEW_TYPE } from '../src/extension';
 import { commands, fakeContext, type FakePanel, FakeView, harness, Uri } from './fakeVscode';
 import { alive, cleanUp, discoveryPid, PYTHON, tempDataDir, waitFor } from './helpers';
 
@@ -84,7 +84,7 @@ describe('the extension', () => {
     assert.ok(!harness.output.some((line) => line.includes(API_KEY)), 'the key is never logged');
   });
 
-  test('Open Chat opens one panel under a nonce CSP with the media files as webview URIs', async () => {
+  test('Open Chat opens one panel under a nonce CSP with the style sheet and the bundle inline', async () => {
     await commands.executeCommand('chatSidecar.openChat');
     assert.equal(harness.panels.length, 1);
     const panel = harness.panels[0]!;
@@ -94,14 +94,14 @@ describe('the extension', () => {
     const nonce = /'nonce-([^']+)'/.exec(policy)?.[1];
     assert.ok(nonce, policy);
     assert.match(policy, /default-src 'none'/);
+    assert.match(policy, new RegExp(`script-src 'nonce-${nonce!.replace(/[+/]/g, '\\$&')}'$`));
     assert.doesNotMatch(policy, /unsafe-inline|unsafe-eval/);
     const scripts = [...html.matchAll(/<script\b[^>]*>/g)].map((m) => m[0]);
-    assert.ok(scripts.length > 0);
-    for (const tag of scripts) {
-      assert.ok(tag.includes(`nonce="${nonce}"`), tag);
-      assert.match(tag, /src="https:\/\/fake\.vscode-cdn\.net\/.*\/media\/chat\.js"/);
-    }
-    assert.match(html, /href="https:\/\/fake\.vscode-cdn\.net\/.*\/media\/chat\.css"/);
+    assert.deepEqual(scripts, [`<script type="module" nonce="${nonce}">`], 'one script: the bundle, no first reads for a new panel');
+    const bundle = readFileSync(path.join(EXTENSION, 'media', 'chat.js'), 'utf8');
+    assert.ok(bundle.length > 10_000 && html.length > bundle.length, 'the bundle is in the page');
+    assert.match(html, new RegExp(`<style nonce="${nonce!.replace(/[+/]/g, '\\$&')}">`));
+    assert.doesNotMatch(html, /<link rel="stylesheet"|<script[^>]*\bsrc=/, 'nothing loaded by URL');
     assert.equal(config(html).newChat, false);
 
     // Again: the open panel is revealed, not a second one made.
@@ -127,7 +127,7 @@ describe('the extension', () => {
     const { FakePanel: Panel } = await import('./fakeVscode');
     const restored = new Panel(VIEW_TYPE, 'Chat');
     await serializer.deserializeWebviewPanel(restored, { conversation_id: 'c_restored', scroll_top: 120 });
-    assert.match(restored.webview.html, /chat\.js/);
+    assert.match(restored.webview.html, /<script type="module" nonce=/);
     assert.deepEqual((restored.webview.options as { enableScripts?: boolean }).enableScripts, true);
     assert.ok(harness.output.some((line) => line.includes('restoring a chat panel (conversation c_restored)')));
   });
@@ -143,7 +143,7 @@ describe('the extension', () => {
     const view = new FakeView();
     await provider.resolveWebviewView(view);
     const html = view.webview.html;
-    assert.match(html, /media\/chat\.js/);
+    assert.match(html, /<script type="module" nonce=/);
     assert.doesNotMatch(csp(html), /unsafe-inline|unsafe-eval/);
     assert.deepEqual(config(html), { host: 'vscode', newChat: false, surface: 'view' });
     view.webview.received.fire({ jsonrpc: '2.0', id: 7, method: 'sidecar.health', params: {} });
@@ -224,6 +224,39 @@ describe('the extension', () => {
     await deactivate();
     assert.ok(alive(pid));
     assert.equal(discoveryPid(dataDir), pid);
+  });
+
+  test('a conversation a page showed is read at the next activation, and its restored page holds the answers', async () => {
+    const memory = new Map<string, unknown>();
+    harness.reset();
+    activate(fakeContext(EXTENSION, storage, undefined, memory) as unknown as vscodeTypes.ExtensionContext);
+    await commands.executeCommand('chatSidecar.openChat');
+    const panel = harness.panels[0]!;
+    const answer = (id: number) =>
+      waitFor(`answer ${id}`, () => panel.webview.posted.find((m) => (m as { id?: unknown }).id === id) as { result?: Record<string, unknown> } | undefined);
+    panel.webview.received.fire({ jsonrpc: '2.0', id: 1, method: 'conversations.create', params: { title: 'read ahead </script>' } });
+    const id = (await answer(1)).result!.id as string;
+    panel.webview.received.fire({ jsonrpc: '2.0', id: 2, method: 'conversations.get', params: { conversation_id: id, limit: 50 } });
+    await answer(2);
+    assert.deepEqual(memory.get(SHOWN_KEY), [id], 'the workspace remembers the id, nothing else');
+
+    // Reload: a new activation reads it at once; the restored panel's page holds the answers.
+    harness.reset();
+    activate(fakeContext(EXTENSION, storage, undefined, memory) as unknown as vscodeTypes.ExtensionContext);
+    assert.ok(harness.output.some((line) => line.includes('reading ahead for 1 conversation(s)')));
+    await waitFor('connected', () => harness.statusTexts.at(-1) === '$(comment-discussion) Chat Sidecar');
+    const { FakePanel: Panel } = await import('./fakeVscode');
+    const restored = new Panel(VIEW_TYPE, 'Chat');
+    await harness.serializers.get(VIEW_TYPE)!.deserializeWebviewPanel(restored, { conversation_id: id });
+    assert.ok(
+      harness.output.some((line) => line.includes('first reads in the page: 3 of 3 (3 read ahead;')),
+      harness.output.join('\n'),
+    );
+    const block = /<script type="application\/json" id="chat-sidecar-first">([^<]*)<\/script>/.exec(restored.webview.html);
+    assert.ok(block, 'the page holds its first answers');
+    const { reads } = JSON.parse(block[1]!) as { reads: [string, Record<string, unknown>, Record<string, unknown>][] };
+    assert.deepEqual(reads.map(([method]) => method), ['conversations.get', 'branches.list', 'conversations.list']);
+    assert.equal(reads[0]![2].title, 'read ahead </script>');
   });
 
   test('after a reload (a new activation) the extension attaches to that same sidecar', async () => {

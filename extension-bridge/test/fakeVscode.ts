@@ -373,9 +373,15 @@ export const window = {
 };
 
 /** An ExtensionContext for the extension folder `extensionPath`, storage under `storagePath`. */
-export function fakeContext(extensionPath: string, storagePath: string, version = '0.0.0-test') {
+export function fakeContext(extensionPath: string, storagePath: string, version = '0.0.0-test', memory = new Map<string, unknown>()) {
   const secrets = new Map<string, string>();
   return {
+    /** `workspaceState`: pass the same `memory` to a later activation to keep it across a reload. */
+    workspaceState: {
+      get: <T>(key: string, fallback?: T) => (memory.has(key) ? (memory.get(key) as T) : fallback),
+      update: (key: string, value: unknown) => Promise.resolve(void memory.set(key, value)),
+      keys: () => [...memory.keys()],
+    },
     subscriptions: [] as Disposable[],
     extensionPath,
     extensionUri: Uri.file(extensionPath),

@@ -19,11 +19,11 @@ test("the early reads are the page's first pulls at their defaults", () => {
   assert.equal(Number(/listLimit: (\d+),/.exec(state)?.[1]), LIST_LIMIT);
   assert.match(state, /filter: 'all',/);
   const view = source('view.js');
-  assert.ok(view.includes("client.call('conversations.get', { conversation_id: view.id, limit: PAGE })"));
-  assert.ok(view.includes("client.call('branches.list', { conversation_id: view.id })"));
+  assert.ok(view.includes("read('conversations.get', { conversation_id: view.id, limit: PAGE })"));
+  assert.ok(view.includes("read('branches.list', { conversation_id: view.id })"));
   const list = source('list.js');
   assert.ok(list.includes('const params = { limit: state.listLimit };'));
-  assert.ok(list.includes("client.call('conversations.list', listParams())"));
+  assert.ok(list.includes("read('conversations.list', listParams())"));
   assert.deepEqual(startReads('c_1'), [
     ['conversations.get', { conversation_id: 'c_1', limit: PAGE }],
     ['branches.list', { conversation_id: 'c_1' }],

@@ -36,6 +36,48 @@ export const client = new SidecarClient(
 );
 
 /**
+ * The answers the extension host put in this page for its first reads (src/panelPage.ts: a JSON
+ * block, present when a restored webview's reads were answered before its HTML was built), each
+ * taken once. A webview that VS Code loads again from the same HTML (hidden and shown again) finds
+ * the block's id in its state and asks afresh: a snapshot is used only by the page it was made
+ * for. The state keeps only that id, no chat text.
+ * @type {Map<string, any>}
+ */
+const firstAnswers = (() => {
+  const answers = new Map();
+  const block = document.getElementById('chat-sidecar-first');
+  if (!block || !vscodeApi) return answers;
+  try {
+    const { id, reads } = JSON.parse(block.textContent || '');
+    const saved = vscodeApi.getState() || {};
+    if (typeof id !== 'string' || saved.first_reads === id || !Array.isArray(reads)) return answers;
+    vscodeApi.setState({ ...saved, first_reads: id });
+    for (const [method, params, result] of reads) answers.set(readKey(method, params), result);
+  } catch {
+    // Not ours, or not JSON: the page asks for everything.
+  }
+  return answers;
+})();
+
+/** @param {string} method @param {Record<string, any>} params */
+function readKey(method, params) {
+  return JSON.stringify([method, Object.keys(params).sort().map((name) => [name, params[name]])]);
+}
+
+/**
+ * A read: its answer from the page itself when the extension host put it there (once), else
+ * asked through the client.
+ * @param {string} method @param {Record<string, any>} params @returns {Promise<any>}
+ */
+export function read(method, params) {
+  const key = readKey(method, params);
+  if (!firstAnswers.has(key)) return client.call(method, params);
+  const result = firstAnswers.get(key);
+  firstAnswers.delete(key);
+  return Promise.resolve(result);
+}
+
+/**
  * Remember which conversation is open (only its id), so a reload reopens it: in VS Code in the
  * webview's own state (`setState`), in a browser in the URL fragment next to the token.
  * @param {string | null} conversationId

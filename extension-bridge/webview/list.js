@@ -5,7 +5,7 @@
  * (opened by the "Chats" button, closed on a choice or Escape).
  */
 
-import { client } from './host.js';
+import { read } from './host.js';
 import { el, ui } from './dom.js';
 import { plainText } from './markdown.js';
 import { relativeTime } from './time.js';
@@ -48,7 +48,7 @@ export async function pullList() {
   const generation = ++pull.generation;
   pull.loading = true;
   try {
-    const page = await client.call('conversations.list', listParams());
+    const page = await read('conversations.list', listParams());
     if (generation !== pull.generation) return page.event_seq;
     state.conversations.clear();
     for (const c of page.items) state.conversations.set(c.id, c);

@@ -5,7 +5,7 @@
  */
 
 import { applyDelta } from '../media/client.js';
-import { client, rememberOpen } from './host.js';
+import { client, read, rememberOpen } from './host.js';
 import { ui } from './dom.js';
 import { renderList } from './list.js';
 import { attempt, describe, notify, timed } from './notices.js';
@@ -35,10 +35,10 @@ export async function pullView() {
   const current = () => state.view === view && generation === view.pull.generation;
   view.pull.loading = true;
   try {
-    // Both asked at once: one round trip to the sidecar, not two.
+    // Both asked at once: one round trip to the sidecar, not two (none when the page holds them).
     const [page, branches] = await Promise.all([
-      timed(client.call('conversations.get', { conversation_id: view.id, limit: PAGE })),
-      timed(client.call('branches.list', { conversation_id: view.id })).catch(() => []),
+      timed(read('conversations.get', { conversation_id: view.id, limit: PAGE })),
+      timed(read('branches.list', { conversation_id: view.id })).catch(() => []),
     ]);
     if (!current()) return;
     const { messages, has_more: hasMore, event_seq: seq, ...conversation } = page;

@@ -43,6 +43,8 @@ LOG_STEPS = {
     "panel restored": re.compile(r"restoring a chat panel"),
     "attached": re.compile(r"attached to the sidecar pid|sidecar pid \d+ ready at"),
     "rpc connected": re.compile(r"INFO rpc connected"),
+    # The restored page's HTML built, with the first reads that were answered in time in it.
+    "page built": re.compile(r"first reads in the page: "),
 }
 MARKS = ("start", "list-pulled", "view-shown")
 
@@ -157,7 +159,11 @@ def _page_marks(page: Any, started: float) -> dict[str, float]:
                         .map((p) => p.startTime)[0] ?? null,
                     marks: performance.getEntriesByType('mark')
                         .filter((m) => m.name.startsWith('chat-sidecar:'))
-                        .map((m) => [m.name.slice(13), m.startTime])})"""
+                        .map((m) => [m.name.slice(13), m.startTime]),
+                    loads: performance.getEntriesByType('resource')
+                        .filter((r) => /\\/chat\\.(js|css)\\b/.test(r.name))
+                        .map((r) => [r.name.match(/chat\\.(js|css)/)[0],
+                            r.startTime, r.responseEnd])})"""
             )
         except Exception:
             continue
@@ -169,6 +175,12 @@ def _page_marks(page: Any, started: float) -> dict[str, float]:
             for name, at in found["marks"]:
                 if name in MARKS:
                     out[name] = origin + at / 1000 - started
+            if found["paint"] is not None:
+                out["ours painted"] = origin + found["paint"] / 1000 - started
+            # The resource loader's share: when each file was asked for and when it had arrived.
+            for name, start, end in found["loads"]:
+                out[f"{name} asked"] = origin + start / 1000 - started
+                out[f"{name} loaded"] = origin + end / 1000 - started
     return out
 
 
