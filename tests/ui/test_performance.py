@@ -6,8 +6,10 @@
 - Main-thread time while a reply streams at 50 chunks/s (the echo provider, 20 ms apart): the
   renderer's TaskDuration (CDP ``Performance.getMetrics``) over the stream's wall time.
 
-The budgets asserted are generous (a shared 2-core CI machine); the figures measured go to
-``ui-benchmarks.json`` in the artifacts folder and are printed.
+Speed is a benchmark's job, not a test's (a shared 2-core machine makes any time budget flaky):
+the figures measured go to ``ui-benchmarks.json`` in the artifacts folder and are printed, and
+what the tests assert is the work that makes them fast: only the last page of a long conversation
+is rendered, and a streaming reply touches no other message.
 """
 
 from __future__ import annotations
@@ -23,10 +25,6 @@ from .conftest import ARTIFACTS, Sidecar, import_conversation, open_ui
 
 MESSAGE = '[data-testid="message"]'
 ASSISTANT = f'{MESSAGE}[data-role="assistant"]'
-FIRST_PAINT_BUDGET_MS = 3000
-STREAM_BUSY_BUDGET = (
-    0.75  # generous: the figure (about half, on a loaded 2-core machine) is recorded
-)
 
 #: Resolves window.__painted with performance.now() once `count` messages are on screen and painted.
 WATCH_PAINT = """
@@ -108,7 +106,7 @@ def test_first_paint_of_a_thousand_message_conversation(
         )
     load, click = statistics.median(loads), statistics.median(clicks)
     record("first_paint_1000_messages_ms", {"navigation": round(load), "click": round(click)})
-    assert load < FIRST_PAINT_BUDGET_MS and click < FIRST_PAINT_BUDGET_MS
+    expect(page.locator(MESSAGE)).to_have_count(50)  # the last page only, not 1,000
 
 
 @pytest.mark.parametrize(
@@ -133,15 +131,43 @@ def test_main_thread_while_a_reply_streams_at_50_chunks_a_second(
     # One CDP call waits for the end (no polling from here while the reply streams).
     before = metrics(cdp)
     started = time.monotonic()
-    page.evaluate(
+    elsewhere = page.evaluate(
         """() => new Promise((resolve) => {
           document.querySelector('[data-testid="send"]').click();
+          const replyOf = () =>
+            document.querySelector('[data-testid="message"][data-role="assistant"]');
+          // Changes inside a message other than the streaming reply, once the reply exists.
+          let elsewhere = 0;
+          const watch = new MutationObserver((records) => {
+            const reply = replyOf();
+            if (!reply) return;
+            const other = (node) => node && node.nodeType === 1 && node !== reply
+              && !node.contains(reply) && !reply.contains(node)
+              && (node.matches('[data-testid="message"], #messages > li')
+                  || node.querySelector('[data-testid="message"]'));
+            for (const r of records) {
+              const item = (r.target.nodeType === 1 ? r.target : r.target.parentElement)
+                ?.closest('[data-testid="message"]');
+              if (item && item !== reply && !item.contains(reply)) elsewhere += 1;
+              // a message of the list replaced or added (a whole-list re-render)
+              for (const node of [...r.removedNodes, ...r.addedNodes]) {
+                if (other(node)) { elsewhere += 1; }
+              }
+            }
+          });
+          watch.observe(document.getElementById('messages'), {
+            subtree: true, childList: true, characterData: true,
+          });
           const done = () => {
-            const reply = document.querySelector('[data-testid="message"][data-role="assistant"]');
+            const reply = replyOf();
             return reply && reply.dataset.status === 'complete';
           };
           const observer = new MutationObserver(() => {
-            if (done()) { observer.disconnect(); resolve(null); }
+            if (done()) {
+              observer.disconnect();
+              watch.disconnect();
+              resolve(elsewhere);
+            }
           });
           observer.observe(document, { subtree: true, attributes: true, attributeFilter: ['data-status'] });
         })"""
@@ -153,7 +179,10 @@ def test_main_thread_while_a_reply_streams_at_50_chunks_a_second(
         {"chunks": len(text) // 8, "wall_s": round(wall, 2), "idle": idle, "streaming": streaming},
     )
     expect(reply.locator(".code-block")).to_have_count(12)
-    assert streaming["main_thread"] < STREAM_BUSY_BUDGET
+    # Each chunk re-renders the reply alone: the only change elsewhere is the sent message's
+    # "queued" copy swapped once for the stored one (2 records); a list re-rendered per chunk
+    # would make ~2 per chunk (~390).
+    assert elsewhere <= 2, elsewhere
 
 
 def busy_share(before: dict[str, float], after: dict[str, float], wall: float) -> dict[str, float]:
