@@ -240,7 +240,9 @@ describe('the extension', () => {
     await answer(2);
     assert.deepEqual(memory.get(SHOWN_KEY), [id], 'the workspace remembers the id, nothing else');
 
-    // Reload: a new activation reads it at once; the restored panel's page holds the answers.
+    // Reload: the old extension host goes (or its connection would keep this test process
+    // alive), a new activation reads it at once; the restored panel's page holds the answers.
+    await deactivate();
     harness.reset();
     activate(fakeContext(EXTENSION, storage, undefined, memory) as unknown as vscodeTypes.ExtensionContext);
     assert.ok(harness.output.some((line) => line.includes('reading ahead for 1 conversation(s)')));
@@ -257,6 +259,7 @@ describe('the extension', () => {
     const { reads } = JSON.parse(block[1]!) as { reads: [string, Record<string, unknown>, Record<string, unknown>][] };
     assert.deepEqual(reads.map(([method]) => method), ['conversations.get', 'branches.list', 'conversations.list']);
     assert.equal(reads[0]![2].title, 'read ahead </script>');
+    await deactivate(); // one activation at a time: a leaked one would restart the sidecar that after() stops
   });
 
   test('after a reload (a new activation) the extension attaches to that same sidecar', async () => {
