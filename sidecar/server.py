@@ -117,8 +117,33 @@ async def _own(config: ServerConfig, data_dir: Path, lock: DataDirLock) -> int:
         version=__version__,
         attached=False,
     )
-    await asyncio.to_thread(write_discovery, data_dir, body)
-    emit(body)
+    # The stop signals are ours before anyone can know our pid: a SIGTERM sent the moment the
+    # ready line is read still shuts down gracefully (discovery removed), not by default action.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await asyncio.to_thread(write_discovery, data_dir, body)
+        emit(body)
+        await _serve(config, data_dir, lock, sock, token, str(body["url"]), stop)
+    finally:
+        await asyncio.to_thread(remove_discovery, data_dir, os.getpid())
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+    return 0
+
+
+async def _serve(
+    config: ServerConfig,
+    data_dir: Path,
+    lock: DataDirLock,
+    sock: socket.socket,
+    token: str,
+    url: str,
+    stop: asyncio.Event,
+) -> None:
+    """Open the store and serve until ``stop`` (the ready line is out already)."""
     # The application's modules (faces, services, search, providers) are imported only now: the
     # ready line needs none of them, and a request made meanwhile waits in the backlog as it
     # does while the store opens.
@@ -129,27 +154,19 @@ async def _own(config: ServerConfig, data_dir: Path, lock: DataDirLock) -> int:
     runner = web.AppRunner(
         app, access_log_class=RedactingAccessLogger, shutdown_timeout=SHUTDOWN_TIMEOUT_S
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
     try:
         try:
             await runner.setup()
         except StoreError as exc:  # e.g. a newer schema, an unreadable store.json
             raise ServeError(f"cannot open the store: {exc.message}") from None
         await web.SockSite(runner, sock).start()
-        log.info("serving %s on %s", data_dir, body["url"])
+        log.info("serving %s on %s", data_dir, url)
         idle = asyncio.create_task(_idle_watch(app, config.idle_timeout, stop))
         await stop.wait()
         idle.cancel()
         log.info("shutting down")
     finally:
         await runner.cleanup()
-        await asyncio.to_thread(remove_discovery, data_dir, os.getpid())
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(signum)
-    return 0
 
 
 async def _idle_watch(app: web.Application, limit_s: float, stop: asyncio.Event) -> None:

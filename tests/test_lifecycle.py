@@ -86,6 +86,21 @@ def test_ready_line_discovery_file_and_graceful_sigterm(
     assert with_token == [f"chat UI: {ready['url']}/ui/#token={ready['token']}"]
 
 
+def test_sigterm_the_moment_the_ready_line_is_read_is_a_graceful_stop(
+    tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """The launcher may stop a sidecar it just started (a window closing at once): serve imports
+    the application and opens the store after its ready line, so the signal must be handled by
+    then, or the default action kills it with its discovery file left behind."""
+    data_dir = tmp_path / "data"
+    process = start(data_dir)
+    processes.append(process)
+    ready_line(process)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(15) == 0
+    assert not (data_dir / "sidecar.json").exists()
+
+
 def test_second_serve_attaches_and_exits_zero(
     tmp_path: Path, processes: list[subprocess.Popen[bytes]]
 ) -> None:
