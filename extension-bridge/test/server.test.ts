@@ -119,9 +119,10 @@ describe('SidecarSupervisor', () => {
     first.supervisor.dispose();
     const second = supervise(dataDir, { logDir });
     assert.equal((await second.supervisor.ensure()).attached, true);
-    await fetch(`${endpoint.url}/health`, { headers: { Authorization: `Bearer ${endpoint.token}` } });
+    // A refused request (404) makes an access line at the default level (successes are DEBUG).
+    await fetch(`${endpoint.url}/api/v1/nowhere`, { headers: { Authorization: `Bearer ${endpoint.token}` } });
     const seen = await waitFor('the request in the second window\'s log', () =>
-      second.log.lines.find((line) => line.startsWith('[sidecar]') && line.includes('GET /health')),
+      second.log.lines.find((line) => line.startsWith('[sidecar]') && line.includes('GET /api/v1/nowhere 404')),
     );
     assert.ok(!seen.includes(endpoint.token));
     assert.ok(!second.log.lines.some((line) => line.includes('serving')), 'only what came after it attached');
