@@ -17,12 +17,25 @@ from sidecar.sync.config import SyncConfig
 from sidecar.sync.engine import SyncEngine
 
 
-async def online(engine: SyncEngine, within: float = 20.0) -> None:
+async def online(store: Store, hub_url: str, within: float = 20.0) -> SyncEngine:
+    """A started engine on ``store``, once it is online with the hub."""
+    engine = SyncEngine(store, SyncConfig(hub_url, "device", coalesce_s=0.02))
+    await engine.start()
     for _ in range(int(within / 0.05)):
         if engine.status()["state"] == "online":
-            return
+            return engine
         await asyncio.sleep(0.05)
     raise AssertionError(f"never online: {engine.status()}")
+
+
+async def closes_after(engine: SyncEngine, steps: int) -> None:
+    """Close ``engine`` ``steps`` loop steps from now; fail (not hang) if close never returns."""
+    for _ in range(steps):
+        await asyncio.sleep(0)
+    closing = asyncio.ensure_future(engine.close())
+    done, _ = await asyncio.wait([closing], timeout=15)
+    assert done, f"close() did not return ({steps} loop steps after the wake-up)"
+    closing.result()
 
 
 async def test_close_right_after_a_write_stops_every_loop(hub_url: str, tmp_path: Path) -> None:
@@ -30,18 +43,11 @@ async def test_close_right_after_a_write_stops_every_loop(hub_url: str, tmp_path
     try:
         conversation, _ = await store.create_conversation(title="t")
         for steps in range(8):
-            engine = SyncEngine(store, SyncConfig(hub_url, "device", coalesce_s=0.02))
-            await engine.start()
-            await online(engine)
+            engine = await online(store, hub_url)
             # a write wakes the local loop, which wakes the push loop; the hub's NOTIFY wakes
             # the pull loop: close lands 0..7 loop steps later, across the whole wake-up
             await store.append_message(conversation["id"], role="user", content=f"m{steps}")
-            for _ in range(steps):
-                await asyncio.sleep(0)
-            closing = asyncio.ensure_future(engine.close())
-            done, _ = await asyncio.wait([closing], timeout=15)
-            assert done, f"close() did not return ({steps} loop steps after the write)"
-            closing.result()
+            await closes_after(engine, steps)
     finally:
         await store.close()
 
@@ -53,17 +59,10 @@ async def test_close_while_the_loops_wake_stops_every_loop(hub_url: str, tmp_pat
     store = await Store.open(tmp_path / "device", StoreConfig(checkpoint_interval=3600))
     try:
         for steps in range(8):
-            engine = SyncEngine(store, SyncConfig(hub_url, "device", coalesce_s=0.02))
-            await engine.start()
-            await online(engine)
+            engine = await online(store, hub_url)
             await asyncio.sleep(0.1)  # both loops are parked on their waits
             engine._push_event.set()
             engine._pull_event.set()
-            for _ in range(steps):
-                await asyncio.sleep(0)
-            closing = asyncio.ensure_future(engine.close())
-            done, _ = await asyncio.wait([closing], timeout=15)
-            assert done, f"close() did not return ({steps} loop steps after the wake-up)"
-            closing.result()
+            await closes_after(engine, steps)
     finally:
         await store.close()
