@@ -39,6 +39,12 @@ Listener = Callable[[Sequence[Change]], None]
 Queued = tuple[T, "Awaitable[object] | None"]
 
 
+def next_revision(fields: Doc, current: Doc, at: str) -> Doc:
+    """The conversation document a write journals: ``fields`` at the revision after
+    ``current``'s, changed at ``at`` (every write to a conversation bumps its revision)."""
+    return {**fields, "revision": int(current.get("revision", 0)) + 1, "updated_at": at}
+
+
 class Writer:
     """Locks, journals, applies and publishes the writes of one open store."""
 
@@ -119,11 +125,7 @@ class Writer:
         cache = self._cache
         if touch:
             base = conversation if conversation is not None else shard.conversation
-            conversation = {
-                **base,
-                "revision": int(shard.conversation.get("revision", 0)) + 1,
-                "updated_at": at or now_iso(),
-            }
+            conversation = next_revision(base, shard.conversation, at or now_iso())
         if conversation is not None:
             ops = [["conv", conversation], *ops]
         draft.conversation = conversation is not None

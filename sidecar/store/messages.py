@@ -10,7 +10,7 @@ from typing import Any
 
 from .branches import target_branch
 from .cache import ShardCache
-from .commit import Queued, Writer
+from .commit import Queued, Writer, next_revision
 from .digest import fingerprint
 from .effects import Draft, MessageChange, TextChange
 from .errors import Conflict, NotFound, ValidationFailed
@@ -118,12 +118,7 @@ class Messages:
                 "_request": request,
             }
             base = tail.conversation
-            conversation = {
-                **base,
-                "active_branch": target,
-                "revision": int(base.get("revision", 0)) + 1,
-                "updated_at": now,
-            }
+            conversation = next_revision({**base, "active_branch": target}, base, now)
             ops: list[Operation] = [
                 ["conv", conversation],
                 ["msg", tail.next_ordinal, doc],
