@@ -66,6 +66,20 @@ def busy_sidecar(tmp_path: Path) -> Iterator[Sidecar]:
         running.process.kill()
 
 
+def padded_messages(count: int, filler: str) -> list[dict[str, Any]]:
+    """``count`` legacy messages, user and assistant in turn, a second apart, each ``filler``
+    long: a conversation whose size the test picks."""
+    return [
+        {
+            "id": f"m{i}",
+            "role": "user" if i % 2 == 0 else "assistant",
+            "content": f"{i} {filler}",
+            "createdAt": 1_735_144_337_407 + i * 1000,
+        }
+        for i in range(count)
+    ]
+
+
 def _list_live(ready: dict[str, Any]) -> list[str]:
     async def fetch() -> list[str]:
         headers = {"Authorization": f"Bearer {ready['token']}"}
@@ -252,18 +266,7 @@ def test_a_sidecar_with_a_lower_body_limit_gets_smaller_bodies(tmp_path: Path) -
     )
     try:
         filler = "y" * 10_000
-        long = {
-            "id": "long",
-            "messages": [
-                {
-                    "id": f"m{i}",
-                    "role": "user" if i % 2 == 0 else "assistant",
-                    "content": f"{i} {filler}",
-                    "createdAt": 1_735_144_337_407 + i * 1000,
-                }
-                for i in range(60)
-            ],
-        }
+        long = {"id": "long", "messages": padded_messages(60, filler)}
         small = [
             {
                 "id": f"s{n}",
@@ -293,16 +296,7 @@ def test_a_conversation_over_the_body_limit_goes_in_parts(tmp_path: Path, sideca
     continuing the last; the store holds it whole, once, and a rollback removes it whole."""
     from .conftest import navi_items, write_export
 
-    filler = "x" * 100_000
-    messages = [
-        {
-            "id": f"m{i}",
-            "role": "user" if i % 2 == 0 else "assistant",
-            "content": f"{i} {filler}",
-            "createdAt": 1_735_144_337_407 + i * 1000,
-        }
-        for i in range(60)
-    ]
+    messages = padded_messages(60, "x" * 100_000)
     big = write_export(tmp_path / "big.json", navi_items([{"id": "big", "messages": messages}]))
     api_dir = Path(sidecar.ready["data_dir"])
     result = cli("import", "--json", "--data-dir", api_dir, big)
