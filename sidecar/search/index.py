@@ -59,7 +59,7 @@ from .database import (
     is_damage,
 )
 from .query import Part, check_filters, check_limit, parse_query
-from .workers import STOP, ReaderPool, WriterThread
+from .workers import ReaderPool, WriterThread
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +167,8 @@ class SearchIndex:
         make_dirs(self.folder)
 
     def _start_writer(self) -> WriterThread:
-        writer = WriterThread(self, self.path, self._loop, self.config.batch_weight)
+        config = self.config
+        writer = WriterThread(self, self.path, self._loop, config.batch_weight, config.linger)
         writer.start()
         return writer
 
@@ -186,7 +187,7 @@ class SearchIndex:
                 await task
         writer = self._writer
         if writer is not None:
-            writer.queue.put(STOP)
+            writer.finish()
             await asyncio.to_thread(writer.join)
         await asyncio.to_thread(self._readers.close)
         self._release_all()
@@ -230,6 +231,8 @@ class SearchIndex:
     async def idle(self) -> None:
         """Wait until every change so far is written and no reindexing is left (tests, bench)."""
         while not self._closed and (self.indexing or self._done < self._issued):
+            if self._done < self._issued:
+                self._hurry()
             self._progress.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._progress.wait(), 0.1)
@@ -308,11 +311,17 @@ class SearchIndex:
             self._recovering = True
             self._spawn(self._rebuild(reason))
 
+    def _hurry(self) -> None:
+        """Someone waits for the queued changes: the writer thread stops lingering."""
+        if self._writer is not None:
+            self._writer.hurry.set()
+
     async def _wait_written(self, within: float) -> None:
         """Wait (at most ``within`` seconds) until what is queued now has been written."""
         ticket = self._issued
         if self._done >= ticket or within <= 0:
             return
+        self._hurry()
         future: asyncio.Future[None] = self._loop.create_future()
         self._waiters.append((ticket, future))
         with contextlib.suppress(TimeoutError):
@@ -419,7 +428,7 @@ class SearchIndex:
             old = self._writer
             self._writer = None
             if old is not None:
-                old.queue.put(STOP)
+                old.finish()
                 await asyncio.to_thread(old.join)
             self._release_all()
             self._weights.clear()

@@ -1,7 +1,8 @@
 """The search index's threads: one writer that owns the write connection, and a reader pool.
 
 SQLite work never runs on the event loop: the writer applies queued commands in batches (one
-transaction each) and reports back through the loop; each reader thread keeps its own
+transaction each, gathered for up to ``linger`` seconds unless someone is waiting for them) and
+reports back through the loop; each reader thread keeps its own
 connection, reopened once the file was replaced (a rebuild bumps ``generation``).
 """
 
@@ -54,13 +55,23 @@ class WriterThread(threading.Thread):
         path: Path,
         loop: asyncio.AbstractEventLoop,
         batch_weight: int,
+        linger: float,
     ) -> None:
         super().__init__(name="search-writer", daemon=True)
         self.index = index
         self.batch_weight = batch_weight
+        self.linger = linger
+        #: Set when something waits for what is queued (a query, ``idle()``, closing): the
+        #: writer stops lingering and writes now.
+        self.hurry = threading.Event()
         self.path = path
         self.loop = loop
         self.queue: queue.SimpleQueue[Queued] = queue.SimpleQueue()
+
+    def finish(self) -> None:
+        """Write what is queued, then exit (called from the loop; join the thread after)."""
+        self.queue.put(STOP)
+        self.hurry.set()
 
     def _report(self, callback: Any, *args: Any) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting
@@ -87,6 +98,9 @@ class WriterThread(threading.Thread):
                 return
             batch = [first]
             weight = sum(command_weight(command) for command in first[1])
+            if weight < limit:
+                self.hurry.wait(self.linger)
+            self.hurry.clear()  # before draining: a later hurry finds its commands queued
             stop = False
             while weight < limit:
                 try:
