@@ -1,6 +1,6 @@
 """Our server against another checkout of itself (before / after a change), same run.
 
-``python -m benchmarks.ab_rest BASE_TREE [--rounds N]`` starts ``python -m sidecar serve`` from
+``python -m benchmarks.ab_rest BASE_TREE [--rounds N] [--per-writer N]`` starts ``python -m sidecar serve`` from
 this tree and from ``BASE_TREE`` (e.g. ``git worktree add --detach ../base main``; the same
 interpreter and packages, only ``PYTHONPATH`` differs), each with its access log on at the
 default level and written to a file as ``serve`` does, and runs the hot suite's keep-alive client
@@ -25,10 +25,15 @@ from .common import BENCH_TMP, Figures, median
 from .hot_bench import _create, bodies
 from .hot_clients import Load, keepalive_appends
 
-LOADS = {
-    "one writer": Load(("ab-one",), 1, 200),
-    "16 writers": Load(tuple(f"ab-own-{i:02d}" for i in range(16)), 16, 25),
-}
+
+def loads(per_writer: int) -> dict[str, Load]:
+    """One writer sends as many appends as the 16 writers together (``16 * per_writer``)."""
+    return {
+        "one writer": Load(("ab-one",), 1, 16 * per_writer),
+        "16 writers": Load(tuple(f"ab-own-{i:02d}" for i in range(16)), 16, per_writer),
+    }
+
+
 SIDES = ("before", "after")
 
 
@@ -50,23 +55,29 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ab_rest")
     parser.add_argument("base", type=Path, help="the checkout to compare against (before)")
     parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument(
+        "--per-writer", type=int, default=25, help="appends per writer and round (16 writers)"
+    )
     args = parser.parse_args(argv)
+    load_set = loads(args.per_writer)
     trees = {"before": args.base.resolve(), "after": launch.ROOT}
     pool = bodies()
     BENCH_TMP.mkdir(exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="ab-rest-", dir=BENCH_TMP))
-    runs: dict[str, dict[str, list[Figures]]] = {name: {s: [] for s in SIDES} for name in LOADS}
+    runs: dict[str, dict[str, list[Figures]]] = {name: {s: [] for s in SIDES} for name in load_set}
     try:
         with contextlib.ExitStack() as stack:
             servers = {}
             for side in SIDES:
                 server = _start(side, trees[side], workdir / side, workdir / f"{side}.log")
                 stack.callback(server.stop)
-                _create(server, sorted({c for load in LOADS.values() for c in load.conversations}))
+                _create(
+                    server, sorted({c for load in load_set.values() for c in load.conversations})
+                )
                 servers[side] = server
             for round_number in range(args.rounds):
                 sides = SIDES if round_number % 2 == 0 else SIDES[::-1]
-                for name, load in LOADS.items():
+                for name, load in load_set.items():
                     for side in sides:
                         runs[name][side].append(_run(servers[side], load, pool))
     finally:

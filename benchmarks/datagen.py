@@ -30,9 +30,9 @@ from sidecar.store.documents import (
     plain_storage,
 )
 from sidecar.store.ids import path_name
-from sidecar.store.journal import Operation
 from sidecar.store.model import DEFAULT_BRANCH, Doc
 from sidecar.store.schema import SCHEMA_VERSION, write_version
+from sidecar.store.segments import Operation
 from sidecar.store.shard import META_FILE, Shard, chunk_file
 from sidecar.store.timeutil import format_iso
 

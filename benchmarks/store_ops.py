@@ -11,8 +11,8 @@ from typing import Any
 
 from sidecar.store import Store, StoreConfig
 from sidecar.store.documents import checksummed_storage
-from sidecar.store.journal import encode_record
 from sidecar.store.model import DEFAULT_BRANCH
+from sidecar.store.segments import encode_record
 from sidecar.store.timeutil import now_iso
 
 from .common import (

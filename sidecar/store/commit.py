@@ -21,9 +21,10 @@ from typing import TypeVar
 from .cache import ShardCache
 from .effects import Change, Draft
 from .errors import Unavailable
-from .journal import Journal, Operation
+from .journal import Journal
 from .model import Doc
 from .pipeline import Pipeline
+from .segments import Operation
 from .shard import Shard
 from .timeutil import now_iso
 

@@ -19,7 +19,6 @@ from .effects import Draft
 from .errors import Conflict, ValidationFailed
 from .idempotency import Request, Requests, remember
 from .ids import check_id, new_id
-from .journal import Operation
 from .model import (
     DEFAULT_BRANCH,
     Doc,
@@ -31,6 +30,7 @@ from .model import (
     check_title,
 )
 from .recovery import remove_shard_folder
+from .segments import Operation
 from .shard import Shard
 from .timeutil import now_iso
 

@@ -16,7 +16,7 @@ from .documents import CorruptDocument
 from .effects import Change, ExternalEffect
 from .errors import ValidationFailed
 from .ids import id_from_path_name
-from .journal import Operation
+from .segments import Operation
 from .shard import META_FILE, FileStamp, Shard, file_stamp
 
 log = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ from .digest import fingerprint
 from .effects import Draft
 from .errors import Conflict
 from .ids import check_id
-from .journal import Operation
 from .model import Doc, public_message
+from .segments import Operation
 from .shard import Shard
 
 if TYPE_CHECKING:

@@ -16,7 +16,6 @@ from .effects import Draft, MessageChange, TextChange
 from .errors import Conflict, NotFound, ValidationFailed
 from .idempotency import Request, Requests, remember
 from .ids import check_id, new_id
-from .journal import Operation
 from .model import (
     Doc,
     check_branch_name,
@@ -29,6 +28,7 @@ from .model import (
     check_tool_calls,
     public_message,
 )
+from .segments import Operation
 from .timeutil import now_iso
 from .values import MAX_MESSAGE_PAGE, UNSET, Page, Unset
 

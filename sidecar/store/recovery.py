@@ -28,7 +28,10 @@ from .documents import CorruptDocument, StorageFactory, plain_storage
 from .durable import fsync_dir, make_dirs, remove_stale_temps
 from .errors import ValidationFailed
 from .ids import id_from_path_name, new_id
-from .journal import (
+from .layout import Layout
+from .quarantine import Quarantine
+from .safe_read import NotRegularFile, read_regular
+from .segments import (
     Damage,
     Record,
     SegmentScan,
@@ -36,9 +39,6 @@ from .journal import (
     segment_first_seq,
     segment_paths,
 )
-from .layout import Layout
-from .quarantine import Quarantine
-from .safe_read import NotRegularFile, read_regular
 from .shard import META_FILE, Shard, file_stamp
 
 log = logging.getLogger(__name__)

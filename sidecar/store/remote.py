@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from .effects import MessageChange, TurnChange
 from .errors import ValidationFailed
 from .ids import check_id
-from .journal import Operation
 from .model import DEFAULT_BRANCH, MESSAGE_FIELDS, Doc
+from .segments import Operation
 from .shard import Shard
 
 

@@ -16,10 +16,10 @@ from .commit import Writer
 from .effects import Change, ConversationEffect, Draft, MessageChange
 from .errors import Conflict
 from .ids import check_id
-from .journal import Operation
 from .recovery import remove_shard_folder
 from .remote import Merge, merge_ops
 from .rewrite import Image, Rewrite, check_rewrite
+from .segments import Operation
 from .shard import Shard
 
 T = TypeVar("T")

@@ -28,8 +28,8 @@ from typing import Any
 
 from .documents import CorruptDocument, StorageFactory, Tables
 from .durable import make_dirs
-from .journal import Operation
 from .model import CONVERSATION_FIELDS, DEFAULT_BRANCH, PREVIEW_CHARS, Doc, preview_of
+from .segments import Operation
 
 MESSAGES_PER_CHUNK = 512
 #: How much of the head message's content the preview is made from (it flattens whitespace, so

@@ -95,7 +95,9 @@ class Store:
             await asyncio.to_thread(ensure_schema, layout.root)
             recovered = await asyncio.to_thread(recover, layout, cache.storage, cache.quarantine)
             store._adopt(recovered)
-            cache.journal = await Journal.start(layout.journal, recovered.next_seq)
+            cache.journal = await Journal.start(
+                layout.journal, recovered.next_seq, inline_sync_s=config.inline_sync_s
+            )
             cache.journal.on_batch = store._writer.flush
             await store.checkpoint()
         except BaseException:

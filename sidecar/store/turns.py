@@ -16,7 +16,6 @@ from .effects import Approval, Draft, MessageChange, TurnChange
 from .errors import Conflict, NotFound
 from .idempotency import Request, Requests, remember
 from .ids import check_id
-from .journal import Operation
 from .model import (
     MESSAGE_FIELDS,
     Doc,
@@ -26,6 +25,7 @@ from .model import (
     check_status,
     public_message,
 )
+from .segments import Operation
 from .timeutil import now_iso
 from .values import UNSET, NewMessage, TurnStep, Unset
 

@@ -3,7 +3,8 @@
 A journal batch (every record queued while the previous fsync ran) is applied record by record in
 seq order and then announced to each listener in ONE call with the batch's changes; a failed sync
 fails the whole batch and announces nothing; a caller cancelled while its record is being synced
-cannot stop the write half way.
+cannot stop the write half way. Each runs with batches synced on the journal thread and, where
+the sync is not held, on the loop (a lone small batch once syncs are fast).
 """
 
 from __future__ import annotations
@@ -18,8 +19,15 @@ from pathlib import Path
 import pytest
 
 from sidecar.store import Change, Store, StoreConfig, Unavailable
-from sidecar.store.journal import Journal, scan_segment, segment_first_seq, segment_paths
+from sidecar.store.journal import Journal
+from sidecar.store.segments import scan_segment, segment_first_seq, segment_paths
 from sidecar.store.shard import PREVIEW_WINDOW
+
+
+@pytest.fixture(params=["thread", "loop"])
+def store_config(request: pytest.FixtureRequest, storage_name: str) -> StoreConfig:
+    inline = 0.0 if request.param == "thread" else StoreConfig().inline_sync_s
+    return StoreConfig(storage=storage_name, checkpoint_interval=3600, inline_sync_s=inline)
 
 
 def _journal_batches(store: Store) -> list[int]:
@@ -98,8 +106,18 @@ async def test_a_failed_sync_fails_the_whole_batch_and_announces_nothing(
 
 
 async def test_a_caller_cancelled_during_the_sync_still_gets_its_write_whole(
-    store: Store, monkeypatch: pytest.MonkeyPatch
+    data_dir: Path, storage_name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # the sync is held below: on the journal thread (held on the loop, it would stop the test)
+    config = StoreConfig(storage=storage_name, checkpoint_interval=3600, inline_sync_s=0)
+    store = await Store.open(data_dir, config)
+    try:
+        await _cancelled_during_the_sync(store, monkeypatch)
+    finally:
+        await store.close()
+
+
+async def _cancelled_during_the_sync(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     await store.create_conversation(id="c")
     heard: list[Change] = []
     store.subscribe(heard.extend)

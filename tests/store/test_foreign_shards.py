@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from sidecar.store import Store, StoreConfig
-from sidecar.store.journal import encode_record, segment_paths
+from sidecar.store.segments import encode_record, segment_paths
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from sidecar.store import Store, StoreConfig
-from sidecar.store.journal import scan_segment, segment_paths
+from sidecar.store.segments import scan_segment, segment_paths
 
 Event = tuple[Any, ...]
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from sidecar.store import ListQuery, Store, StoreConfig
 from sidecar.store.documents import STORAGES
-from sidecar.store.journal import HEADER, RESYNC_MARKER, encode_record, scan_segment, segment_paths
+from sidecar.store.segments import HEADER, RESYNC_MARKER, encode_record, scan_segment, segment_paths
 
 
 def conversation(conversation_id: str) -> dict[str, Any]:

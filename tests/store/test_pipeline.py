@@ -24,9 +24,16 @@ import pytest
 from sidecar.store import Store, StoreConfig
 from sidecar.store.effects import Change
 from sidecar.store.errors import Unavailable
-from sidecar.store.journal import segment_paths
+from sidecar.store.segments import segment_paths
 
 WRITERS = 50
+
+
+@pytest.fixture
+def store_config(storage_name: str) -> StoreConfig:
+    """Fsyncs are held at a gate here: always on the journal thread, never on the loop (where a
+    held sync would stop the test itself)."""
+    return StoreConfig(storage=storage_name, checkpoint_interval=3600, inline_sync_s=0)
 
 
 class Fsyncs:
@@ -275,7 +282,8 @@ async def test_a_conversation_with_queued_appends_stays_in_memory_until_they_lan
 ) -> None:
     """With room for one shard, reading another conversation must not evict one whose append
     waits for its fsync: reloaded from disk, it would miss that append once it lands."""
-    store = await Store.open(data_dir, StoreConfig(storage=storage_name, cache_size=1))
+    config = StoreConfig(storage=storage_name, cache_size=1, inline_sync_s=0)
+    store = await Store.open(data_dir, config)
     try:
         busy, _ = await store.create_conversation()
         other, _ = await store.create_conversation()

@@ -18,8 +18,8 @@ from sidecar.store import (
     StoreVersionError,
     Unavailable,
 )
-from sidecar.store.journal import encode_record, segment_paths
 from sidecar.store.schema import SCHEMA_VERSION, ensure_schema, read_version, write_version
+from sidecar.store.segments import encode_record, segment_paths
 
 
 async def _filled(data_dir: Path, config: StoreConfig, conversations: int = 3) -> None:

@@ -1,0 +1,102 @@
+"""Where a batch is synced: on the loop when nothing would overlap the sync, else on the thread.
+
+A lone small batch is written and synced on the event loop itself once syncs are fast (the
+journal thread's two hand-offs cost more than the sync); a sync slower than ``inline_sync_s``
+sends the following batches to the journal thread, which keeps measuring, so a slow disk blocks
+the loop for one sync at most. The sync is observed (and slowed) by replacing ``os.fdatasync``,
+never by touching the store.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from sidecar.store import Store, StoreConfig
+
+
+class Syncs:
+    """Replaces ``os.fdatasync`` with a no-op that records which thread called it."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.threads: list[str] = []
+        self.slow = 0.0
+        loop_thread = threading.get_ident()
+
+        def fdatasync(fd: int) -> None:
+            self.threads.append("loop" if threading.get_ident() == loop_thread else "thread")
+            if self.slow:
+                time.sleep(self.slow)
+
+        monkeypatch.setattr(os, "fdatasync", fdatasync)
+
+    def since(self, count: int) -> list[str]:
+        return self.threads[count:]
+
+
+async def appends(store: Store, count: int, content: str = "hello") -> None:
+    for _ in range(count):
+        await store.append_message("c", role="user", content=content)
+
+
+async def test_lone_batches_are_synced_on_the_loop_once_syncs_are_fast(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    syncs = Syncs(monkeypatch)
+    store = await Store.open(data_dir, StoreConfig(checkpoint_interval=3600))
+    try:
+        await store.create_conversation(id="c")
+        start = len(syncs.threads)
+        await appends(store, 10)
+        assert syncs.since(start) == ["loop"] * 10
+        items, _ = await store.list_messages("c")
+        assert len(items) == 10
+    finally:
+        await store.close()
+    assert "thread" in syncs.threads, "the first sync of all was measured on the thread"
+
+
+async def test_a_slow_sync_sends_the_next_batches_to_the_thread_until_one_is_fast(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    syncs = Syncs(monkeypatch)
+    config = StoreConfig(checkpoint_interval=3600, inline_sync_s=0.01)
+    store = await Store.open(data_dir, config)
+    try:
+        await store.create_conversation(id="c")
+        await appends(store, 2)
+        start = len(syncs.threads)
+        syncs.slow = 0.05
+        await appends(store, 3)  # the first slow one was on the loop: the rest go to the thread
+        syncs.slow = 0.0
+        await appends(store, 2)  # the thread measures a fast sync: back on the loop
+        assert syncs.since(start) == ["loop", "thread", "thread", "thread", "loop"]
+    finally:
+        await store.close()
+
+
+async def test_a_big_batch_or_a_zero_threshold_stays_on_the_thread(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    syncs = Syncs(monkeypatch)
+    store = await Store.open(data_dir, StoreConfig(checkpoint_interval=3600))
+    try:
+        await store.create_conversation(id="c")
+        await appends(store, 2)
+        start = len(syncs.threads)
+        await appends(store, 1, content="x" * (100 * 1024))  # over the 64 KiB a loop may write
+        await appends(store, 1)
+        assert syncs.since(start) == ["thread", "loop"]
+    finally:
+        await store.close()
+    threaded = await Store.open(data_dir, StoreConfig(checkpoint_interval=3600, inline_sync_s=0))
+    try:
+        start = len(syncs.threads)
+        await appends(threaded, 5)
+        assert syncs.since(start) == ["thread"] * 5
+    finally:
+        await threaded.close()
