@@ -32,8 +32,8 @@ class StoreConfig:
     checkpoint_bytes: int = 8 * 1024 * 1024
     checkpoint_interval: float = 30.0
     storage: str = "checksummed"
-    #: A batch is written and synced on the event loop itself, without the journal thread's
-    #: two hand-offs, when the thread is idle, the batch is small and the last sync took less
+    #: A batch of one small record is written and synced on the event loop itself, without
+    #: the journal thread's two hand-offs, when the thread is idle and the last sync took less
     #: than this (seconds); 0: always on the thread. See :mod:`.journal`.
     inline_sync_s: float = 0.001
 

@@ -1,7 +1,8 @@
 """Where a batch is synced: on the loop when nothing would overlap the sync, else on the thread.
 
-A lone small batch is written and synced on the event loop itself once syncs are fast (the
-journal thread's two hand-offs cost more than the sync); a sync slower than ``inline_sync_s``
+A batch of one small record is written and synced on the event loop itself once syncs are fast
+(the journal thread's two hand-offs cost more than the sync); a batch of several (writers that
+overlap) goes to the thread, which keeps serving them meanwhile; a sync slower than ``inline_sync_s``
 sends the following batches to the journal thread, which keeps measuring, so a slow disk blocks
 the loop for one sync at most. The sync is observed (and slowed) by replacing ``os.fdatasync``,
 never by touching the store.
@@ -9,6 +10,7 @@ never by touching the store.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
@@ -79,7 +81,26 @@ async def test_a_slow_sync_sends_the_next_batches_to_the_thread_until_one_is_fas
         await store.close()
 
 
-async def test_a_big_batch_or_a_zero_threshold_stays_on_the_thread(
+async def test_a_batch_of_several_records_is_synced_on_the_thread(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    syncs = Syncs(monkeypatch)
+    store = await Store.open(data_dir, StoreConfig(checkpoint_interval=3600))
+    try:
+        for i in range(4):
+            await store.create_conversation(id=f"c{i}")
+        start = len(syncs.threads)
+        await asyncio.gather(
+            *(store.append_message(f"c{i}", role="user", content="x") for i in range(4))
+        )
+        assert syncs.since(start) == ["thread"], "four writers queued together: one batch"
+        for i in range(4):
+            assert (await store.get_conversation(f"c{i}"))["message_count"] == 1
+    finally:
+        await store.close()
+
+
+async def test_a_big_record_or_a_zero_threshold_stays_on_the_thread(
     data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     syncs = Syncs(monkeypatch)
