@@ -165,6 +165,16 @@ def check_tool_calls(value: object) -> list[dict[str, Any]]:
 
 
 def preview_of(content: str) -> str:
-    """The list view's one-line preview of a message."""
-    flat = " ".join(content.split())
+    """The list view's one-line preview of a message: its words, one space apart, cut at
+    ``PREVIEW_CHARS``.
+
+    It is rebuilt on every append, so it reads only as much of the content as it needs: a
+    prefix whose words already fill the preview gives the same first characters as the whole
+    (only a word cut at the prefix's end differs, and it lies past the cut); a prefix mostly
+    of blanks falls back to the whole content.
+    """
+    head = content[: 2 * PREVIEW_CHARS]
+    flat = " ".join(head.split())
+    if len(flat) <= PREVIEW_CHARS and len(head) < len(content):
+        flat = " ".join(content.split())
     return flat if len(flat) <= PREVIEW_CHARS else flat[: PREVIEW_CHARS - 1] + "…"

@@ -385,7 +385,7 @@ class Shard:
                 content = self.message_at(self.index[head]).get("content", "")
             except LookupError:
                 return
-            preview = preview_of(str(content)[: 8 * 140])
+            preview = preview_of(str(content)[:PREVIEW_WINDOW])
         if preview != self.preview:
             self.preview = preview
             self.dirty_meta = True
