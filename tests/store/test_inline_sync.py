@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 
 from sidecar.store import Store, StoreConfig
+from sidecar.store.journal import Journal
+from sidecar.store.segments import scan_segment, segment_paths
 
 
 class Syncs:
@@ -82,22 +84,25 @@ async def test_a_slow_sync_sends_the_next_batches_to_the_thread_until_one_is_fas
 
 
 async def test_a_batch_of_several_records_is_synced_on_the_thread(
-    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Records queued in one pass of the loop are one batch: writers overlap, so the loop keeps
+    serving them while the thread syncs."""
     syncs = Syncs(monkeypatch)
-    store = await Store.open(data_dir, StoreConfig(checkpoint_interval=3600))
+    journal = await Journal.start(tmp_path, 1, inline_sync_s=60.0)
     try:
-        for i in range(4):
-            await store.create_conversation(id=f"c{i}")
+        applied: list[int] = []
+        first = journal.append("c", [["x"]], applied.append)
+        await first  # on the thread: no sync measured yet
         start = len(syncs.threads)
-        await asyncio.gather(
-            *(store.append_message(f"c{i}", role="user", content="x") for i in range(4))
-        )
-        assert syncs.since(start) == ["thread"], "four writers queued together: one batch"
-        for i in range(4):
-            assert (await store.get_conversation(f"c{i}"))["message_count"] == 1
+        several = [journal.append("c", [["x"]], applied.append) for _ in range(3)]
+        await asyncio.gather(*several)
+        await journal.append("c", [["x"]], applied.append)
+        assert syncs.since(start) == ["thread", "loop"]
+        assert applied == [1, 2, 3, 4, 5]
     finally:
-        await store.close()
+        await journal.close()
+    assert [r.seq for r in scan_segment(segment_paths(tmp_path)[0]).records] == [1, 2, 3, 4, 5]
 
 
 async def test_a_big_record_or_a_zero_threshold_stays_on_the_thread(
