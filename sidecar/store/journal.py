@@ -183,6 +183,7 @@ class Journal:
         """
         if self._broken is not None:
             raise Unavailable(f"the store cannot write: {self._broken}")
+        self._check_open()
         loop = self._running_loop()
         waiter: asyncio.Future[list[Path]] = loop.create_future()
         self._rotate_waiters.append(waiter)
@@ -217,6 +218,12 @@ class Journal:
             self._fd = -1
 
     # ------------------------------------------------------------------ the loop side
+
+    def _check_open(self) -> None:
+        """Refuse work for the thread once closing began: it stops after what it has, and a
+        job queued behind the stop would never run (its caller would wait forever)."""
+        if self._closing:
+            raise Unavailable("the store is shutting down")
 
     def _running_loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is None:
@@ -327,6 +334,7 @@ class Journal:
 
     async def _in_thread(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run ``fn`` on the journal thread, in order with its batches, and wait for it."""
+        self._check_open()
         loop = self._running_loop()
         future: asyncio.Future[Any] = loop.create_future()
 

@@ -214,3 +214,16 @@ async def test_a_rotation_names_its_segment_by_the_seq_it_was_asked_at(tmp_path:
         assert [record.seq for record in scan_segment(segments[-1]).records] == [seq]
     finally:
         await journal.close()
+
+
+async def test_a_closed_journal_refuses_rotations_and_removals_instead_of_hanging(
+    tmp_path: Path,
+) -> None:
+    journal = await Journal.start(tmp_path, 1)
+    await journal.append("c", [["x"]], lambda seq: None)
+    await journal.close()
+    with pytest.raises(Unavailable):
+        await asyncio.wait_for(journal.rotate(), 10)
+    with pytest.raises(Unavailable):
+        await asyncio.wait_for(journal.remove_segments(segment_paths(tmp_path)), 10)
+    assert len(segment_paths(tmp_path)) == 1, "nothing removed"
