@@ -181,14 +181,16 @@ def build_middlewares(config: ServerConfig, token: str, activity: Activity) -> l
 
     One coroutine frame per request instead of a chain of six (issue #18's profile). Order:
     count the request (idle watch) → Host → Origin (403, or the preflight) → token → body →
-    the handler; an allowed origin's answer gets the CORS headers. What a check or a handler
-    raises becomes the §3 error shape; such an answer carries no CORS headers (as before).
+    the handler. What a check or a handler raises becomes the §3 error shape. Every answer to
+    an allowed origin, errors included, gets the CORS headers: without them a browser hides a
+    409 or a 404 from the page, which then sees a network failure instead of the §3 error.
     """
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         activity.requests += 1
         activity.touch()
+        allowed: str | None = None  # the request's Origin, once it passed the check
         try:
             answer: web.StreamResponse | None = host_refusal(request, config)
             if answer is not None:
@@ -198,6 +200,7 @@ def build_middlewares(config: ServerConfig, token: str, activity: Activity) -> l
                 answer = origin_refusal(origin, request, config)
                 if answer is not None:
                     return answer
+                allowed = origin
                 if request.method == "OPTIONS":
                     return with_cors(preflight(), origin)
             answer = auth_refusal(request, token)
@@ -205,18 +208,18 @@ def build_middlewares(config: ServerConfig, token: str, activity: Activity) -> l
                 answer = body_refusal(request, config)
             if answer is None:
                 answer = await handler(request)
-            return answer if origin is None else with_cors(answer, origin)
         except web.HTTPException as exc:
             if exc.status < 400:
                 raise  # a redirect (``/ui`` → ``/ui/``) goes out as aiohttp makes it
-            return exception_response(request, exc)
+            answer = exception_response(request, exc)
         except (asyncio.CancelledError, ConnectionResetError):
             raise
         except Exception as exc:
-            return exception_response(request, exc)
+            answer = exception_response(request, exc)
         finally:
             activity.requests -= 1
             activity.touch()
+        return answer if allowed is None else with_cors(answer, allowed)
 
     return [guard]
 

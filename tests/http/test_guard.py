@@ -95,16 +95,16 @@ def expected(case: Case) -> Answer:
             415, "unsupported_media_type", "request bodies must be application/json", cors
         )
     if case.body == "brotli":
-        # Raised by the encoding check, so mapped like a handler's error: no CORS headers.
+        # Raised by the encoding check, mapped like a handler's error, CORS headers included.
         message = "Content-Encoding 'br' is not accepted (use gzip, deflate or none)"
-        return Answer(415, "unsupported_media_type", message, False)
-    # The handler's answers; raised errors (404, aiohttp's 405) carry no CORS headers.
+        return Answer(415, "unsupported_media_type", message, cors)
+    # The handler's answers; raised errors (404, aiohttp's 405) carry CORS headers too.
     if case.method == "OPTIONS" or (case.method == "POST" and case.path != "api"):
-        return Answer(400, "bad_request", f"method {case.method} not allowed here", False)
+        return Answer(400, "bad_request", f"method {case.method} not allowed here", cors)
     if case.path == "ui":
-        return Answer(404, "not_found", None, False)
+        return Answer(404, "not_found", None, cors)
     if case.method == "POST":
-        return Answer(404, "not_found", None, False)  # the conversation does not exist
+        return Answer(404, "not_found", None, cors)  # the conversation does not exist
     return Answer(200, None, None, cors)
 
 
