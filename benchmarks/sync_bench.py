@@ -235,7 +235,7 @@ async def bootstrap(
         text=True,
         check=True,
     )
-    measured = orjson.loads(child.stdout.strip().splitlines()[-1])
+    measured: dict[str, Any] = orjson.loads(child.stdout.strip().splitlines()[-1])
     messages = conversations * each
     assert measured["messages"] == messages, measured
     return measured | {

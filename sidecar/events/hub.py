@@ -384,8 +384,8 @@ class EventHub:
 
     @property
     def last_seq(self) -> int:
-        """The current seq. Inside a store listener ``store.seq`` still shows the previous
-        record, so the hub's own record of the last change counts too."""
+        """The current seq: the store's (which already names a batch's last record when the
+        listeners hear of it), and never less than the last change the hub published."""
         return max(self.store.seq, self._last_seq)
 
     @property
