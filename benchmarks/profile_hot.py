@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from . import http_procs, launch
@@ -35,7 +35,7 @@ from .common import BENCH_TMP, median
 from .hot_bench import _create, bodies
 from .hot_clients import Load, keepalive_appends
 
-LOADS = {
+LOADS: dict[str, Callable[[int], Load]] = {
     "one": lambda per: Load(("p-one",), 1, per * 16),
     "own16": lambda per: Load(tuple(f"p-own-{i:02d}" for i in range(16)), 16, per),
 }
