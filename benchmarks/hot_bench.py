@@ -41,6 +41,9 @@ from .hot_clients import Load, keepalive_appends, stream_appends
 from .launch import Server
 
 KINDS = ("ours", "naive")
+#: The HTTP rounds also drive the naive server with ``--no-disk`` (it writes nothing): what
+#: aiohttp alone costs per request, the ceiling of any aiohttp server on the machine.
+HTTP_KINDS = (*KINDS, "aiohttp")
 CONTENT_CHARS = 1024
 SECTIONS = ("hot",)
 
@@ -100,8 +103,10 @@ def bodies(count: int = 64) -> list[bytes]:
     ]
 
 
-def order(round_number: int) -> tuple[str, ...]:
-    return KINDS if round_number % 2 == 0 else KINDS[::-1]
+def order(round_number: int, kinds: tuple[str, ...] = KINDS) -> tuple[str, ...]:
+    """Who goes first rotates from round to round, so drift on the machine hits all alike."""
+    shift = round_number % len(kinds)
+    return kinds[shift:] + kinds[:shift]
 
 
 class Floor:
@@ -174,18 +179,18 @@ async def http_rounds(hs: HotSizes, workdir: Path, floor: Floor) -> Figures:
     pool = bodies()
     loads = _loads(hs)
     conversation_ids = sorted({c for _, load in loads.values() for c in load.conversations})
-    runs: dict[str, dict[str, list[Figures]]] = {f: {k: [] for k in KINDS} for f in loads}
+    runs: dict[str, dict[str, list[Figures]]] = {f: {k: [] for k in HTTP_KINDS} for f in loads}
     with contextlib.ExitStack() as stack:
         servers = {
             kind: stack.enter_context(http_procs.running(kind, workdir / f"{kind}-hot", workdir))
-            for kind in KINDS
+            for kind in HTTP_KINDS
         }
         for server in servers.values():
             _create(server, conversation_ids)
         for round_number in range(hs.rounds):
             floor.sample(hs.floor_samples // 2)
             for figure, (client, load) in loads.items():
-                for kind in order(round_number):
+                for kind in order(round_number, HTTP_KINDS):
                     runs[figure][kind].append(await _run_load(servers[kind], client, load, pool))
             floor.sample(hs.floor_samples - hs.floor_samples // 2)
     return {

@@ -82,11 +82,19 @@ def _throughput(
 
 
 def _cpu(by_kind: dict[str, Any]) -> str:
-    """The servers' CPU per message, ours / naive (absent in results from before it was kept)."""
+    """The servers' CPU per message, ours / naive (absent in results from before it was kept),
+    and what aiohttp alone reaches, when the run measured it."""
     if "server_cpu_ms_per_msg" not in by_kind["ours"]:
         return "n/a"
     ours, naive = (by_kind[k]["server_cpu_ms_per_msg"] for k in ("ours", "naive"))
-    return f"{ms(ours)} / {ms(naive)}"
+    text = f"{ms(ours)} / {ms(naive)}"
+    alone = by_kind.get("aiohttp")
+    if alone is not None:
+        text += (
+            f"; aiohttp alone (no disk): p50 {ms(alone['p50_ms'])}, {rate(alone['per_s'])},"
+            f" CPU/msg {ms(alone['server_cpu_ms_per_msg'])}"
+        )
+    return text
 
 
 def _floors(results: Results, hot: dict[str, Any]) -> None:

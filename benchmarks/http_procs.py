@@ -24,8 +24,9 @@ def sidecar_command(data_dir: Path) -> list[str]:
     return launch.serve_command(data_dir, "--port", "0", "--idle-timeout", "0")
 
 
-def naive_command(data_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "benchmarks.naive_server", "--data-dir", str(data_dir)]
+def naive_command(data_dir: Path, *options: str) -> list[str]:
+    """The naive server (``options``: e.g. ``--no-disk``, aiohttp alone)."""
+    return [sys.executable, "-m", "benchmarks.naive_server", "--data-dir", str(data_dir), *options]
 
 
 def server_env() -> dict[str, str]:
@@ -54,8 +55,12 @@ def stop(server: Server) -> int | None:
 
 @contextlib.contextmanager
 def running(kind: str, data_dir: Path, log_dir: Path) -> Iterator[Server]:
-    """``kind`` is ``"ours"`` or ``"naive"``; the server is stopped when the block ends."""
-    command = sidecar_command(data_dir) if kind == "ours" else naive_command(data_dir)
+    """``kind`` is ``"ours"``, ``"naive"`` or ``"aiohttp"`` (the naive server writing nothing);
+    the server is stopped when the block ends."""
+    if kind == "ours":
+        command = sidecar_command(data_dir)
+    else:
+        command = naive_command(data_dir, *(("--no-disk",) if kind == "aiohttp" else ()))
     server = start(kind, command, log_dir / f"{kind}-{data_dir.name}.log")
     try:
         yield server

@@ -13,6 +13,10 @@ obvious way:
 - ``POST /api/v1/conversations``: create the (empty) file.
 - ``GET /health``: ``{"status": "ok"}`` (the cold-start benchmark's first request).
 
+``--no-disk``: the append writes nothing at all (no file, no fsync) and answers the same: what
+aiohttp alone costs per request, the ceiling no aiohttp server can pass on the machine (used by
+the hot suite as a second anchor: ``aiohttp alone``).
+
 No token, Host or Origin checks, no access log, no validation, no ids checked: everything ours
 does on top of this is overhead the baseline does not pay. Ids come from the URL unchecked, which
 is acceptable only because it listens on loopback for the benchmark's own client. It prints one
@@ -36,6 +40,7 @@ from typing import Any
 from aiohttp import web
 
 DATA_DIR = web.AppKey("data_dir", Path)
+NO_DISK = web.AppKey("no_disk", bool)
 SUBSCRIBERS = web.AppKey("subscribers", set[asyncio.Queue[bytes]])
 
 routes = web.RouteTableDef()
@@ -64,10 +69,11 @@ async def append_message(request: web.Request) -> web.Response:
         "created_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
     }
     line = json.dumps(message)
-    with _file(request).open("a") as file:
-        file.write(line + "\n")
-        file.flush()
-        os.fsync(file.fileno())
+    if not request.app[NO_DISK]:
+        with _file(request).open("a") as file:
+            file.write(line + "\n")
+            file.flush()
+            os.fsync(file.fileno())
     event = json.dumps({"conversation_id": message["conversation_id"], "message": message})
     frame = f"event: message.created\ndata: {event}\n\n".encode()
     for queue in request.app[SUBSCRIBERS]:
@@ -111,10 +117,11 @@ async def events(request: web.Request) -> web.StreamResponse:
         request.app[SUBSCRIBERS].discard(queue)
 
 
-async def serve(data_dir: Path, port: int) -> None:
+async def serve(data_dir: Path, port: int, no_disk: bool = False) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     app = web.Application()
     app[DATA_DIR] = data_dir
+    app[NO_DISK] = no_disk
     app[SUBSCRIBERS] = set()
     app.add_routes(routes)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -139,8 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.naive_server")
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--no-disk", action="store_true", help="append without writing anything")
     args = parser.parse_args(argv)
-    asyncio.run(serve(args.data_dir, args.port))
+    asyncio.run(serve(args.data_dir, args.port, args.no_disk))
     return 0
 
 

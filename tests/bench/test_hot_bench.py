@@ -39,7 +39,7 @@ def test_every_http_figure_for_both_servers_in_every_round(figures: Results) -> 
     assert http["own50"]["ours"]["writers"] == SIZES.many[1]
     assert http["held16"]["ours"]["client"] == "streams"
     for figure, by_kind in http.items():
-        for kind in ("ours", "naive"):
+        for kind in ("ours", "naive", "aiohttp"):
             runs = by_kind[kind]["runs"]
             assert len(runs) == SIZES.rounds, (figure, kind)
             for run in runs:
@@ -80,11 +80,14 @@ def test_report_gives_every_target_a_verdict(figures: Results) -> None:
         assert rows[key].met is not None, key
         assert rows[key].target, key
     assert "naive" in rows["hot_one"].baselines
+    assert "aiohttp alone" in (rows["hot_own16"].ratio or "")
     assert "floor" in rows["hot_rest_floor"].baselines
 
 
 def test_rounds_alternate_which_server_goes_first() -> None:
     assert [hot_bench.order(n)[0] for n in range(4)] == ["ours", "naive", "ours", "naive"]
+    three = hot_bench.HTTP_KINDS
+    assert [hot_bench.order(n, three)[0] for n in range(3)] == ["ours", "naive", "aiohttp"]
 
 
 def test_suite_is_registered(tmp_path: Path) -> None:
