@@ -7,6 +7,7 @@ from the REST face what the same call gets from JSON-RPC."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -16,7 +17,7 @@ from typing import Any
 import orjson
 import pytest
 
-from sidecar.api.client_routes import COMMAND, JS_PATH, rest_routes_js
+from sidecar.api.client_routes import COMMAND, JS_PATH, main, rest_routes_js
 from sidecar.api.table import OPERATIONS
 from sidecar.app import create_app
 from sidecar.settings import ServerConfig
@@ -53,6 +54,17 @@ def test_the_committed_route_table_is_what_the_operations_table_writes() -> None
     assert COMMITTED.read_text(encoding="utf-8") == rest_routes_js(), (
         f"{COMMITTED} is out of date with sidecar/api/table.py: run `{COMMAND}` and commit it"
     )
+
+
+def test_the_command_writes_the_file_only_when_it_changed(tmp_path: Path) -> None:
+    (tmp_path / JS_PATH).parent.mkdir()
+    assert main([str(tmp_path)]) == 0
+    written = tmp_path / JS_PATH
+    assert written.read_text(encoding="utf-8") == rest_routes_js()
+    os.utime(written, ns=(0, 0))
+    assert main([str(tmp_path)]) == 0
+    assert written.stat().st_mtime_ns == 0  # unchanged: not rewritten (no needless rebuild)
+    assert main(["a", "b"]) == 2
 
 
 def test_every_json_rpc_method_rest_serves_is_in_it_as_the_table_says(tmp_path: Path) -> None:
