@@ -7,8 +7,9 @@ browser client's JSON-RPC -> REST route map (``extension-bridge/media/rest_route
 ``python -m sidecar.api.client_routes``) are all derived from :data:`OPERATIONS`. What is not a
 plain request and answer stays with its face: the event stream (SSE ``/api/v1/events``,
 ``events.subscribe``), REST's ``/health`` (its answer depends on the token; the table names it as
-``sidecar.health``'s ``rest_elsewhere`` for the route map), ``/ui``, ``/api/v1/openapi.json``, the ``/rpc`` WebSocket itself, and the methods that keep
-per-connection state (``tools.register``, the external provider's ``turns.*``).
+``sidecar.health``'s ``rest_elsewhere`` for the route map), ``/ui``, ``/api/v1/openapi.json``,
+the ``/rpc`` WebSocket itself, and the methods that keep per-connection state
+(``tools.register``, the external provider's ``turns.*``).
 """
 
 from __future__ import annotations
