@@ -1,19 +1,22 @@
 // @ts-check
-/** How a JSON-RPC method name (§7) maps onto the REST API (§5), for the browser's HTTP transport. */
+/**
+ * How a JSON-RPC method name (§7) maps onto the REST API (§5), for the browser's HTTP transport.
+ *
+ * The map itself is data, `REST_ROUTES` (rest_routes_table.js), generated from the sidecar's one
+ * table of operations (`python -m sidecar.api.client_routes`), so it cannot drift from what the
+ * sidecar serves; this module only reads it.
+ */
 
+import { REST_ROUTES } from './rest_routes_table.js';
 import { SidecarError } from './sidecar_error.js';
 
-/** @param {Record<string, any>} params @param {string[]} names */
-function pick(params, names) {
-  /** @type {Record<string, any>} */
-  const out = {};
-  for (const name of names) {
-    if (params[name] !== undefined) out[name] = params[name];
-  }
-  return out;
-}
+/** @typedef {import('./rest_routes_table.js').RestRouteSpec} RestRouteSpec */
 
-/** @param {Record<string, any>} params */
+/**
+ * The query string of the given params (`?a=1&b=x`, or `''`); absent, `null` and `''` values are
+ * left out, as the sidecar reads them as absent.
+ * @param {Record<string, any>} params
+ */
 export function query(params) {
   const search = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {
@@ -23,6 +26,16 @@ export function query(params) {
   return text ? `?${text}` : '';
 }
 
+/** @param {Record<string, any>} params @param {readonly string[]} names */
+function pick(params, names) {
+  /** @type {Record<string, any>} */
+  const out = {};
+  for (const name of names) {
+    if (params[name] !== undefined) out[name] = params[name];
+  }
+  return out;
+}
+
 /** @param {unknown} id */
 function seg(id) {
   if (typeof id !== 'string' || id === '') throw new SidecarError('validation_failed', 'missing id');
@@ -30,66 +43,29 @@ function seg(id) {
 }
 
 /**
- * JSON-RPC method (§7) -> REST request (§5). `params.conversation_id` names the conversation.
+ * JSON-RPC method (§7) -> REST request (§5): the path template filled from the params (each a
+ * non-empty string, else `validation_failed`), the query and body picked from them, headers
+ * from theirs. A method REST does not serve is `method_not_found` (-32601), as the sidecar answers.
  * @param {string} method
- * @param {Record<string, any>} p
+ * @param {Record<string, any>} params
  * @returns {{verb: string, path: string, body?: any, headers?: Record<string, string>}}
  */
-export function restRoute(method, p) {
-  const conv = () => `/api/v1/conversations/${seg(p.conversation_id)}`;
-  switch (method) {
-    case 'sidecar.health':
-      return { verb: 'GET', path: '/health' };
-    case 'conversations.list':
-      return {
-        verb: 'GET',
-        path: '/api/v1/conversations' + query(pick(p, ['limit', 'cursor', 'archived', 'starred', 'pinned', 'deleted', 'workspace', 'q'])),
-      };
-    case 'conversations.create':
-      return { verb: 'POST', path: '/api/v1/conversations', body: pick(p, ['id', 'title', 'workspace', 'tags', 'metadata']) };
-    case 'conversations.get':
-      return { verb: 'GET', path: conv() + query(pick(p, ['limit', 'before'])) };
-    case 'conversations.update':
-      return {
-        verb: 'PATCH',
-        path: conv(),
-        body: pick(p, ['title', 'starred', 'pinned', 'archived', 'tags', 'metadata', 'request_id']),
-        headers: p.if_revision !== undefined ? { 'If-Match': String(p.if_revision) } : undefined,
-      };
-    case 'conversations.delete':
-      // DELETE has no body: its request_id rides in the query (as the REST handler reads it).
-      return { verb: 'DELETE', path: conv() + query({ purge: p.purge ? 'true' : undefined, request_id: p.request_id }) };
-    case 'conversations.restore':
-      return { verb: 'POST', path: conv() + '/restore', body: pick(p, ['request_id']) };
-    case 'conversations.export':
-      return { verb: 'GET', path: conv() + '/export' + query(pick(p, ['format'])) };
-    case 'messages.list':
-      return { verb: 'GET', path: conv() + '/messages' + query(pick(p, ['limit', 'before', 'after', 'branch'])) };
-    case 'messages.append':
-      return { verb: 'POST', path: conv() + '/messages', body: pick(p, ['role', 'content', 'client_message_id', 'parent_id', 'metadata']) };
-    case 'messages.update':
-      return { verb: 'PATCH', path: `${conv()}/messages/${seg(p.message_id)}`, body: pick(p, ['content', 'metadata', 'request_id']) };
-    case 'chat.sendMessage':
-      return { verb: 'POST', path: conv() + '/actions/send_message', body: pick(p, ['content', 'client_message_id', 'parent_id', 'branch']) };
-    case 'chat.approveTools':
-      return { verb: 'POST', path: conv() + '/actions/approve_tools', body: pick(p, ['turn_id', 'decisions', 'request_id']) };
-    case 'chat.cancel':
-      return { verb: 'POST', path: conv() + '/actions/cancel', body: pick(p, ['turn_id', 'request_id']) };
-    case 'chat.retry':
-      return { verb: 'POST', path: conv() + '/actions/retry', body: pick(p, ['turn_id', 'request_id']) };
-    case 'branches.list':
-      return { verb: 'GET', path: conv() + '/branches' };
-    case 'branches.create':
-      return { verb: 'POST', path: conv() + '/branches', body: pick(p, ['from_message_id', 'name', 'request_id']) };
-    case 'branches.switch':
-      return { verb: 'PUT', path: `${conv()}/branches/${seg(p.name)}`, body: pick(p, ['request_id']) };
-    case 'search.query':
-      return { verb: 'GET', path: '/api/v1/search' + query(pick(p, ['q', 'limit', 'conversation_id'])) };
-    case 'import.conversations':
-      return { verb: 'POST', path: '/api/v1/import', body: pick(p, ['format', 'version', 'exported_at', 'conversations', 'run_id']) };
-    case 'legacy.import':
-      return { verb: 'POST', path: '/api/v1/legacy-import', body: pick(p, ['kind', 'version', 'origin', 'exported_at', 'items']) };
-    default:
-      throw new SidecarError('method_not_found', `unknown method ${method}`, {}, -32601);
+export function restRoute(method, params) {
+  /** @type {RestRouteSpec | undefined} */
+  const spec = Object.hasOwn(REST_ROUTES, method) ? REST_ROUTES[method] : undefined;
+  if (!spec) throw new SidecarError('method_not_found', `unknown method ${method}`, {}, -32601);
+  const p = params || {};
+  let path = spec.path;
+  for (const name of spec.path_params) path = path.split(`{${name}}`).join(seg(p[name]));
+  /** @type {{verb: string, path: string, body?: any, headers?: Record<string, string>}} */
+  const route = { verb: spec.verb, path: path + query(pick(p, spec.query)) };
+  if (spec.document) route.body = p;
+  else if (spec.body) route.body = pick(p, spec.body);
+  /** @type {Record<string, string>} */
+  const headers = {};
+  for (const [name, header] of Object.entries(spec.headers)) {
+    if (p[name] !== undefined && p[name] !== null) headers[header] = String(p[name]);
   }
+  if (Object.keys(headers).length) route.headers = headers;
+  return route;
 }

@@ -27,7 +27,7 @@ from aiohttp import web
 #: ``flag``: true / false / any (-> ``None``); ``bool``: true / false (REST reads it as a flag);
 #: ``raw``: as given, ``default`` when absent; ``loose_int``: REST parses an integer (422 naming
 #: ``[low, high]`` when it cannot), JSON-RPC passes it on; ``choice``: one of ``choices``;
-#: ``revision``: a conversation revision (REST: the ``If-Match`` header).
+#: ``revision``: a conversation revision (REST: the header the field names, ``If-Match``).
 Kind = Literal[
     "any", "id", "checked_id", "name", "text", "int", "flag", "bool", "raw", "loose_int", "choice",
     "revision",
@@ -54,6 +54,8 @@ class Field:
     low: int = 0
     high: int = 0
     choices: tuple[str, ...] = ()
+    #: The HTTP header REST reads a ``where="header"`` field from (clients send it there).
+    header: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,10 @@ class Operation:
     fields: tuple[Field, ...] = ()
     #: ``(method, path)``; ``None``: JSON-RPC only.
     rest: tuple[str, str] | None = None
+    #: The REST route a face serves with its own handler, outside the table, for this JSON-RPC
+    #: method (``GET /health``: its REST answer depends on the token): where a REST client calls
+    #: it. The faces never route it from here; the clients' route map does.
+    rest_elsewhere: tuple[str, str] | None = None
     #: The JSON-RPC method; ``None``: REST only.
     rpc: str | None = None
     #: The field a client fills with a fresh id so that repeating the request is harmless.

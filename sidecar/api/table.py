@@ -1,12 +1,15 @@
 """The table of operations (CONTRACT §4, §5, §7): each request/response operation once.
 
 REST routes (:mod:`sidecar.http.operations`), JSON-RPC methods (:mod:`sidecar.rpc.methods`), the
-OpenAPI paths (:mod:`sidecar.http.openapi`) and the clients' id table
-(``extension-bridge/src/generated/mutationIds.ts``, ``python -m sidecar.api.client_table``) are all derived
-from :data:`OPERATIONS`. What is not a plain request and answer stays with its face: the event
-stream (SSE ``/api/v1/events``, ``events.subscribe``), ``/health`` (its answer depends on the
-token), ``/ui``, ``/api/v1/openapi.json``, the ``/rpc`` WebSocket itself, and the methods that keep
-per-connection state (``tools.register``, the external provider's ``turns.*``).
+OpenAPI paths (:mod:`sidecar.http.openapi`), the clients' id table
+(``extension-bridge/src/generated/mutationIds.ts``, ``python -m sidecar.api.client_table``) and the
+browser client's JSON-RPC -> REST route map (``extension-bridge/media/rest_routes_table.js``,
+``python -m sidecar.api.client_routes``) are all derived from :data:`OPERATIONS`. What is not a
+plain request and answer stays with its face: the event stream (SSE ``/api/v1/events``,
+``events.subscribe``), REST's ``/health`` (its answer depends on the token; the table names it as
+``sidecar.health``'s ``rest_elsewhere`` for the route map), ``/ui``, ``/api/v1/openapi.json``,
+the ``/rpc`` WebSocket itself, and the methods that keep per-connection state
+(``tools.register``, the external provider's ``turns.*``).
 """
 
 from __future__ import annotations
@@ -270,7 +273,7 @@ def _flags(*spec: tuple[str, bool | None]) -> tuple[Field, ...]:
 
 
 OPERATIONS: Final[tuple[Operation, ...]] = (
-    Operation("sidecar.health", health, rpc="sidecar.health"),
+    Operation("sidecar.health", health, rpc="sidecar.health", rest_elsewhere=("GET", "/health")),
     Operation(
         "conversations.list",
         list_conversations,
@@ -308,7 +311,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         (
             CONVERSATION_ID,
             *body(*UPDATE_FIELDS_ORDER, "request_id"),
-            Field("if_revision", "revision", "header", None, 0, 2**63 - 1),
+            Field("if_revision", "revision", "header", None, 0, 2**63 - 1, header="If-Match"),
         ),
         rest=("PATCH", CONVERSATION),
         rpc="conversations.update",

@@ -86,7 +86,7 @@ def _parameter(f: Field, doc: Doc) -> Schema:
         return flag_param(f.name, described)
     schema, description = described
     if f.where == "header":
-        return header_param("If-Match", schema, description)
+        return header_param(f.header, schema, description)
     return query_param(f.name, schema, description)
 
 

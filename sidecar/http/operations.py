@@ -54,7 +54,7 @@ async def request_args(request: web.Request, operation: Operation) -> dict[str, 
         elif field.where == "query":
             args[field.name] = _query(request, field)
         elif field.where == "header":
-            args[field.name] = _if_match(request)
+            args[field.name] = _if_match(request, field.header)
         elif not body_read:
             body_read = True
             args.update(await read_object(request, operation.body_names))
@@ -107,13 +107,13 @@ def _query(request: web.Request, field: Field) -> Any:
     return value
 
 
-def _if_match(request: web.Request) -> int | None:
-    raw = request.headers.get("If-Match")
+def _if_match(request: web.Request, header: str) -> int | None:
+    raw = request.headers.get(header)
     if raw is None:
         return None
     try:
         return int(raw.strip().strip('"').removeprefix("W/").strip('"'))
     except ValueError:
         raise ApiError(
-            "validation_failed", "If-Match must be a conversation revision", {"field": "If-Match"}
+            "validation_failed", f"{header} must be a conversation revision", {"field": header}
         ) from None

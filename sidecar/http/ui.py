@@ -44,6 +44,7 @@ FILES: Final = {
             "mutation_ids",
             "post_message_transport",
             "rest_routes",
+            "rest_routes_table",
             "sidecar_client",
             "sidecar_error",
         )
