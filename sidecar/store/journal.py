@@ -274,7 +274,9 @@ class Journal:
             self._write_and_sync(data)
         except Exception as exc:  # completed as a failed batch, like the thread's report
             error = exc
-        self._done(batch, len(data), error)  # what it queues schedules its own pass
+        self._done(batch, len(data), error)
+        if self._rotate_waiters or self._closing:  # asked before this pass: their turn is next
+            self._schedule_kick(self._running_loop())
 
     def _submit(
         self, run: Callable[[], Any], done: Callable[[Any, BaseException | None], None]

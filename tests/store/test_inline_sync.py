@@ -126,3 +126,37 @@ async def test_a_big_record_or_a_zero_threshold_stays_on_the_thread(
         assert syncs.since(start) == ["thread"] * 5
     finally:
         await threaded.close()
+
+
+async def test_closing_right_after_an_append_writes_it_and_stops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``close()`` with one record queued: the record is synced on the loop, then the thread is
+    stopped (the stop must not wait for a thread report that a loop-side sync never sends)."""
+    syncs = Syncs(monkeypatch)
+    journal = await Journal.start(tmp_path, 1, inline_sync_s=60.0)
+    applied: list[int] = []
+    await journal.append("c", [["x"]], applied.append)
+    last = journal.append("c", [["x"]], applied.append)
+    await asyncio.wait_for(journal.close(), 10)
+    assert await last == 2 and applied == [1, 2]
+    assert syncs.threads == ["thread", "loop"]
+    assert [r.seq for r in scan_segment(segment_paths(tmp_path)[0]).records] == [1, 2]
+
+
+async def test_a_rotation_asked_with_a_record_queued_is_not_left_waiting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record and a rotation queued in the same pass: the record is synced on the loop, and
+    the rotation still runs after it (nothing else would wake the journal for it)."""
+    syncs = Syncs(monkeypatch)
+    journal = await Journal.start(tmp_path, 1, inline_sync_s=60.0)
+    try:
+        await journal.append("c", [["x"]], lambda seq: None)
+        rotation = asyncio.ensure_future(journal.rotate())  # its first step runs before the kick
+        queued = journal.append("c", [["x"]], lambda seq: None)
+        sealed = await asyncio.wait_for(rotation, 10)
+        assert await queued == 2 and syncs.threads == ["thread", "loop"]
+        assert [scan_segment(path).records[-1].seq for path in sealed] == [2]
+    finally:
+        await journal.close()
