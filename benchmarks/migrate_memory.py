@@ -1,11 +1,13 @@
 """Peak memory of ``chat-migrate`` on huge exports, before and after the streaming reader (#15).
 
 ``python -m benchmarks.migrate_memory [--sizes 100,300] [--before REV] [--after REV]
-[--commands inspect,import]``
+[--commands inspect,import] [--shape flat|envelope|envelope-items-first]``
 
 Writes one synthetic navi export per size (in MB; the shape of ``migrate_bench``: flat
 localStorage object, values as JSON text, 50 messages of ~170 characters per session, one
-re-save in 50), then runs each command in a fresh ``python -m migrate`` process with the code of
+re-save in 50; with ``--shape envelope`` the same object is the ``items`` of a LEGACY_FORMATS §1
+envelope, after its other fields as the webview client writes it, or before them with
+``envelope-items-first``), then runs each command in a fresh ``python -m migrate`` process with the code of
 ``--before`` (extracted with ``git archive`` into a temp folder) and with the working tree (or
 the code of ``--after``), one after the other in the same run: peak RSS and CPU from ``wait4``,
 wall time from spawn to exit. ``import`` goes to a fresh data dir each time (direct path).
@@ -60,6 +62,27 @@ def _generate(export: Path, sessions: int) -> dict[str, Any]:
     return figures
 
 
+ENVELOPE_FIELDS = (
+    b'"kind": "localstorage-export", "version": 1, "origin": "vscode-webview://bench", '
+    b'"exported_at": "2026-12-03T00:00:00Z"'
+)
+SHAPES = ("flat", "envelope", "envelope-items-first")
+
+
+def _as_envelope(export: Path, items_first: bool) -> None:
+    """Make the flat export the ``items`` of an envelope, copied a chunk at a time (this process
+    must not hold the export: see :func:`_generate`)."""
+    flat = export.with_suffix(".flat")
+    export.rename(flat)
+    head = b'{"items": ' if items_first else b"{" + ENVELOPE_FIELDS + b', "items": '
+    tail = b", " + ENVELOPE_FIELDS + b"}" if items_first else b"}"
+    with flat.open("rb") as source, export.open("wb") as target:
+        target.write(head)
+        shutil.copyfileobj(source, target, 1024 * 1024)
+        target.write(tail)
+    flat.unlink()
+
+
 def _run(code: Path, args: list[str]) -> dict[str, Any]:
     start = time.perf_counter()
     process = subprocess.Popen(
@@ -87,6 +110,9 @@ def main() -> None:
     parser.add_argument("--before", default="HEAD~1", help="the code to compare with (git rev)")
     parser.add_argument("--commands", default="inspect,import")
     parser.add_argument("--after", default=None, help="a git rev instead of the working tree")
+    parser.add_argument(
+        "--shape", default="flat", choices=SHAPES, help="how the export is laid out"
+    )
     options = parser.parse_args()
     before = subprocess.run(
         ["git", "rev-parse", "--short", options.before], cwd=ROOT, capture_output=True, text=True
@@ -109,6 +135,9 @@ def main() -> None:
             export = work / f"navi-{size}mb.json"
             sessions = max(1, round(size * 1_000_000 / BYTES_PER_SESSION))
             shape = _generate(export, sessions)
+            if options.shape != "flat":
+                _as_envelope(export, items_first=options.shape == "envelope-items-first")
+                shape["bytes"] = export.stat().st_size
             for command in options.commands.split(","):
                 for name, code in trees.items():
                     data = work / "data"
@@ -117,19 +146,20 @@ def main() -> None:
                     if command == "import":
                         args += ["--data-dir", str(data)]
                     figures = _run(code, args)
-                    row = {"code": name, "command": command, "file_mb": round(shape["bytes"] / MB, 1),
-                           "messages": shape["messages"], **figures}  # fmt: skip
+                    row = {"code": name, "command": command, "shape": options.shape,
+                           "file_mb": round(shape["bytes"] / MB, 1), "messages": shape["messages"],
+                           **figures}  # fmt: skip
                     row["copies"] = round(figures["peak_rss_mb"] / row["file_mb"], 2)
                     results.append(row)
                     print(orjson.dumps(row).decode(), file=sys.stderr, flush=True)
             export.unlink()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print("| export | command | code | peak RSS | x file | wall | CPU | exit |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| export | shape | command | code | peak RSS | x file | wall | CPU | exit |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for row in results:
         print(
-            f"| {row['file_mb']} MiB | `{row['command']}` | {row['code']} | "
+            f"| {row['file_mb']} MiB | {row['shape']} | `{row['command']}` | {row['code']} | "
             f"{row['peak_rss_mb']} MiB | {row['copies']} | {row['seconds']} s | "
             f"{row['cpu_s']} s | {row['exit_code']} |"
         )

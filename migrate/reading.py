@@ -1,10 +1,12 @@
 """Reading one export file: encoding, JSON, and the two shapes (flat object or envelope).
 
-Memory (LEGACY_FORMATS §5): the file is parsed as a stream (ijson, on its C yajl2 backend), one
-top-level value at a time, so neither the file's bytes nor a second parse of it are ever held
-whole: what stays is each key's value (for a flat export, the JSON text localStorage held), and
-the adapters parse each of those in turn and drop it. A key that appears twice in one file
-(JSON allows it; the last value wins) is reported by name, never dropped silently.
+Memory (LEGACY_FORMATS §5): the file is parsed as a stream (ijson, on its C yajl2 backend), in
+one pass, one top-level value at a time, and an envelope's ``items`` one member at a time, so
+neither the file's bytes nor a second parse of it are ever held whole: what stays is each key's
+value (the JSON text localStorage held; a long one waits on a :class:`Spill`), and the adapters
+parse each of those in turn and drop it. A flat export and the same keys in an envelope cost the
+same. A key that appears twice in one file or in an envelope's ``items`` (JSON allows it; the
+last value wins) is reported by name, never dropped silently.
 
 Broken text: ``JSON.stringify`` writes a string cut in the middle of an emoji as a lone UTF-16
 surrogate (``"\\ud83d"``), which strict parsers refuse. A value holding one is still read: the
@@ -33,13 +35,17 @@ ENVELOPE_KIND = "localstorage-export"
 ENVELOPE_VERSIONS = (1,)
 SIDECAR_FORMAT = "chat-sidecar.export"
 CHUNK = 1024 * 1024
-#: Shorter top-level strings stay in memory (ids, flags, the envelope's own fields).
+#: Shorter strings (top level or in ``items``) stay in memory (ids, flags, the envelope's fields).
 SPILL_CHARS = 4096
 SURROGATE = re.compile("[\ud800-\udfff]")
 SURROGATE_ESCAPE = re.compile(rb"(\\+)u([dD][89a-fA-F][0-9a-fA-F]{2})")
 LOW_ESCAPE = re.compile(rb"\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 BACKSLASH = ord("\\")
 ESCAPE_PAIR = 12
+#: The envelope's member holding the localStorage keys (LEGACY_FORMATS §1).
+ITEMS = "items"
+#: One ijson event: the path of the value it belongs to, its kind, its value.
+Event = tuple[str, str, Any]
 JSON_TYPES = {
     "start_array": "list",
     "string": "str",
@@ -50,9 +56,10 @@ JSON_TYPES = {
 
 
 class SpilledText:
-    """A long value of a flat export (a key's JSON text), kept on a :class:`Spill` from the
-    moment it is read until an adapter parses it (:func:`parse_text` reads it back): a flat
-    export's values are nearly all of it, and the adapters take them one at a time."""
+    """A long value of a flat export or of an envelope's ``items`` (a key's JSON text), kept on
+    a :class:`Spill` from the moment it is read until an adapter parses it (:func:`parse_text`
+    reads it back): an export's values are nearly all of it, and the adapters take them one at
+    a time."""
 
     __slots__ = ("_spill", "_where")
 
@@ -183,13 +190,6 @@ def _not_json(label: str, exc: Exception) -> BadInput:
     return BadInput(label, f"not JSON or truncated ({reason[:160]})")
 
 
-def _top_level_pairs(stream: _Utf8Stream, label: str) -> Iterator[tuple[str, Any]]:
-    try:
-        yield from ijson.kvitems(stream, "", use_float=True)
-    except ijson.JSONError as exc:
-        raise _not_json(label, exc) from None
-
-
 def _describe_top_level(stream: _Utf8Stream, label: str) -> str:
     try:
         _, event, _ = next(iter(ijson.parse(stream)))
@@ -260,21 +260,6 @@ def parse_value(value: Any) -> Any:
     return parse_text(value)[0]
 
 
-def _repeated_items(path: Path, name: str) -> dict[str, int]:
-    """Keys repeated inside an envelope's ``items`` (the parse above kept only the last value
-    of each): a second pass over the file's keys, nothing else materialised."""
-    seen: Counter[str] = Counter()
-    handle, _ = _open(path, name)
-    with handle:
-        try:
-            for prefix, event, value in ijson.parse(_Utf8Stream(handle, name)):
-                if event == "map_key" and prefix == "items":
-                    seen[value] += 1
-        except ijson.JSONError as exc:
-            raise _not_json(name, exc) from None
-    return {key: count for key, count in seen.items() if count > 1}
-
-
 def _open(path: Path, name: str) -> tuple[BinaryIO, int]:
     """Only a regular file: a pipe would be read once (and opening one waits for a writer), a
     device may never end. The command line spools pipes first (:mod:`migrate.inputs`)."""
@@ -291,11 +276,83 @@ def _open(path: Path, name: str) -> tuple[BinaryIO, int]:
         raise BadInput(name, f"cannot be read ({exc.strerror})") from None
 
 
+def _repeated(seen: Counter[str]) -> dict[str, int]:
+    return {key: count for key, count in seen.items() if count > 1}
+
+
+def _kept(value: Any, spill: Spill | None) -> Any:
+    """``value``, or a :class:`SpilledText` of it when it is a long string and there is a spill."""
+    if spill is not None and isinstance(value, str) and len(value) >= SPILL_CHARS:
+        return SpilledText(spill, value)
+    return value
+
+
+def _items_events(parsed: Iterator[Event], start: Event) -> Iterator[Event]:
+    """The events of a top-level ``items`` object, from its ``start`` (just read) to its end
+    (the only ``end_map`` at its path: what it holds is deeper)."""
+    yield start
+    for event in parsed:
+        yield event
+        if event[1] == "end_map" and event[0] == ITEMS:
+            return
+
+
+@dataclass(slots=True)
+class _Document:
+    """A top-level object as read: its members, how often each key appeared, and how often
+    each key of a top-level ``items`` object appeared."""
+
+    members: dict[str, Any] = field(default_factory=dict)
+    seen: Counter[str] = field(default_factory=Counter)
+    items_seen: Counter[str] = field(default_factory=Counter)
+    #: The ``items`` object just streamed, until its (empty) place in the top level is read.
+    streamed: dict[str, Any] | None = None
+
+    def read_items(self, events: Iterator[Event], spill: Spill | None) -> None:
+        """A top-level ``items`` object (an envelope's localStorage keys) a member at a time,
+        each long value spilled as a flat export's are: the object is never whole in memory."""
+        items: dict[str, Any] = {}
+        for key, value in ijson.kvitems(events, ITEMS):
+            self.items_seen[key] += 1
+            items[key] = _kept(value, spill)
+        self.streamed = items
+
+    def add(self, key: str, value: Any, spill: Spill | None) -> None:
+        self.seen[key] += 1
+        if key == ITEMS and self.streamed is not None:
+            value, self.streamed = self.streamed, None
+        self.members[key] = _kept(value, spill)
+
+
+def _read_document(stream: _Utf8Stream, label: str, spill: Spill | None) -> _Document:
+    """The top-level object in one pass, a member at a time (and an ``items`` object too)."""
+    document = _Document()
+    parsed = ijson.parse(stream, use_float=True)
+
+    def top_level() -> Iterator[Event]:
+        """The parser's events, but for a top-level ``items`` object's members (streamed to
+        :meth:`_Document.read_items`): the top-level builder sees that object empty."""
+        for event in parsed:
+            if event[0] == ITEMS and event[1] == "start_map":
+                document.read_items(_items_events(parsed, event), spill)
+                yield event
+                yield (ITEMS, "end_map", None)
+            else:
+                yield event
+
+    try:
+        for key, value in ijson.kvitems(top_level(), ""):
+            document.add(key, value, spill)
+    except ijson.JSONError as exc:
+        raise _not_json(label, exc) from None
+    return document
+
+
 def read_export(path: Path, label: str | None = None, spill: Spill | None = None) -> ExportFile:
     """Read and parse ``path``; :class:`BadInput` for anything that is not a usable export.
 
-    ``spill``: where a top-level string value of ``SPILL_CHARS`` or more is kept
-    (:class:`SpilledText`) instead of in memory.
+    ``spill``: where a string value of ``SPILL_CHARS`` or more, at the top level or in an
+    envelope's ``items``, is kept (:class:`SpilledText`) instead of in memory.
     """
     name = label or str(path)
     handle, size = _open(path, name)
@@ -307,30 +364,24 @@ def read_export(path: Path, label: str | None = None, spill: Spill | None = None
         if first != b"{":
             kind = _describe_top_level(stream, name)
             raise BadInput(name, f"not a localStorage export (the top level is a JSON {kind})")
-        document: dict[str, Any] = {}
-        seen: Counter[str] = Counter()
         try:
-            for key, value in _top_level_pairs(stream, name):
-                seen[key] += 1
-                if spill is not None and isinstance(value, str) and len(value) >= SPILL_CHARS:
-                    value = SpilledText(spill, value)
-                document[key] = value
+            document = _read_document(stream, name, spill)
         except (MemoryError, OSError) as exc:
             what = "not enough memory" if isinstance(exc, MemoryError) else exc.strerror
             raise BadInput(name, f"cannot be read ({what}; {size:,} bytes)") from None
-    repeated = {key: count for key, count in seen.items() if count > 1}
-    del seen
-    broken = stream.broken
-    if document.get("format") == SIDECAR_FORMAT:
-        return ExportFile(path, name, "sidecar-export", {"": document}, size, broken=broken)
-    if document.get("kind") == ENVELOPE_KIND:
-        version = document.get("version")
+    members, repeated, broken = document.members, _repeated(document.seen), stream.broken
+    items = members.get(ITEMS)
+    if members.get("format") != SIDECAR_FORMAT and members.get("kind") == ENVELOPE_KIND:
+        version = members.get("version")
         if version not in ENVELOPE_VERSIONS:
             raise BadInput(name, f"envelope version {version!r} is not supported (only 1)")
-        items = document.get("items")
         if not isinstance(items, dict):
             raise BadInput(name, "envelope has no 'items' object")
-        envelope = {k: v for k, v in document.items() if k != "items"}
-        repeated = {**repeated, **_repeated_items(path, name)}
+        envelope = {k: v for k, v in members.items() if k != ITEMS}
+        repeated = {**repeated, **_repeated(document.items_seen)}
         return ExportFile(path, name, "envelope", items, size, envelope, repeated, broken)
-    return ExportFile(path, name, "flat", document, size, repeated=repeated, broken=broken)
+    if isinstance(items, dict):  # an ordinary key named "items": its value as it was written
+        members[ITEMS] = {key: unspilled(value) for key, value in items.items()}
+    if members.get("format") == SIDECAR_FORMAT:
+        return ExportFile(path, name, "sidecar-export", {"": members}, size, broken=broken)
+    return ExportFile(path, name, "flat", members, size, repeated=repeated, broken=broken)

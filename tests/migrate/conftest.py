@@ -27,8 +27,11 @@ def write_export(
     envelope: bool = False,
     encoding: str = "utf-8",
     as_text: bool = True,
+    items_first: bool = False,
 ) -> Path:
-    """Write a localStorage export: values as JSON text (``as_text``) or already parsed."""
+    """Write a localStorage export: values as JSON text (``as_text``) or already parsed; an
+    envelope's ``items`` after its other fields (as the webview client writes it), or before
+    them (``items_first``)."""
     values = {
         k: json.dumps(v) if as_text and not isinstance(v, str) else v for k, v in items.items()
     }
@@ -41,6 +44,8 @@ def write_export(
             "exported_at": "2026-01-01T00:00:00Z",
             "items": values,
         }
+        if items_first:
+            body = {"items": values, **{k: v for k, v in body.items() if k != "items"}}
     text = json.dumps(body, ensure_ascii=False)
     if encoding == "utf-8-sig":
         path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))

@@ -16,7 +16,10 @@ from .conftest import cli, navi_items, store_state, write_export
 T0 = 1_735_144_337_407
 
 roles = st.sampled_from(["user", "assistant", "human", "ai", "bot", "system", "tool", "wizard"])
-contents = st.sampled_from(["yes", "no", "hello", "Here is how", "多语言 🚀", "", "line\nbreak"])
+contents = st.sampled_from(
+    # The long one makes its session's JSON text long enough to wait on the reader's spill.
+    ["yes", "no", "hello", "Here is how", "多语言 🚀", "", "line\nbreak", "long " * 1000]
+)
 times = st.one_of(
     st.none(),
     st.integers(min_value=0, max_value=10**7).map(lambda d: T0 + d),
@@ -59,12 +62,17 @@ def exports(draw: st.DrawFn) -> list[dict[str, Any]]:
     return sessions
 
 
-@given(sessions=exports(), envelope=st.booleans())
+@given(sessions=exports(), layout=st.sampled_from(["flat", "envelope", "envelope-items-first"]))
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-def test_import_validate_and_reimport_agree(sessions: list[dict[str, Any]], envelope: bool) -> None:
+def test_import_validate_and_reimport_agree(sessions: list[dict[str, Any]], layout: str) -> None:
     root = Path(tempfile.mkdtemp(prefix="migrate-prop-"))
     try:
-        path = write_export(root / "e.json", navi_items(sessions), envelope=envelope)
+        path = write_export(
+            root / "e.json",
+            navi_items(sessions),
+            envelope=layout != "flat",
+            items_first=layout == "envelope-items-first",
+        )
         data = root / "data"
         first = cli("import", "--json", "--data-dir", data, path)
         assert first.exit_code == 0, first.output
