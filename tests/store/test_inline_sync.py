@@ -14,6 +14,7 @@ import asyncio
 import os
 import threading
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -42,26 +43,37 @@ class Syncs:
         return self.threads[count:]
 
 
+@pytest.fixture
+def syncs(monkeypatch: pytest.MonkeyPatch) -> Syncs:
+    return Syncs(monkeypatch)
+
+
+@pytest.fixture
+async def store_with_c(syncs: Syncs, data_dir: Path) -> AsyncIterator[Store]:
+    """A store with the default sync threshold and one conversation, ``c`` (syncs observed
+    from the first)."""
+    store = await Store.open(data_dir, StoreConfig(checkpoint_interval=3600))
+    try:
+        await store.create_conversation(id="c")
+        yield store
+    finally:
+        await store.close()
+
+
 async def appends(store: Store, count: int, content: str = "hello") -> None:
     for _ in range(count):
         await store.append_message("c", role="user", content=content)
 
 
 async def test_lone_batches_are_synced_on_the_loop_once_syncs_are_fast(
-    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+    syncs: Syncs, store_with_c: Store
 ) -> None:
-    syncs = Syncs(monkeypatch)
-    store = await Store.open(data_dir, StoreConfig(checkpoint_interval=3600))
-    try:
-        await store.create_conversation(id="c")
-        start = len(syncs.threads)
-        await appends(store, 10)
-        assert syncs.since(start) == ["loop"] * 10
-        items, _ = await store.list_messages("c")
-        assert len(items) == 10
-    finally:
-        await store.close()
-    assert "thread" in syncs.threads, "the first sync of all was measured on the thread"
+    assert syncs.threads[0] == "thread", "the first sync of all is measured on the thread"
+    start = len(syncs.threads)
+    await appends(store_with_c, 10)
+    assert syncs.since(start) == ["loop"] * 10
+    items, _ = await store_with_c.list_messages("c")
+    assert len(items) == 10
 
 
 async def test_a_slow_sync_sends_the_next_batches_to_the_thread_until_one_is_fast(
@@ -105,27 +117,25 @@ async def test_a_batch_of_several_records_is_synced_on_the_thread(
     assert [r.seq for r in scan_segment(segment_paths(tmp_path)[0]).records] == [1, 2, 3, 4, 5]
 
 
-async def test_a_big_record_or_a_zero_threshold_stays_on_the_thread(
-    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+async def test_a_big_record_is_synced_on_the_thread(syncs: Syncs, store_with_c: Store) -> None:
+    await appends(store_with_c, 2)
+    start = len(syncs.threads)
+    await appends(store_with_c, 1, content="x" * (100 * 1024))  # over the 64 KiB of the loop
+    await appends(store_with_c, 1)
+    assert syncs.since(start) == ["thread", "loop"]
+
+
+async def test_a_zero_threshold_keeps_every_sync_on_the_thread(
+    syncs: Syncs, data_dir: Path
 ) -> None:
-    syncs = Syncs(monkeypatch)
-    store = await Store.open(data_dir, StoreConfig(checkpoint_interval=3600))
+    store = await Store.open(data_dir, StoreConfig(checkpoint_interval=3600, inline_sync_s=0))
     try:
         await store.create_conversation(id="c")
-        await appends(store, 2)
         start = len(syncs.threads)
-        await appends(store, 1, content="x" * (100 * 1024))  # over the 64 KiB a loop may write
-        await appends(store, 1)
-        assert syncs.since(start) == ["thread", "loop"]
-    finally:
-        await store.close()
-    threaded = await Store.open(data_dir, StoreConfig(checkpoint_interval=3600, inline_sync_s=0))
-    try:
-        start = len(syncs.threads)
-        await appends(threaded, 5)
+        await appends(store, 5)
         assert syncs.since(start) == ["thread"] * 5
     finally:
-        await threaded.close()
+        await store.close()
 
 
 async def test_closing_right_after_an_append_writes_it_and_stops(
