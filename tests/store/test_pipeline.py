@@ -68,6 +68,19 @@ class Fsyncs:
     async def wait_entered(self) -> None:
         assert await asyncio.to_thread(self.entered.wait, 10), "no fsync started"
 
+    async def appends_held(
+        self, store: Store, cid: str, contents: list[str]
+    ) -> list[asyncio.Task[tuple[dict[str, Any], bool]]]:
+        """Hold the next fsync and start one append per content: the first reaches the held
+        fsync (awaited here), the others queue behind it."""
+        self.hold()
+        appends = [
+            asyncio.ensure_future(store.append_message(cid, role="user", content=content))
+            for content in contents
+        ]
+        await self.wait_entered()
+        return appends
+
 
 async def until(condition: Callable[[], bool]) -> None:
     for _ in range(1000):
@@ -115,13 +128,7 @@ async def test_nothing_is_visible_or_announced_before_its_fsync(
     changes: list[Change] = []
     store.subscribe(changes.extend)
     fsyncs = Fsyncs(monkeypatch)
-    fsyncs.hold()
-
-    appends = [
-        asyncio.ensure_future(store.append_message(cid, role="user", content=f"m{i}"))
-        for i in range(5)
-    ]
-    await fsyncs.wait_entered()
+    appends = await fsyncs.appends_held(store, cid, [f"m{i}" for i in range(5)])
     await asyncio.sleep(0.05)  # the other four are queued behind the first by now
     title = asyncio.ensure_future(store.update_conversation(cid, {"title": "after"}))
     await asyncio.sleep(0.05)
@@ -156,14 +163,8 @@ async def test_a_failed_fsync_fails_every_append_queued_behind_it_and_none_reach
         cid = conversation["id"]
         first, _ = await store.append_message(cid, role="user", content="durable")
         fsyncs = Fsyncs(monkeypatch)
-        fsyncs.hold()
         fsyncs.fail_next = True
-
-        doomed = [
-            asyncio.ensure_future(store.append_message(cid, role="user", content=f"lost{i}"))
-            for i in range(4)
-        ]
-        await fsyncs.wait_entered()
+        doomed = await fsyncs.appends_held(store, cid, [f"lost{i}" for i in range(4)])
         await asyncio.sleep(0.05)  # lost1..lost3 queued behind lost0, whose fsync will fail
         fsyncs.gate.set()
         outcomes = await asyncio.gather(*doomed, return_exceptions=True)
@@ -195,9 +196,7 @@ async def test_a_retried_client_message_id_of_a_queued_append_answers_that_appen
     conversation, _ = await store.create_conversation()
     cid = conversation["id"]
     fsyncs = Fsyncs(monkeypatch)
-    fsyncs.hold()
-    ahead = asyncio.ensure_future(store.append_message(cid, role="user", content="ahead"))
-    await fsyncs.wait_entered()
+    (ahead,) = await fsyncs.appends_held(store, cid, ["ahead"])
     first = asyncio.ensure_future(
         store.append_message(cid, role="user", content="hi", client_message_id="c1")
     )
@@ -227,12 +226,7 @@ async def test_other_mutations_see_committed_state_and_appends_chain_after_them(
     cid = conversation["id"]
     root, _ = await store.append_message(cid, role="user", content="root")
     fsyncs = Fsyncs(monkeypatch)
-    fsyncs.hold()
-    queued = [
-        asyncio.ensure_future(store.append_message(cid, role="user", content=f"q{i}"))
-        for i in range(3)
-    ]
-    await fsyncs.wait_entered()
+    queued = await fsyncs.appends_held(store, cid, [f"q{i}" for i in range(3)])
     # a new branch from the root while the appends are queued: the fork's name and the active
     # branch it leaves depend on the queued appends' branch heads
     fork = asyncio.ensure_future(
@@ -260,12 +254,7 @@ async def test_a_cancelled_caller_leaves_its_queued_append_whole(
     conversation, _ = await store.create_conversation()
     cid = conversation["id"]
     fsyncs = Fsyncs(monkeypatch)
-    fsyncs.hold()
-    appends = [
-        asyncio.ensure_future(store.append_message(cid, role="user", content=f"m{i}"))
-        for i in range(3)
-    ]
-    await fsyncs.wait_entered()
+    appends = await fsyncs.appends_held(store, cid, [f"m{i}" for i in range(3)])
     await asyncio.sleep(0.02)
     appends[1].cancel()
     fsyncs.gate.set()
