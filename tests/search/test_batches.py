@@ -13,6 +13,7 @@ import pytest
 
 from sidecar.search import SearchConfig, database, workers
 from tests.search.conftest import open_env
+from tests.store.helpers import journal_batches
 
 
 class CountingQueue(queue.SimpleQueue[Any]):
@@ -32,16 +33,7 @@ async def test_a_journal_batch_is_one_command_for_the_writer_thread(
     env = await open_env(tmp_path / "data")
     try:
         await env.index.idle()
-        journal = env.store._cache.journal
-        assert journal is not None and journal.on_batch is not None
-        batches: list[int] = []
-        publish = journal.on_batch
-
-        def counting() -> None:
-            batches.append(1)
-            publish()
-
-        journal.on_batch = counting
+        batches = journal_batches(env.store)
         await asyncio.gather(*(env.store.create_conversation(id=f"c{i}") for i in range(20)))
         await asyncio.gather(
             *(

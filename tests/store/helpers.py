@@ -1,4 +1,5 @@
-"""Test-only ways into the store: states the product only reaches through a running turn.
+"""Test-only ways into the store: states the product only reaches through a running turn, and
+a count of the journal's batches.
 
 ``put_turn`` stores a turn document as given (its ``updated_at`` included), so a test can set up a
 conversation with a turn in any state without running a model. The product writes a turn only
@@ -34,3 +35,19 @@ async def put_turn(store: Store, conversation_id: str, turn: Doc) -> Doc:
         return doc
 
     return await writer.mutate(conversation_id, work)
+
+
+def journal_batches(store: Store) -> list[int]:
+    """Count the journal's batches from now on (one item per batch): its ``on_batch`` hook runs
+    once per committed batch, so it is wrapped, and still publishes."""
+    journal = store._cache.journal
+    assert journal is not None and journal.on_batch is not None
+    counted: list[int] = []
+    publish = journal.on_batch
+
+    def counting() -> None:
+        counted.append(1)
+        publish()
+
+    journal.on_batch = counting
+    return counted

@@ -22,27 +22,13 @@ from sidecar.store import Change, Store, StoreConfig, Unavailable
 from sidecar.store.journal import Journal
 from sidecar.store.segments import scan_segment, segment_first_seq, segment_paths
 from sidecar.store.shard import PREVIEW_WINDOW
+from tests.store.helpers import journal_batches
 
 
 @pytest.fixture(params=["thread", "loop"])
 def store_config(request: pytest.FixtureRequest, storage_name: str) -> StoreConfig:
     inline = 0.0 if request.param == "thread" else StoreConfig().inline_sync_s
     return StoreConfig(storage=storage_name, checkpoint_interval=3600, inline_sync_s=inline)
-
-
-def _journal_batches(store: Store) -> list[int]:
-    """Count the journal's batches: its ``on_batch`` hook runs once per committed batch."""
-    journal = store._cache.journal
-    assert journal is not None and journal.on_batch is not None
-    counted: list[int] = []
-    publish = journal.on_batch
-
-    def counting() -> None:
-        counted.append(1)
-        publish()
-
-    journal.on_batch = counting
-    return counted
 
 
 async def test_listeners_get_each_batch_in_one_call_in_seq_order(store: Store) -> None:
@@ -55,7 +41,7 @@ async def test_listeners_get_each_batch_in_one_call_in_seq_order(store: Store) -
         calls.append(list(changes))
 
     store.subscribe(listener)
-    batches = _journal_batches(store)
+    batches = journal_batches(store)
     await asyncio.gather(*(store.create_conversation(id=f"c{i}") for i in range(30)))
     await asyncio.gather(
         *(store.append_message(f"c{i}", role="user", content=f"m{i}") for i in range(30))
