@@ -22,8 +22,10 @@ the thread is idle and the last sync took less than ``inline_sync_s`` (1 ms), is
 synced on the loop, as a naive server would. A batch of several records means writers overlap:
 it goes to the thread, so the loop keeps serving them during the sync. A slow sync sends the
 following batches to the thread, which keeps measuring, so a slow disk never blocks the loop for
-more than one sync. A failed write or sync is cut back off the segment and fails the whole batch: nothing of it
-is applied or announced.
+more than one sync.
+
+A failed write or sync is cut back off the segment and fails the whole batch: nothing of it is
+applied or announced.
 
 The journal is a sequence of segment files named by the seq of their first record. Compaction
 (:mod:`.checkpoint`) seals the current segment, writes the state it covers into shard snapshots, and
@@ -162,8 +164,7 @@ class Journal:
         """
         if self._broken is not None:
             raise Unavailable(f"the store cannot write: {self._broken}")
-        if self._closing:
-            raise Unavailable("the store is shutting down")
+        self._check_open()
         if width < 1:
             raise ValueError("a record takes at least one seq")
         seq = self._next_seq
@@ -220,8 +221,8 @@ class Journal:
     # ------------------------------------------------------------------ the loop side
 
     def _check_open(self) -> None:
-        """Refuse work for the thread once closing began: it stops after what it has, and a
-        job queued behind the stop would never run (its caller would wait forever)."""
+        """Refuse new work once closing began: the thread stops after what it has, and work
+        queued behind the stop would never run (its caller would wait forever)."""
         if self._closing:
             raise Unavailable("the store is shutting down")
 
