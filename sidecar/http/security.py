@@ -21,6 +21,7 @@ from aiohttp.typedefs import Handler, Middleware
 from ..api.activity import Activity
 from ..api.errors import ApiError
 from ..api.keys import AUTHENTICATED
+from ..api.table import OPERATIONS
 from ..settings import ServerConfig
 from ..store import StoreError
 from .body import check_encoding
@@ -31,7 +32,16 @@ log = logging.getLogger(__name__)
 
 #: Where a browser cannot set a header, the token may come as ``?access_token=`` (CONTRACT §2).
 QUERY_TOKEN_PATHS = frozenset({"/api/v1/events", "/rpc"})
-CORS_HEADERS = "Authorization, Content-Type, If-Match, Last-Event-ID"
+#: What a browser may send: the token and JSON, every header a field of the API table rides in
+#: (``If-Match``), and the event stream's resume point.
+CORS_HEADERS = ", ".join(
+    [
+        "Authorization",
+        "Content-Type",
+        *sorted({field.header for op in OPERATIONS for field in op.fields if field.header}),
+        "Last-Event-ID",
+    ]
+)
 CORS_METHODS = "GET, POST, PATCH, PUT, DELETE, OPTIONS"
 _CODE_FOR_STATUS = {status: code for code, status in STATUS.items()}
 #: An access log line: client address, method, path (never the query), status, milliseconds.
