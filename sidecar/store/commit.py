@@ -88,7 +88,7 @@ class Writer:
                 await self.pipeline.settled(conversation_id)
                 return await work()
 
-        return await asyncio.shield(asyncio.ensure_future(locked()))
+        return await asyncio.shield(locked())  # shield runs it as a task of its own
 
     async def mutate_pipelined(
         self, conversation_id: str, work: Callable[[], Awaitable[Queued[T]]]
@@ -110,7 +110,7 @@ class Writer:
                     self._checkpoint_if_due()
                 return answer
 
-        return await asyncio.shield(asyncio.ensure_future(locked()))
+        return await asyncio.shield(locked())  # shield runs it as a task of its own
 
     async def commit(
         self,
