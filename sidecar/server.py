@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import ipaddress
 import logging
 import os
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 
 ATTACH_WAIT_S = 15.0
 SHUTDOWN_TIMEOUT_S = 5.0
+#: Allocations (less deallocations) of tracked objects between young collections (default 700).
+GC_YOUNG_THRESHOLD = 10_000
 
 
 class ServeError(Exception):
@@ -160,6 +163,13 @@ async def _serve(
         except StoreError as exc:  # e.g. a newer schema, an unreadable store.json
             raise ServeError(f"cannot open the store: {exc.message}") from None
         await web.SockSite(runner, sock).start()
+        # What exists now (modules, the opened store's catalog and indexes) lives as long as the
+        # process: frozen, the cyclic collector stops walking it on every full collection. A
+        # request makes and frees dozens of tracked objects; at the default threshold (700) the
+        # youngest generation was collected every ~25 appends under load, ~4 % of the loop's
+        # CPU, for almost no garbage (objects are freed by their counts; cycles are rare).
+        gc.freeze()
+        gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
         log.info("serving %s on %s", data_dir, url)
         idle = asyncio.create_task(_idle_watch(app, config.idle_timeout, stop))
         await stop.wait()
