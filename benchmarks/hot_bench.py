@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from sidecar.server import tune_collector
 from sidecar.store import Store
 
 from . import http_procs, store_ops
@@ -309,7 +310,13 @@ async def idle_rss(hs: HotSizes, workdir: Path) -> Figures:
 
 
 async def hot(hs: HotSizes, workdir: Path, log: Callable[[str], None] = lambda _: None) -> Figures:
-    """Every figure of issue #18's goal, in one run."""
+    """Every figure of issue #18's goal, in one run.
+
+    The in-process store figures (``store``, ``stream``) run under the garbage collector
+    settings of a serving process (:func:`sidecar.server.tune_collector`), as the store does in
+    the product; the clients in this process are the same for every server either way.
+    """
+    tune_collector()
     record_bytes = store_ops.record_size(store_ops.content_pool()[0])
     floor = Floor(workdir / "floor.bin", record_bytes)
     load_average = list(os.getloadavg())

@@ -163,13 +163,7 @@ async def _serve(
         except StoreError as exc:  # e.g. a newer schema, an unreadable store.json
             raise ServeError(f"cannot open the store: {exc.message}") from None
         await web.SockSite(runner, sock).start()
-        # What exists now (modules, the opened store's catalog and indexes) lives as long as the
-        # process: frozen, the cyclic collector stops walking it on every full collection. A
-        # request makes and frees dozens of tracked objects; at the default threshold (700) the
-        # youngest generation was collected every ~25 appends under load, ~4 % of the loop's
-        # CPU, for almost no garbage (objects are freed by their counts; cycles are rare).
-        gc.freeze()
-        gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+        tune_collector()
         log.info("serving %s on %s", data_dir, url)
         idle = asyncio.create_task(_idle_watch(app, config.idle_timeout, stop))
         await stop.wait()
@@ -177,6 +171,19 @@ async def _serve(
         log.info("shutting down")
     finally:
         await runner.cleanup()
+
+
+def tune_collector() -> None:
+    """The cyclic garbage collector as a serving process wants it (call once started up).
+
+    What exists by then (modules, the opened store's catalog and indexes) lives as long as the
+    process: frozen, the collector stops walking it on every full collection. A request makes
+    and frees dozens of tracked objects; at the default threshold (700) the youngest generation
+    was collected every ~25 appends under load, ~4 % of the loop's CPU, for almost no garbage
+    (objects are freed by their counts; cycles are rare).
+    """
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
 async def _idle_watch(app: web.Application, limit_s: float, stop: asyncio.Event) -> None:
