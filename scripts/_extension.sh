@@ -56,13 +56,14 @@ ensure_extension() {
     ensure_webview
 }
 
-# The chat UI's bundle, media/chat.js (what the webview and /ui load), built from webview/ and
-# the client library (media/*.js) with esbuild whenever a source (or the locked libraries) is newer.
+# The chat UI's bundles, media/chat.js and media/highlight.js (what the webview and /ui load),
+# built from webview/ and the client library (media/*.js) with esbuild whenever a source (or the
+# locked libraries) is newer.
 ensure_webview() {
     local out="$EXT/media/chat.js"
     # The clients' id table, from the sidecar's table of operations (written only when it changed).
     (cd "$ROOT" && "$VENV/bin/python" -m sidecar.api.client_table "$EXT")
-    if [ ! -f "$out" ] || [ -n "$(find "$EXT/webview" "$EXT/media" "$EXT/package-lock.json" \( -name '*.js' ! -name chat.js -o -name package-lock.json \) -newer "$out" -print -quit)" ]; then
+    if [ ! -f "$out" ] || [ ! -f "$EXT/media/highlight.js" ] || [ -n "$(find "$EXT/webview" "$EXT/media" "$EXT/package-lock.json" \( -name '*.js' ! -name chat.js ! -name highlight.js -o -name package-lock.json \) -newer "$out" -print -quit)" ]; then
         echo "building the chat UI (extension-bridge/media/chat.js)..." >&2
         (cd "$EXT" && node scripts/build.mjs --webview >&2)
     fi

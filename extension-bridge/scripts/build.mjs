@@ -1,6 +1,9 @@
 // Bundles with esbuild:
-// - the chat UI: webview/main.js (its modules, media/client.js, markdown-it, DOMPurify and
-//   highlight.js inside) -> media/chat.js, the one script the webview and /ui load (no CDN);
+// - the chat UI: webview/main.js (its modules, media/client.js, markdown-it and DOMPurify inside)
+//   -> media/chat.js, the script the webview and /ui load (no CDN);
+// - highlight.js with its languages: webview/highlighter.js -> media/highlight.js, a classic script
+//   the page runs after its first render (webview/host.js `loadHighlighter`), so that evaluating
+//   it does not delay that render;
 // - the extension: src/extension.ts (with `ws` inside) -> out/extension.js.
 // --webview builds only the chat UI (what scripts/serve and the UI tests need);
 // --tests also bundles test/*.test.ts -> out/test/, with `vscode` resolved to test/fakeVscode.ts
@@ -15,17 +18,11 @@ const production = process.argv.includes('--production');
 const tests = process.argv.includes('--tests');
 const webviewOnly = process.argv.includes('--webview');
 
-await build({
-  entryPoints: [join(root, 'webview', 'main.js')],
-  outfile: join(root, 'media', 'chat.js'),
-  bundle: true,
-  format: 'esm',
-  platform: 'browser',
-  target: 'es2022',
-  minify: true,
-  legalComments: 'eof',
-  logLevel: 'warning',
-});
+const browser = { bundle: true, platform: 'browser', target: 'es2022', minify: true, legalComments: 'eof', logLevel: 'warning' };
+await Promise.all([
+  build({ ...browser, entryPoints: [join(root, 'webview', 'main.js')], outfile: join(root, 'media', 'chat.js'), format: 'esm' }),
+  build({ ...browser, entryPoints: [join(root, 'webview', 'highlighter.js')], outfile: join(root, 'media', 'highlight.js'), format: 'iife' }),
+]);
 if (webviewOnly) process.exit(0);
 
 const common = {

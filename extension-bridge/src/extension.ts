@@ -401,7 +401,7 @@ function renderConnection(
 
 /**
  * media/index.html for a webview (src/panelPage.ts): the style sheet and the bundle inline under
- * a fresh nonce, a CSP that allows nothing else (no network: all traffic goes through postMessage
+ * a fresh nonce (highlight.js inert beside it, run by the bundle after its first render), a CSP that allows nothing else (no network: all traffic goes through postMessage
  * to the bridge), and the first reads that were answered in time.
  */
 export async function panelHtml(
@@ -411,13 +411,14 @@ export async function panelHtml(
   first: FirstRead[] = [],
 ): Promise<string> {
   const media = path.join(context.extensionUri.fsPath, 'media');
-  const [template, css, script] = await Promise.all(
-    ['index.html', 'chat.css', 'chat.js'].map((name) => fs.readFile(path.join(media, name), 'utf8')),
+  const [template, css, script, highlighter] = await Promise.all(
+    ['index.html', 'chat.css', 'chat.js', 'highlight.js'].map((name) => fs.readFile(path.join(media, name), 'utf8')),
   );
   return buildPage({
     template: template!,
     css: css!,
     script: script!,
+    highlighter: highlighter!,
     nonce: randomBytes(18).toString('base64'),
     cspSource: webview.cspSource,
     config: { ...config },

@@ -8,6 +8,11 @@
  * 'unsafe-inline': only what carries this page's nonce runs or applies). /ui keeps loading the
  * same files by URL (its CSP is 'self').
  *
+ * Why highlight.js is a block of text: it is its own bundle (media/highlight.js), run after the
+ * first render so that evaluating it does not delay that render. It goes into the page inert (a
+ * `<script type="text/plain">`, escaped like chat.js), and chat.js runs it later as a script with
+ * this page's nonce (webview/host.js `loadHighlighter`): no second fetch, and the CSP unchanged.
+ *
  * Why the first answers: a restored panel's first reads (src/startReads.ts) are sent before its
  * page exists (src/bridgePrefetch.ts); those answered by the time the HTML is built go into it, as
  * a JSON block the page reads instead of asking (webview/host.js `read`), so its first render
@@ -34,6 +39,8 @@ export interface PageParts {
   css: string;
   /** media/chat.js (an ES module bundle) */
   script: string;
+  /** media/highlight.js (a classic script, run by chat.js after the first render) */
+  highlighter: string;
   nonce: string;
   /** the webview's own origin (`webview.cspSource`), for images and fonts */
   cspSource: string;
@@ -47,6 +54,8 @@ export interface PageParts {
 
 /** The `<script type="application/json">` element the page reads its first answers from. */
 export const FIRST_READS_ID = 'chat-sidecar-first';
+/** The inert `<script type="text/plain">` element holding media/highlight.js. */
+export const HIGHLIGHTER_ID = 'chat-sidecar-highlight';
 
 const STYLE_LINK = /<link rel="stylesheet" href="chat\.css">/;
 const SCRIPT_TAG = /<script type="module" src="chat\.js"><\/script>/;
@@ -108,5 +117,10 @@ export function buildPage(parts: PageParts): string {
   return template
     .replace(/(<meta charset="utf-8">)/i, (charset: string) => `${charset}\n  ${head}`)
     .replace(STYLE_LINK, () => `<style nonce="${nonce}">${styleText(parts.css)}</style>`)
-    .replace(SCRIPT_TAG, () => `${first}<script type="module" nonce="${nonce}">${scriptText(parts.script)}</script>`);
+    .replace(
+      SCRIPT_TAG,
+      () =>
+        `${first}<script type="module" nonce="${nonce}">${scriptText(parts.script)}</script>\n  ` +
+        `<script type="text/plain" id="${HIGHLIGHTER_ID}">${scriptText(parts.highlighter)}</script>`,
+    );
 }

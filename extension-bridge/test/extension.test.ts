@@ -97,7 +97,11 @@ describe('the extension', () => {
     assert.match(policy, new RegExp(`script-src 'nonce-${nonce!.replace(/[+/]/g, '\\$&')}'$`));
     assert.doesNotMatch(policy, /unsafe-inline|unsafe-eval/);
     const scripts = [...html.matchAll(/<script\b[^>]*>/g)].map((m) => m[0]);
-    assert.deepEqual(scripts, [`<script type="module" nonce="${nonce}">`], 'one script: the bundle, no first reads for a new panel');
+    assert.deepEqual(
+      scripts,
+      [`<script type="module" nonce="${nonce}">`, '<script type="text/plain" id="chat-sidecar-highlight">'],
+      'one script: the bundle (highlight.js beside it, inert), no first reads for a new panel',
+    );
     const bundle = readFileSync(path.join(EXTENSION, 'media', 'chat.js'), 'utf8');
     assert.ok(bundle.length > 10_000 && html.length > bundle.length, 'the bundle is in the page');
     assert.match(html, new RegExp(`<style nonce="${nonce!.replace(/[+/]/g, '\\$&')}">`));

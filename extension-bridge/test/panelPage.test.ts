@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import * as vm from 'node:vm';
 
-import { buildPage, FIRST_READS_ID, type PageParts, scriptJson, scriptText, styleText } from '../src/panelPage';
+import { buildPage, FIRST_READS_ID, HIGHLIGHTER_ID, type PageParts, scriptJson, scriptText, styleText } from '../src/panelPage';
 
 const MEDIA = path.resolve(__dirname, '..', '..', 'media');
 const NASTY = [
@@ -28,6 +28,7 @@ function parts(overrides: Partial<PageParts> = {}): PageParts {
     template: readFileSync(path.join(MEDIA, 'index.html'), 'utf8'),
     css: 'body { color: red; }',
     script: 'console.log(1);',
+    highlighter: 'console.log(2);',
     nonce: 'bm9uY2Ux',
     cspSource: 'https://fake.vscode-cdn.net',
     config: { host: 'vscode', newChat: false, surface: 'panel' },
@@ -69,13 +70,18 @@ test('a style element\'s text cannot end it', () => {
   assert.doesNotMatch(styleText('a::after { content: "</style><script>x</script>"; }'), /<\/style/i);
 });
 
-test('the page: the bundle and the style sheet inline under the nonce, nothing by URL', () => {
+test('the page: the bundles and the style sheet inline, only chat.js under the nonce, nothing by URL', () => {
   const bundle = readFileSync(path.join(MEDIA, 'chat.js'), 'utf8');
-  const html = buildPage(parts({ script: bundle }));
+  const highlighter = readFileSync(path.join(MEDIA, 'highlight.js'), 'utf8');
+  const html = buildPage(parts({ script: bundle, highlighter }));
   const scripts = scriptElements(html);
-  assert.equal(scripts.length, 1, 'the bundle is one element: nothing in it closes it early');
-  assert.equal(scripts[0]!.tag, '<script type="module" nonce="bm9uY2Ux">');
-  assert.equal(scripts[0]!.text.length, scriptText(bundle).length);
+  assert.deepEqual(
+    scripts.map((s) => s.tag),
+    ['<script type="module" nonce="bm9uY2Ux">', `<script type="text/plain" id="${HIGHLIGHTER_ID}">`],
+    'each bundle is one element: nothing in it closes it early',
+  );
+  assert.equal(scripts[0]!.text, scriptText(bundle));
+  assert.equal(scripts[1]!.text, scriptText(highlighter));
   assert.match(html, /<style nonce="bm9uY2Ux">body \{ color: red; \}<\/style>/);
   assert.doesNotMatch(html, /<link rel="stylesheet"|<script[^>]*\bsrc=/);
   const policy = /<meta http-equiv="Content-Security-Policy" content="([^"]+)">/.exec(html)![1]!.replace(/&#39;/g, "'");
@@ -85,6 +91,22 @@ test('the page: the bundle and the style sheet inline under the nonce, nothing b
       "font-src https://fake.vscode-cdn.net; script-src 'nonce-bm9uY2Ux'",
   );
   assert.ok(!html.includes(`id="${FIRST_READS_ID}"`), 'no first reads, no block');
+});
+
+test('the inert highlight.js block cannot be ended or changed by what its code holds', () => {
+  const highlighter = `module.exports = ${JSON.stringify(NASTY)}; /* </script><script>alert(2)</script> <!-- <script> */`;
+  const html = buildPage(parts({ highlighter }));
+  const scripts = scriptElements(html);
+  assert.deepEqual(
+    scripts.map((s) => s.tag),
+    ['<script type="module" nonce="bm9uY2Ux">', `<script type="text/plain" id="${HIGHLIGHTER_ID}">`],
+    'the code opened or closed no element',
+  );
+  const sandbox = { module: { exports: null as unknown } };
+  vm.runInNewContext(scripts[1]!.text, sandbox);
+  // (Compared as JSON: the array comes from the sandbox's realm.)
+  assert.equal(JSON.stringify(sandbox.module.exports), JSON.stringify(NASTY), 'run as a script, the block means what the bundle said');
+  assert.ok(html.endsWith('</body>\n</html>\n'), 'the rest of the page is still there');
 });
 
 test('the first reads go in as one JSON block that chat text cannot break out of', () => {
@@ -97,7 +119,7 @@ test('the first reads go in as one JSON block that chat text cannot break out of
   const scripts = scriptElements(html);
   assert.deepEqual(
     scripts.map((s) => s.tag),
-    [`<script type="application/json" id="${FIRST_READS_ID}">`, '<script type="module" nonce="bm9uY2Ux">'],
+    [`<script type="application/json" id="${FIRST_READS_ID}">`, '<script type="module" nonce="bm9uY2Ux">', `<script type="text/plain" id="${HIGHLIGHTER_ID}">`],
     'the chat text opened or closed no element',
   );
   assert.deepEqual(JSON.parse(scripts[0]!.text), {

@@ -17,6 +17,9 @@ export const vscodeApi = typeof (/** @type {any} */ (globalThis).acquireVsCodeAp
 
 export const token = fragment.get('token') || '';
 
+/** The inert `<script type="text/plain">` holding media/highlight.js in a webview's page (src/panelPage.ts). */
+const HIGHLIGHTER_ID = 'chat-sidecar-highlight';
+
 /**
  * What the VS Code extension opened this webview with (`<meta name="chat-sidecar-config">`):
  * `{host: 'vscode', newChat, surface: 'panel' | 'view'}`; absent in a plain browser.
@@ -75,6 +78,33 @@ export function read(method, params) {
   const result = firstAnswers.get(key);
   firstAnswers.delete(key);
   return Promise.resolve(result);
+}
+
+/**
+ * Run highlight.js (media/highlight.js, its own bundle so that evaluating it does not delay the
+ * first render): resolves with it once it has run. In a VS Code webview the extension put its
+ * text into the page, inert (src/panelPage.ts: fetching a file through the webview's resource
+ * loader costs a round trip), and it runs as a script carrying this page's nonce, the one thing
+ * the page's CSP lets run (nothing in the page can make the block: chat text never becomes an
+ * element with an id). At /ui it is the file next to chat.js, which the CSP allows ('self').
+ * @returns {Promise<import('highlight.js').HLJSApi>}
+ */
+export function loadHighlighter() {
+  return new Promise((resolve, reject) => {
+    // The name media/highlight.js announces itself with (webview/highlighter.js).
+    document.addEventListener('chat-sidecar:highlighter', (event) => resolve(/** @type {CustomEvent} */ (event).detail), { once: true });
+    const script = document.createElement('script');
+    const embedded = document.getElementById(HIGHLIGHTER_ID);
+    if (embedded) {
+      // A module script (chat.js) has no document.currentScript: its element is the nonce'd one.
+      script.nonce = /** @type {HTMLScriptElement} */ (document.querySelector('script[type="module"][nonce]')).nonce;
+      script.text = embedded.textContent || '';
+    } else {
+      script.src = 'highlight.js';
+      script.onerror = () => reject(new Error('highlight.js did not load'));
+    }
+    document.head.append(script);
+  });
 }
 
 /**

@@ -10,7 +10,7 @@
  */
 
 import { SidecarError } from '../media/client.js';
-import { client, openExternal, panelConfig, rememberedConversation, token, vscodeApi } from './host.js';
+import { client, loadHighlighter, openExternal, panelConfig, rememberedConversation, token, vscodeApi } from './host.js';
 import { $, ui } from './dom.js';
 import { onConnection } from './connection.js';
 import { cancelEdit, submit } from './composer.js';
@@ -18,7 +18,7 @@ import {
   confirmDeleteForever, exportConversation, importFile, moveToTrash, newChat, restore, turnAction, updateConversation,
 } from './conversation.js';
 import { closeDrawer, moveInList, onListEvent, pullList, setOpenHandler, sortedConversations, toggleDrawer } from './list.js';
-import { codeOf } from './markdown.js';
+import { codeOf, useHighlighter } from './markdown.js';
 import { attempt, describe, notify } from './notices.js';
 import { renderView, setHealth } from './render.js';
 import { copyText } from './rows.js';
@@ -284,4 +284,11 @@ async function start() {
   exportLegacyStorage();
 }
 
-start();
+// highlight.js only once the first render has had a chance to paint (the frame after it, then a
+// task of its own): until then code blocks are plain text, coloured when it arrives.
+start().finally(() => requestAnimationFrame(() => setTimeout(() => {
+  loadHighlighter().then((api) => {
+    useHighlighter(api);
+    mark('highlighted');
+  }, (error) => console.warn('code stays uncoloured:', describe(error)));
+})));

@@ -3,7 +3,8 @@
  * Chat text as Markdown (CommonMark, tables, fenced code): markdown-it renders it with raw HTML
  * turned off (HTML in the data stays text), DOMPurify then removes anything that is not plain
  * document markup (scripts, event handlers, `javascript:` and other non-web links, SVG, styles),
- * and highlight.js colours code blocks. Each code block gets a language label and a copy button;
+ * and highlight.js colours code blocks once it has arrived (it is loaded after the first render:
+ * until then they are plain text). Each code block gets a language label and a copy button;
  * links open outside the UI (host.js).
  *
  * A streaming reply is rendered at most once per animation frame, and only that message: the
@@ -11,45 +12,21 @@
  */
 
 import DOMPurify from 'dompurify';
-import hljs from 'highlight.js/lib/core';
-import bash from 'highlight.js/lib/languages/bash';
-import c from 'highlight.js/lib/languages/c';
-import cpp from 'highlight.js/lib/languages/cpp';
-import css from 'highlight.js/lib/languages/css';
-import diff from 'highlight.js/lib/languages/diff';
-import go from 'highlight.js/lib/languages/go';
-import java from 'highlight.js/lib/languages/java';
-import javascript from 'highlight.js/lib/languages/javascript';
-import json from 'highlight.js/lib/languages/json';
-import markdown from 'highlight.js/lib/languages/markdown';
-import python from 'highlight.js/lib/languages/python';
-import rust from 'highlight.js/lib/languages/rust';
-import shell from 'highlight.js/lib/languages/shell';
-import sql from 'highlight.js/lib/languages/sql';
-import typescript from 'highlight.js/lib/languages/typescript';
-import xml from 'highlight.js/lib/languages/xml';
-import yaml from 'highlight.js/lib/languages/yaml';
 import MarkdownIt from 'markdown-it';
 
 import { el } from './dom.js';
 
-for (const [name, language] of Object.entries({ bash, c, cpp, css, diff, go, java, javascript, json, markdown, python, rust, shell, sql, typescript, xml, yaml })) {
-  hljs.registerLanguage(name, language);
-}
+/** @typedef {import('highlight.js').HLJSApi} HLJSApi */
 
-const md = new MarkdownIt({
-  html: false,
-  linkify: true,
-  highlight(code, lang) {
-    const language = lang && hljs.getLanguage(lang) ? lang : null;
-    if (!language) return ''; // markdown-it escapes it
-    try {
-      return hljs.highlight(code, { language, ignoreIllegals: true }).value;
-    } catch {
-      return '';
-    }
-  },
-});
+/**
+ * highlight.js once its bundle has run (media/highlight.js, loaded after the first render:
+ * host.js `loadHighlighter`); until then code blocks are shown as plain text.
+ * @type {HLJSApi | null}
+ */
+let hljs = null;
+
+// No `highlight` option: markdown-it escapes every code block, and colour() colours it afterwards.
+const md = new MarkdownIt({ html: false, linkify: true });
 // Remote images would be fetched (and blocked by the CSP): an image is shown as its link instead.
 md.disable('image');
 md.enable(['table', 'strikethrough']);
@@ -97,13 +74,42 @@ function decorateCode(pre) {
   const code = pre.querySelector('code');
   const match = code && /(?:^|\s)language-([\w+#.-]+)/.exec(code.className);
   const language = match ? match[1] : '';
-  if (code) code.classList.add('hljs');
+  if (code && hljs) colour(code, hljs);
   const block = el('div', { class: 'code-block', 'data-lang': language || 'text' });
   // The label and the button's caption are drawn by CSS (attr / content), so the message's text
   // stays exactly the content as rendered.
   const copy = el('button', { type: 'button', class: 'copy-code', 'data-testid': 'copy-code', 'aria-label': `Copy ${language || 'code'}` });
   pre.replaceWith(block);
   block.append(copy, pre);
+}
+
+/**
+ * Colour a code block as highlight.js does, if it knows the block's language (the one
+ * markdown-it wrote as its `language-` class), with its output through DOMPurify like all HTML
+ * that goes in; `hljs` marks the block as done.
+ * @param {HTMLElement} code @param {HLJSApi} api
+ */
+function colour(code, api) {
+  const language = [...code.classList].find((name) => name.startsWith('language-'))?.slice('language-'.length);
+  if (language && api.getLanguage(language)) {
+    try {
+      const html = api.highlight(code.textContent || '', { language, ignoreIllegals: true }).value;
+      code.replaceChildren(/** @type {Node} */ (/** @type {unknown} */ (DOMPurify.sanitize(html, PURIFY))));
+    } catch {
+      // Left as the plain text it is.
+    }
+  }
+  code.classList.add('hljs');
+}
+
+/**
+ * highlight.js has arrived: colour the code blocks shown without it (every rendered message is
+ * in the document: render.js keeps no row off it), and every later render colours its own.
+ * @param {HLJSApi} api
+ */
+export function useHighlighter(api) {
+  hljs = api;
+  for (const code of document.querySelectorAll('.code-block > pre > code:not(.hljs)')) colour(/** @type {HTMLElement} */ (code), api);
 }
 
 /**

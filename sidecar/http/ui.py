@@ -1,8 +1,9 @@
 """``/ui``: the reference chat UI, for a plain browser (CONTRACT §9).
 
 The same files the VS Code webview loads (``extension-bridge/media/``), served as-is. ``chat.js``
-is the esbuild bundle of ``extension-bridge/webview/`` (``npm run build``; ``scripts/serve`` and
-``scripts/test`` build it when a source is newer), so a fresh checkout has it after either. They are
+is the esbuild bundle of ``extension-bridge/webview/`` and ``highlight.js`` that of highlight.js,
+which chat.js loads after its first render (``npm run build``; ``scripts/serve`` and
+``scripts/test`` build both when a source is newer), so a fresh checkout has them after either. They are
 public (no token): they hold no chat data, and the page reads the token from its URL fragment
 (``/ui/#token=...``), which a browser never sends to a server. Everything the page then asks for
 goes through the API with that token. The Host check still applies (a rebinding page could
@@ -32,6 +33,7 @@ MEDIA_DIR: Final = Path(__file__).resolve().parents[2] / "extension-bridge" / "m
 FILES: Final = {
     "index.html": "text/html; charset=utf-8",
     "chat.js": "text/javascript; charset=utf-8",
+    "highlight.js": "text/javascript; charset=utf-8",
     "client.js": "text/javascript; charset=utf-8",
     # client.js's modules (it re-exports them), imported by a page that loads the library as-is;
     # mutation_ids.js is generated from the table of operations (served from it, below).
@@ -51,6 +53,9 @@ FILES: Final = {
     },
     "chat.css": "text/css; charset=utf-8",
 }
+
+#: The files ``npm run build`` makes (the others are in the repository).
+BUILT: Final = frozenset({"chat.js", "highlight.js"})
 
 CSP: Final = "; ".join(
     (
@@ -113,7 +118,7 @@ async def _serve(name: str) -> web.Response:
         raise ApiError(
             "not_found",
             f"the chat UI is not installed with this sidecar ({name} is missing)"
-            + (hint if name == "chat.js" else ""),
+            + (hint if name in BUILT else ""),
         ) from None
     response = web.Response(body=body, headers=HEADERS)
     response.headers["Content-Type"] = content_type

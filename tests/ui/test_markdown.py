@@ -1,11 +1,15 @@
 """Chat text as Markdown (CONTRACT §9): each element rendered, nothing from the data surviving as
 markup, code blocks highlighted with a label and a copy button, in light and dark, at a side bar's
-width and a desktop's. Screenshots: ``markdown-<width>-<scheme>.png`` in the artifacts folder."""
+width and a desktop's. Screenshots: ``markdown-<width>-<scheme>.png`` in the artifacts folder.
+
+highlight.js is its own file, loaded after the first render: the tests that hold its request show
+the conversation rendered without it, then coloured when it arrives (also mid-stream), its
+output as safe as the rest."""
 
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import BrowserContext, expect
+from playwright.sync_api import BrowserContext, Page, Route, expect
 
 from .conftest import Sidecar, import_conversation, open_ui, shoot
 
@@ -47,6 +51,9 @@ plain block, no language
 Last paragraph."""
 
 PYTHON_CODE = 'def greet(name: str) -> str:\n    # say hello\n    return f"hello {name}"\n'
+
+#: The echo provider slowed down: a reply streams for seconds.
+SLOW_ECHO = {"CHAT_SIDECAR_ECHO_DELAY_MS": "50", "CHAT_SIDECAR_ECHO_CHUNK": "8"}
 
 HOSTILE = [
     '<img src=x onerror="window.__injected = 1">',
@@ -109,8 +116,8 @@ def test_each_markdown_element_renders(
     expect(blocks.first).to_have_attribute("data-lang", "python")
     expect(blocks.nth(1)).to_have_attribute("data-lang", "text")
     expect(blocks.first.locator("code")).to_have_text(PYTHON_CODE)
+    expect(blocks.first.locator(".hljs-comment")).to_have_count(1)  # once highlight.js is there
     assert blocks.first.locator(".hljs-keyword").count() >= 2
-    assert blocks.first.locator(".hljs-comment").count() == 1
     expect(body.locator('[data-testid="copy-code"]')).to_have_count(2)
     fonts = page.evaluate(
         """() => [...document.querySelectorAll('[data-message-id="md-a"] code')]
@@ -190,3 +197,112 @@ def test_a_link_opens_outside_the_ui(
     assert opened.value != page
     opened.value.close()
     assert page.url.startswith(sidecar.url + "/ui/")
+
+
+def hold_highlighter(page: Page) -> list[Route]:
+    """Hold back the page's request for highlight.js until the test continues it."""
+    held: list[Route] = []
+    page.route("**/ui/highlight.js", lambda route: held.append(route))
+    return held
+
+
+def requested(page: Page, held: list[Route]) -> Route:
+    """The held request, once the page has made it (the route handler runs while Playwright
+    waits, so wait in the page, not in Python)."""
+    for _ in range(200):
+        if held:
+            return held[0]
+        page.wait_for_timeout(50)
+    raise AssertionError("the page never asked for highlight.js")
+
+
+def test_the_first_render_does_not_wait_for_highlight_js(
+    sidecar: Sidecar, context: BrowserContext, showcase: str
+) -> None:
+    page = context.new_page()
+    held = hold_highlighter(page)
+    page.goto(f"{sidecar.ui_url}&c={showcase}")
+    body = page.locator(f'{MESSAGE}[data-message-id="md-a"] [data-testid="message-body"]')
+    expect(body.locator("h1")).to_have_text("Heading one")
+    route = requested(page, held)
+    # Shown while highlight.js is still on its way: the code as plain text, labelled, copyable.
+    blocks = body.locator(".code-block")
+    expect(blocks.locator("code")).to_have_text([PYTHON_CODE, "plain block, no language\n"])
+    expect(blocks.first).to_have_attribute("data-lang", "python")
+    expect(body.locator('[data-testid="copy-code"]')).to_have_count(2)
+    assert body.locator("code.hljs, code span").count() == 0
+    route.continue_()
+    # Then coloured in place, as a page that had it from the start shows it.
+    expect(body.locator("code.hljs")).to_have_count(2)
+    expect(blocks.first.locator(".hljs-comment")).to_have_text("# say hello")
+    expect(blocks.locator("code")).to_have_text([PYTHON_CODE, "plain block, no language\n"])
+    assert page.evaluate("window.__cspViolations") == []
+
+
+def test_markup_in_code_stays_text_when_coloured_late(
+    sidecar: Sidecar, context: BrowserContext
+) -> None:
+    code = "\n".join(HOSTILE)
+    languages = ["html", "javascript", "markdown", "nosuchlanguage"]
+    conversation_id = import_conversation(
+        sidecar,
+        "md-hostile-code",
+        "hostile code",
+        [
+            {
+                "id": f"hc{i}",
+                "role": "assistant",
+                "content": f"```{lang}\n{code}\n</code></pre>\n```",
+            }
+            for i, lang in enumerate(languages)
+        ],
+    )
+    page = context.new_page()
+    held = hold_highlighter(page)
+    page.goto(f"{sidecar.ui_url}&c={conversation_id}")
+    codes = page.locator("#messages .code-block code")
+    expected = [f"{code}\n</code></pre>\n"] * len(languages)
+    expect(codes).to_have_text(expected)
+    requested(page, held).continue_()
+    expect(page.locator("#messages code.hljs")).to_have_count(len(languages))
+    expect(codes.first.locator(".hljs-tag").first).to_be_attached()
+    # Coloured, and still exactly the text it was: nothing became an element but the colours.
+    expect(codes).to_have_text(expected)
+    tags = page.evaluate("[...document.querySelectorAll('#messages code *')].map((n) => n.tagName)")
+    assert tags and set(tags) == {"SPAN"}, set(tags)
+    attributes = page.evaluate(
+        """[...document.querySelectorAll('#messages code *')].flatMap((node) =>
+              [...node.attributes].map((a) => a.name))"""
+    )
+    assert set(attributes) == {"class"}, set(attributes)
+    page.wait_for_timeout(200)
+    assert page.evaluate("window.__injected") is None
+
+
+@pytest.mark.parametrize("sidecar_env", [SLOW_ECHO], indirect=True)
+def test_a_streaming_reply_is_coloured_when_highlight_js_arrives_and_stays_so(
+    own_sidecar: Sidecar, context: BrowserContext
+) -> None:
+    page = context.new_page()
+    held = hold_highlighter(page)
+    page.goto(own_sidecar.ui_url)
+    page.get_by_test_id("new-chat").click()
+    route = requested(page, held)
+    # One open code block: the growing tail, rendered again on every frame of the stream.
+    lines = [f"print('line {i:03d}')" for i in range(40)]
+    text = "```python\n" + "\n".join(lines) + "\n```"  # ~750 chars: ~4.7 s of streaming
+    page.get_by_test_id("composer").fill(text)
+    page.get_by_test_id("send").click()
+    reply = page.locator(f'{MESSAGE}[data-role="assistant"]')
+    code = reply.locator(".code-block code")
+    expect(code).to_contain_text("print('line 003')")
+    assert code.locator("span").count() == 0 and reply.get_attribute("data-status") == "streaming"
+    route.continue_()
+    expect(code.locator(".hljs-string").nth(3)).to_be_attached()
+    strings = code.locator(".hljs-string").count()
+    # Rendered again as it grows: coloured every time.
+    expect(code.locator(".hljs-string").nth(strings + 2)).to_be_attached()
+    assert reply.get_attribute("data-status") == "streaming", "the reply ended before the check"
+    expect(reply).to_have_attribute("data-status", "complete", timeout=15_000)
+    expect(code.locator(".hljs-string")).to_have_count(len(lines))
+    expect(code).to_have_text("\n".join(lines) + "\n")

@@ -51,6 +51,50 @@ process.stdin.on('data', (chunk) => (input += chunk)).on('end', () => process.st
 """
 HOSTILE = '<img src=x onerror="window.__pwned = 1"> </script><script>window.__pwned = 2</script>'
 MARKDOWN = "Some **bold** text.\n\n```python\nprint('hi')\n```"
+#: What the page showed when its first code block appeared (a MutationObserver sees each change
+#: as the page made it, before the page's next task).
+FIRST_CODE = """
+window.__firstCode = null;
+new MutationObserver(() => {
+  const code = document.querySelector('[data-role="assistant"] .code-block code');
+  if (!code || window.__firstCode) return;
+  window.__firstCode = {
+    hljs: code.classList.contains('hljs'),
+    spans: code.querySelectorAll('span').length,
+    text: document.getElementById('messages').textContent,
+    highlighted: performance.getEntriesByName('chat-sidecar:highlighted').length,
+  };
+}).observe(document, { subtree: true, childList: true });
+"""
+#: Scripts the page's CSP must refuse, and the one it must allow (what chat.js does to run
+#: highlight.js): each records its name if it runs.
+CSP_PROBE = """
+async () => {
+  const nonce = document.querySelector('script[type="module"][nonce]').nonce;
+  window.__ran = [];
+  const tries = { 'no nonce': '', 'a wrong nonce': 'bm90LXRoZS1ub25jZQ', "the page's nonce": nonce };
+  for (const [name, value] of Object.entries(tries)) {
+    const script = document.createElement('script');
+    if (value) script.nonce = value;
+    // eval in a task of the page's own (whatever runs inside Playwright's evaluate may eval)
+    script.text = `window.__ran.push(${JSON.stringify(name)});
+      setTimeout(() => { try { eval('window.__ran.push("eval")'); } catch {} window.__ran.push('tried eval'); });`;
+    document.head.append(script);
+  }
+  const loaded = document.createElement('script');
+  loaded.src = '/ui/highlight.js';  // this page's own origin: still not allowed
+  const refused = new Promise((resolve) => { loaded.onerror = () => resolve('refused'); loaded.onload = () => resolve('ran'); });
+  document.head.append(loaded);
+  const handler = document.createElement('button');
+  handler.setAttribute('onclick', 'window.__ran.push("an inline handler")');
+  document.body.append(handler);
+  handler.click();
+  handler.remove();
+  const src = await refused;
+  while (!window.__ran.includes('tried eval')) await new Promise((resolve) => setTimeout(resolve, 10));
+  return { ran: window.__ran, src };
+}
+"""
 
 
 def built_page(tmp_path: Path, parts: dict[str, Any]) -> str:
@@ -78,6 +122,42 @@ def built_page(tmp_path: Path, parts: dict[str, Any]) -> str:
         timeout=60,
     )
     return done.stdout
+
+
+def first_reads(sidecar: Sidecar, cid: str) -> list[dict[str, Any]]:
+    """The answers the bridge would have: the REST face answers the same (rest_routes.js)."""
+    base = f"/api/v1/conversations/{cid}"
+    return [
+        {
+            "method": "conversations.get",
+            "params": {"conversation_id": cid, "limit": 50},
+            "result": sidecar.api("GET", f"{base}?limit=50"),
+        },
+        {
+            "method": "branches.list",
+            "params": {"conversation_id": cid},
+            "result": sidecar.api("GET", f"{base}/branches"),
+        },
+        {
+            "method": "conversations.list",
+            "params": {"limit": 100},
+            "result": sidecar.api("GET", "/api/v1/conversations?limit=100"),
+        },
+    ]
+
+
+def page_parts(sidecar: Sidecar, first: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "template": (MEDIA / "index.html").read_text(),
+        "css": (MEDIA / "chat.css").read_text(),
+        "script": (MEDIA / "chat.js").read_text(),
+        "highlighter": (MEDIA / "highlight.js").read_text(),
+        "nonce": secrets.token_urlsafe(18),
+        "cspSource": sidecar.url,
+        "config": {"host": "vscode", "newChat": False, "surface": "panel"},
+        "first": first,
+        "firstId": "first-1",
+    }
 
 
 def restored_page(
@@ -112,37 +192,8 @@ def test_restored_page_renders_its_embedded_first_reads_safely_and_stays_current
         ],
     )
     base = f"/api/v1/conversations/{cid}"
-    # The same answers the bridge would have: the REST face answers the same (rest_routes.js).
-    first = [
-        {
-            "method": "conversations.get",
-            "params": {"conversation_id": cid, "limit": 50},
-            "result": sidecar.api("GET", f"{base}?limit=50"),
-        },
-        {
-            "method": "branches.list",
-            "params": {"conversation_id": cid},
-            "result": sidecar.api("GET", f"{base}/branches"),
-        },
-        {
-            "method": "conversations.list",
-            "params": {"limit": 100},
-            "result": sidecar.api("GET", "/api/v1/conversations?limit=100"),
-        },
-    ]
-    html = built_page(
-        tmp_path,
-        {
-            "template": (MEDIA / "index.html").read_text(),
-            "css": (MEDIA / "chat.css").read_text(),
-            "script": (MEDIA / "chat.js").read_text(),
-            "nonce": secrets.token_urlsafe(18),
-            "cspSource": sidecar.url,
-            "config": {"host": "vscode", "newChat": False, "surface": "panel"},
-            "first": first,
-            "firstId": "first-1",
-        },
-    )
+    first = first_reads(sidecar, cid)
+    html = built_page(tmp_path, page_parts(sidecar, first))
     snapshot_seq = first[0]["result"]["event_seq"]
     page = restored_page(context, sidecar, cid, html)
     messages = page.get_by_test_id("message")
@@ -153,6 +204,7 @@ def test_restored_page_renders_its_embedded_first_reads_safely_and_stays_current
     assistant = page.locator('[data-testid="message"][data-role="assistant"]')
     expect(assistant.locator("strong")).to_have_text("bold")
     expect(assistant.locator('.code-block[data-lang="python"] code.hljs')).to_have_count(1)
+    expect(assistant.locator("code.hljs .hljs-string")).to_have_text("'hi'")
     # The chat text's HTML stayed text: nothing of it ran or became an element.
     assert page.evaluate("window.__pwned") is None
     expect(page.locator("#messages img, #messages script, #chat-title *")).to_have_count(0)
@@ -193,3 +245,54 @@ def test_restored_page_renders_its_embedded_first_reads_safely_and_stays_current
     expect(messages).to_have_count(0)
     methods = [m.get("method") for m in posted(page)]
     assert {"conversations.get", "branches.list", "conversations.list"} <= set(methods), methods
+
+
+def test_restored_page_renders_before_highlight_js_runs_then_colours_under_its_csp(
+    sidecar: Sidecar, context: BrowserContext, tmp_path: Path
+) -> None:
+    hostile_code = f"```html\n{HOSTILE}\n```"
+    cid = import_conversation(
+        sidecar,
+        "c_late_colours",
+        "Late colours",
+        [
+            {"id": "m_late_1", "role": "user", "content": "show me"},
+            {"id": "m_late_2", "role": "assistant", "content": f"{MARKDOWN}\n\n{hostile_code}"},
+        ],
+    )
+    html = built_page(tmp_path, page_parts(sidecar, first_reads(sidecar, cid)))
+    context.add_init_script(FIRST_CODE)
+    page = restored_page(context, sidecar, cid, html)
+    assistant = page.locator('[data-testid="message"][data-role="assistant"]')
+    blocks = assistant.locator(".code-block code")
+    # Coloured in the end, as before: the nonce'd script ran highlight.js (no CSP violation: the
+    # context fixture fails the test on any).
+    expect(assistant.locator("code.hljs")).to_have_count(2)
+    expect(blocks.first.locator(".hljs-string")).to_have_text("'hi'")
+    expect(blocks.nth(1).locator(".hljs-tag").first).to_be_attached()
+    # ...but the conversation was on the page first, its code as plain text.
+    first = page.evaluate("window.__firstCode")
+    assert first is not None
+    assert first["hljs"] is False and first["spans"] == 0, first
+    assert "Some bold text." in first["text"] and "print('hi')" in first["text"], first
+    assert first["highlighted"] == 0, first
+    shown, highlighted = page.evaluate(
+        """['view-shown', 'highlighted'].map((name) =>
+              performance.getEntriesByName(`chat-sidecar:${name}`)[0].startTime)"""
+    )
+    assert shown < highlighted
+    # The hostile code is still the text it was: coloured, nothing of it ran or became an element.
+    expect(blocks.nth(1)).to_have_text(HOSTILE + "\n")
+    assert page.evaluate("window.__pwned") is None
+    expect(page.locator("#messages img, #messages script")).to_have_count(0)
+    tags = page.evaluate(
+        "[...document.querySelectorAll('#messages code *')].map((n) => n.tagName + '.' + n.className)"
+    )
+    assert tags and all(tag.startswith("SPAN.") for tag in tags), tags
+    # The CSP let only the page's nonce run: no other inline script, no file (not even from the
+    # page's own origin), no eval, no inline handler.
+    assert page.evaluate("window.__cspViolations") == []
+    probe = page.evaluate(CSP_PROBE)
+    assert probe == {"ran": ["the page's nonce", "tried eval"], "src": "refused"}, probe
+    violations = page.evaluate("window.__cspViolations.splice(0)")
+    assert len(violations) == 5 and all("script-src" in v for v in violations), violations
