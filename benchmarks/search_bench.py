@@ -161,7 +161,7 @@ def generated(conversations: int, each: int) -> Iterator[Replace]:
 def run_build(folder: Path, conversations: int, each: int) -> dict[str, Any]:
     path = folder / INDEX_FILE
     database.prepare(path)
-    conn = database.connect(path)
+    conn = database.connect(path, database.WRITER_CACHE_KIB)  # as the live index's writer
     writer = database.Writer(conn)
     weight_limit = SearchConfig().batch_weight
     started = time.perf_counter()

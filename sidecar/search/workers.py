@@ -79,7 +79,7 @@ class WriterThread(threading.Thread):
 
     def run(self) -> None:
         try:
-            conn = database.connect(self.path)
+            conn = database.connect(self.path, database.WRITER_CACHE_KIB)
             writer = database.Writer(conn)
         except sqlite3.Error as exc:
             self._report(self.index._on_damage, self, f"index cannot be opened: {exc}")
