@@ -250,6 +250,13 @@ function mark(name) {
   performance.mark(`chat-sidecar:${name}`);
 }
 
+/** @type {() => void} */
+let shown = () => undefined;
+/** Resolved once the page has first shown something (see the end of this file). */
+const firstRender = new Promise((resolve) => {
+  shown = () => resolve(undefined);
+});
+
 async function start() {
   mark('start');
   if (!vscodeApi && !token) {
@@ -262,6 +269,7 @@ async function start() {
   // webview's state), else the newest. A known one is pulled at once, beside the list.
   const saved = panelConfig.newChat ? null : rememberedConversation();
   const opening = saved && !state.view ? openConversation(saved) : null;
+  opening?.then(shown, shown); // the conversation is on screen even if the list is still coming
   const seq = await attempt('load the conversations', pullList);
   mark('list-pulled');
   if (seq === undefined) {
@@ -285,10 +293,13 @@ async function start() {
 }
 
 // highlight.js only once the first render has had a chance to paint (the frame after it, then a
-// task of its own): until then code blocks are plain text, coloured when it arrives.
-start().finally(() => requestAnimationFrame(() => setTimeout(() => {
+// task of its own): until then code blocks are plain text, coloured when it arrives. The first
+// render is the reopened conversation, or whatever start() settles on (a list request that is
+// slow to be answered must not keep the conversation's code uncoloured).
+firstRender.then(() => requestAnimationFrame(() => setTimeout(() => {
   loadHighlighter().then((api) => {
     useHighlighter(api);
     mark('highlighted');
   }, (error) => console.warn('code stays uncoloured:', describe(error)));
 })));
+start().then(shown, shown);

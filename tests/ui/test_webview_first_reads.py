@@ -296,3 +296,25 @@ def test_restored_page_renders_before_highlight_js_runs_then_colours_under_its_c
     assert probe == {"ran": ["the page's nonce", "tried eval"], "src": "refused"}, probe
     violations = page.evaluate("window.__cspViolations.splice(0)")
     assert len(violations) == 5 and all("script-src" in v for v in violations), violations
+
+
+def test_code_is_coloured_while_the_list_is_still_unanswered(
+    sidecar: Sidecar, context: BrowserContext, tmp_path: Path
+) -> None:
+    """The block holds the conversation but not the list, and the stand-in host never answers the
+    list request: the conversation shows from the block, and its code is coloured anyway (the
+    page runs highlight.js after its first render, not after every start-up read)."""
+    cid = import_conversation(
+        sidecar,
+        "c_list_pending",
+        "List pending",
+        [{"id": "m_pending_1", "role": "assistant", "content": MARKDOWN}],
+    )
+    first = [read for read in first_reads(sidecar, cid) if read["method"] != "conversations.list"]
+    html = built_page(tmp_path, page_parts(sidecar, first))
+    page = restored_page(context, sidecar, cid, html)
+    assistant = page.locator('[data-testid="message"][data-role="assistant"]')
+    expect(assistant.locator("code.hljs .hljs-string")).to_have_text("'hi'")
+    # The list is still being waited for: start-up has not finished.
+    assert "conversations.list" in [m.get("method") for m in posted(page)]
+    assert page.evaluate("performance.getEntriesByName('chat-sidecar:list-pulled').length") == 0
