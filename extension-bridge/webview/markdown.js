@@ -69,11 +69,19 @@ export function renderMarkdown(text) {
   return fragment;
 }
 
+/**
+ * A code block's language: the one markdown-it wrote as its `language-` class ('' for none).
+ * @param {Element | null} code
+ */
+function languageOf(code) {
+  const match = code && /(?:^|\s)language-([\w+#.-]+)/.exec(code.className);
+  return match ? match[1] : '';
+}
+
 /** @param {HTMLElement} pre */
 function decorateCode(pre) {
   const code = pre.querySelector('code');
-  const match = code && /(?:^|\s)language-([\w+#.-]+)/.exec(code.className);
-  const language = match ? match[1] : '';
+  const language = languageOf(code);
   if (code && hljs) colour(code, hljs);
   const block = el('div', { class: 'code-block', 'data-lang': language || 'text' });
   // The label and the button's caption are drawn by CSS (attr / content), so the message's text
@@ -84,13 +92,13 @@ function decorateCode(pre) {
 }
 
 /**
- * Colour a code block as highlight.js does, if it knows the block's language (the one
- * markdown-it wrote as its `language-` class), with its output through DOMPurify like all HTML
- * that goes in; `hljs` marks the block as done.
+ * Colour a code block as highlight.js does, if it knows the block's language (the one its label
+ * names: `languageOf`), with its output through DOMPurify like all HTML that goes in; `hljs`
+ * marks the block as done.
  * @param {HTMLElement} code @param {HLJSApi} api
  */
 function colour(code, api) {
-  const language = [...code.classList].find((name) => name.startsWith('language-'))?.slice('language-'.length);
+  const language = languageOf(code);
   if (language && api.getLanguage(language)) {
     try {
       const html = api.highlight(code.textContent || '', { language, ignoreIllegals: true }).value;
