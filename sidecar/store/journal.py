@@ -24,6 +24,15 @@ it goes to the thread, so the loop keeps serving them during the sync. A slow sy
 following batches to the thread, which keeps measuring, so a slow disk never blocks the loop for
 more than one sync.
 
+Spare space: records overwrite zeros the journal wrote ahead of them, rather than extending the
+file. A sync of a write that changes the file's size must also commit that size (a filesystem
+journal transaction); one within the file's size covers the data alone. Measured on this
+machine's ext4: 1 KiB write + ``fdatasync`` p50 0.28 ms appending, 0.19 ms overwriting zeros.
+So when a write would pass the zeroed space, ``SPARE_BYTES`` more zeros are written after it,
+covered by the same sync (PostgreSQL zero-fills its WAL files for the same reason). A segment is
+cut back to its last record when it is sealed or the journal closes, and by recovery after a
+crash; :func:`.segments.scan_segment` tells the zeros from records and from damage.
+
 A failed write or sync is cut back off the segment and fails the whole batch: nothing of it is
 applied or announced.
 
@@ -55,6 +64,9 @@ log = logging.getLogger(__name__)
 
 #: A batch larger than this always goes to the thread (its write alone would block the loop).
 INLINE_SYNC_MAX_BYTES = 64 * 1024
+#: Zeros written ahead of the records whenever a write passes the zeroed space: one sync in
+#: about 250 (1 KiB records) also commits a new file size.
+SPARE_BYTES = 256 * 1024
 
 
 @dataclass(slots=True)
@@ -101,7 +113,8 @@ class Journal:
         self._failing: str | None = None
         self._fd = -1
         self._path = folder
-        self._offset = 0
+        self._offset = 0  # where the next record goes: the end of the last one
+        self._zeroed_end = 0  # the file's size: zeros from _offset up to here
         self._bytes_since_rotation = 0
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -215,6 +228,7 @@ class Journal:
         if thread is not None:
             await asyncio.to_thread(thread.join)
         if self._fd >= 0:
+            await asyncio.to_thread(self._cut_spare, self._fd)
             os.close(self._fd)
             self._fd = -1
 
@@ -249,6 +263,7 @@ class Journal:
                 len(batch) == 1
                 and len(data) <= INLINE_SYNC_MAX_BYTES
                 and self._last_sync_s < self._inline_sync_s
+                and self._offset + len(data) <= self._zeroed_end  # zeroing more: the thread's job
             ):
                 self._write_here(batch, data)
                 return
@@ -378,26 +393,33 @@ class Journal:
                 loop.call_soon_threadsafe(_resolve, closed)
 
     def _open_segment(self, first_seq: int) -> None:
+        """Start the segment for ``first_seq``, sealing the current one (cut after its last
+        record). A segment of that name can exist only without records (recovery cut it back
+        to them): writing continues at its end."""
         path = self.folder / f"{first_seq:020d}{SEGMENT_SUFFIX}"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
         fsync_dir(self.folder)
         if self._fd >= 0:
+            self._cut_spare(self._fd)
             os.close(self._fd)
-        self._fd, self._path, self._offset = fd, path, os.fstat(fd).st_size
+        self._fd, self._path = fd, path
+        self._offset = self._zeroed_end = os.fstat(fd).st_size
 
     def _write_and_sync(self, data: bytes) -> None:
         start = self._offset
+        end = start + len(data)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self._fd, view) :]
+            _write_all(self._fd, data, start)
+            if end > self._zeroed_end:
+                _write_all(self._fd, bytes(SPARE_BYTES), end)
+                self._zeroed_end = end + SPARE_BYTES
             began = time.perf_counter()
             os.fdatasync(self._fd)
             self._last_sync_s = time.perf_counter() - began
         except OSError:
             self._undo_partial_write(start)
             raise
-        self._offset = start + len(data)
+        self._offset = end
 
     def _undo_partial_write(self, start: int) -> None:
         """After a failed write or sync, cut the segment back so the failed batch never replays."""
@@ -406,6 +428,28 @@ class Journal:
             os.fsync(self._fd)
         except OSError as exc:
             self._broken = f"journal could not be repaired after a failed write ({exc.strerror})"
+        self._zeroed_end = start
+
+    def _cut_spare(self, fd: int) -> None:
+        """Cut the zeroed space off a segment that is done with: it ends at its last record, as
+        an appended file would. Not synced: should the cut be lost in a crash, recovery makes it
+        again."""
+        if self._zeroed_end > self._offset:
+            try:
+                os.ftruncate(fd, self._offset)
+            except OSError as exc:  # harmless: readers skip the zeros, recovery cuts them
+                log.warning(
+                    "could not cut the spare space off %s: %s", self._path.name, exc.strerror
+                )
+            self._zeroed_end = self._offset
+
+
+def _write_all(fd: int, data: bytes, offset: int) -> None:
+    """``pwrite`` all of ``data`` at ``offset`` (a write may be short)."""
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        view, offset = view[written:], offset + written
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

@@ -194,6 +194,8 @@ def recover(layout: Layout, storage: StorageFactory, quarantine: Quarantine) -> 
         damaged.extend((path, damage) for damage in scan.damage)
         if scan.torn_bytes:
             _keep_torn_tail(quarantine, scan)
+        elif scan.spare_bytes:
+            _cut_after_records(scan)
     records.sort(key=lambda r: r.seq)
     if records:
         max_seq = max(max_seq, max(r.last_seq for r in records))
@@ -252,7 +254,7 @@ def recover(layout: Layout, storage: StorageFactory, quarantine: Quarantine) -> 
 def _keep_torn_tail(quarantine: Quarantine, scan: SegmentScan) -> None:
     """Keep the bytes after a segment's last intact record, then cut them off, so that a
     segment appended to again (it can be, under the same name) has no garbage in the middle."""
-    data = read_regular(scan.path)[scan.valid_bytes :]
+    data = read_regular(scan.path)[scan.valid_bytes : scan.valid_bytes + scan.torn_bytes]
     slot = quarantine.keep_bytes(
         f"{scan.path.name}.tail",
         data,
@@ -261,6 +263,12 @@ def _keep_torn_tail(quarantine: Quarantine, scan: SegmentScan) -> None:
     )
     if slot is None:
         return  # not kept, so not cut either; appended after, the scan resynchronises past it
+    _cut_after_records(scan)
+
+
+def _cut_after_records(scan: SegmentScan) -> None:
+    """Cut a segment right after its last intact record (the torn tail or the zeroed spare
+    space a crash left), so the journal, reopening it, writes there."""
     try:
         fd = os.open(scan.path, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         try:
@@ -269,7 +277,7 @@ def _keep_torn_tail(quarantine: Quarantine, scan: SegmentScan) -> None:
         finally:
             os.close(fd)
     except OSError as exc:
-        log.warning("could not cut the torn tail off %s: %s", scan.path.name, exc.strerror)
+        log.warning("could not cut %s after its last record: %s", scan.path.name, exc.strerror)
 
 
 def _keep_damage(

@@ -1,9 +1,12 @@
 """The journal's format on disk: how a record is framed and encoded, and how a segment is read.
 
 A record is ``length (u32 LE) | crc32 (u32 LE) | payload``, the payload orjson with ``s`` (seq)
-first; a segment file is named by the zero-padded seq of its first record. Reading skips damaged
-records and resynchronises on the next intact one (:func:`scan_segment`). The writing side,
-group commit and its thread, is :mod:`.journal`.
+first; a segment file is named by the zero-padded seq of its first record. While it is written,
+a segment may end in zero bytes: the space the journal zeroes ahead of its records, so that a
+sync covers data alone (:mod:`.journal`). A record never ends in a zero byte (its payload ends
+with ``}``), so that space is told apart from a record exactly. Reading skips damaged records and
+resynchronises on the next intact one (:func:`scan_segment`). The writing side, group commit and
+its thread, is :mod:`.journal`.
 """
 
 from __future__ import annotations
@@ -84,14 +87,16 @@ class Damage:
 
 @dataclass(slots=True)
 class SegmentScan:
-    """What reading one segment found: its intact records, the damage between them, and how
-    many bytes after the last intact record were bad (a torn tail)."""
+    """What reading one segment found: its intact records, the damage between them, how many
+    bytes after the last intact record were bad (a torn tail) and how many zero bytes followed
+    (``spare_bytes``: space zeroed ahead of records that never came, not damage)."""
 
     path: Path
     records: list[Record]
     valid_bytes: int
     torn_bytes: int
     damage: list[Damage] = field(default_factory=list)
+    spare_bytes: int = 0
 
 
 def _record_at(data: bytes, offset: int) -> tuple[Record, int] | None:
@@ -130,14 +135,16 @@ def scan_segment(path: Path) -> SegmentScan:
 
     Damage followed by an intact record is resynchronised on (:data:`RESYNC_MARKER`) and
     reported as :class:`Damage`; damage that nothing intact follows is the torn tail a crash
-    mid-write leaves (never acknowledged: its fsync had not returned).
+    mid-write leaves (never acknowledged: its fsync had not returned). Zero bytes at the end are
+    the journal's spare space, neither record nor damage.
     Raises ``OSError`` (:class:`~.safe_read.NotRegularFile` included) when it cannot be read.
     """
     data = read_regular(path)
+    end = len(data.rstrip(b"\0"))
     records: list[Record] = []
     damage: list[Damage] = []
     offset = 0
-    while offset < len(data):
+    while offset < end:
         found = _record_at(data, offset)
         if found is not None:
             records.append(found[0])
@@ -160,7 +167,7 @@ def scan_segment(path: Path) -> SegmentScan:
             )
         )
         offset = resume
-    return SegmentScan(path, records, offset, len(data) - offset, damage)
+    return SegmentScan(path, records, offset, end - offset, damage, len(data) - end)
 
 
 def segment_paths(folder: Path) -> list[Path]:
