@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import ab_rest, ab_shared, cold_compare, launch
+from benchmarks import ab_rest, ab_shared, cold_compare, launch, sync_modes
 
 
 def test_ab_rest_prints_both_sides_for_each_load(capsys: pytest.CaptureFixture[str]) -> None:
@@ -35,3 +35,14 @@ def test_cold_compare_runs_every_kind(tmp_path: Path, capsys: pytest.CaptureFixt
     out = capsys.readouterr().out
     for kind in ("branch", "base", "naive"):
         assert kind in out
+
+
+def test_sync_modes_measures_every_way_and_leaves_no_file(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    before = set(launch.ROOT.joinpath(".bench-tmp").glob("*"))
+    assert sync_modes.main(["--syncs", "3", "--rounds", "2"]) == 0
+    out = capsys.readouterr().out
+    for way in sync_modes.WAYS:
+        assert f"  {way} " in out
+    assert set(launch.ROOT.joinpath(".bench-tmp").glob("*")) == before
