@@ -8,7 +8,7 @@ after any one of them misses none of its siblings.
 
 Group commit: :meth:`Journal.append` queues a record and returns at once with a future; on the next
 pass of the loop everything queued goes to the journal's own long-lived thread as one batch, which
-writes it in a single ``write`` and covers it with a single ``fdatasync``, off the event loop. Records
+writes it in a single ``pwrite`` and covers it with a single ``fdatasync``, off the event loop. Records
 that arrive while a sync runs form the next batch, so 50 concurrent writers share one fsync instead
 of queueing behind 50. The thread reports a batch back with one ``call_soon_threadsafe``; only then,
 on the loop, is each record applied (its ``on_commit`` callback, in seq order), the batch announced
