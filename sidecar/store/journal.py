@@ -65,7 +65,8 @@ log = logging.getLogger(__name__)
 #: A batch larger than this always goes to the thread (its write alone would block the loop).
 INLINE_SYNC_MAX_BYTES = 64 * 1024
 #: Zeros written ahead of the records whenever a write passes the zeroed space: one sync in
-#: about 250 (1 KiB records) also commits a new file size.
+#: about 145 (1.8 KB records) also writes them and commits a new size (0.6 to 0.8 ms, the
+#: others 0.17 ms; docs/decisions.md says why this size).
 SPARE_BYTES = 256 * 1024
 
 
