@@ -252,8 +252,9 @@ def recover(layout: Layout, storage: StorageFactory, quarantine: Quarantine) -> 
 
 
 def _keep_torn_tail(quarantine: Quarantine, scan: SegmentScan) -> None:
-    """Keep the bytes after a segment's last intact record, then cut them off, so that a
-    segment appended to again (it can be, under the same name) has no garbage in the middle."""
+    """Keep the bad bytes after a segment's last intact record (not the zeroed spare space
+    after them), then cut both off, so that a segment appended to again (it can be, under the
+    same name) has no garbage in the middle."""
     data = read_regular(scan.path)[scan.valid_bytes : scan.valid_bytes + scan.torn_bytes]
     slot = quarantine.keep_bytes(
         f"{scan.path.name}.tail",

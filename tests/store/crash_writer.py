@@ -4,7 +4,8 @@ Each writer appends ``"<conversation> <n>"`` to its own conversation, resuming a
 store already holds, and prints ``ack <conversation> <n>`` only after the append returned (so
 every printed line is an acknowledged write). A streaming writer grows one reply per run with
 deltas ``<0><1><2>...`` and prints ``text <conversation> <message id> <count>``. Small checkpoint
-thresholds make kills land during compaction too.
+thresholds make kills land during compaction too; a third argument, ``steady``, turns checkpoints
+off instead (a kill then always finds the segment the writers were writing).
 """
 
 from __future__ import annotations
@@ -44,8 +45,11 @@ async def streamer(store: Store, cid: str) -> None:
         await store.update_message(cid, reply["id"], status="complete")
 
 
-async def main(data_dir: Path, writers: int) -> None:
-    config = StoreConfig(checkpoint_bytes=48 * 1024, checkpoint_interval=0.15, cache_size=3)
+async def main(data_dir: Path, writers: int, steady: bool) -> None:
+    if steady:  # no checkpoint: the journal's current segment is the one written all along
+        config = StoreConfig(checkpoint_bytes=1 << 30, checkpoint_interval=3600)
+    else:
+        config = StoreConfig(checkpoint_bytes=48 * 1024, checkpoint_interval=0.15, cache_size=3)
     store = await Store.open(data_dir, config)
     say("ready")
     await asyncio.gather(
@@ -54,4 +58,4 @@ async def main(data_dir: Path, writers: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(Path(sys.argv[1]), int(sys.argv[2])))
+    asyncio.run(main(Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3:] == ["steady"]))

@@ -129,7 +129,7 @@ async def test_after_kill_9_recovery_cuts_the_zeros_and_quarantines_nothing(
     data_dir = tmp_path / "data"
     acked: dict[str, int] = {}
     lines = run_and_kill(
-        "tests.store.crash_writer", [str(data_dir), "3"], random.Random(7), (0.3, 0.4)
+        "tests.store.crash_writer", [str(data_dir), "3", "steady"], random.Random(7), (0.3, 0.4)
     )
     for line in lines:
         parts = line.split()
