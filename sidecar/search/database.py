@@ -35,6 +35,8 @@ from .snippets import clean_text
 FORMAT: Final = 1
 TOKENIZER: Final = "unicode61 remove_diacritics 2"
 DAMAGE_CODES: Final = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+#: At most this many values in one ``IN (...)`` list (SQLite allows 32,766 parameters).
+IN_LIST_MAX: Final = 500
 
 SCHEMA: Final = f"""
 CREATE TABLE meta(key TEXT PRIMARY KEY, value ANY) STRICT;
@@ -205,18 +207,29 @@ class Writer:
         self.message_rows = int(row[1])
 
     def apply(self, commands: Iterable[Command]) -> None:
+        """Apply ``commands`` in order, in one transaction (rolled back whole on any error).
+
+        Consecutive :class:`Update` commands are applied together (:meth:`_updates`): a
+        journal batch touches few conversations, and most of the writer's cost is statements,
+        not rows.
+        """
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         keys_before = dict(self._keys)
         next_row, rows = self._next_row, self.message_rows
         try:
+            run: list[Update] = []
             for command in commands:
                 if isinstance(command, Update):
-                    self._update(command)
-                elif isinstance(command, Replace):
+                    run.append(command)
+                    continue
+                self._updates(run)
+                run = []
+                if isinstance(command, Replace):
                     self._replace(command)
                 else:
                     self._purge(command.conversation_id)
+            self._updates(run)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -237,13 +250,30 @@ class Writer:
             self._keys[conversation_id] = key
         return key
 
-    def _update(self, command: Update) -> None:
-        if command.conversation is not None:
-            key = self._put_conversation(command.conversation)
-        else:
-            key = self._key(command.conversation_id)
-        for message in command.messages:
-            self._put_message(key, message)
+    def _updates(self, run: list[Update]) -> None:
+        """Apply consecutive updates as their end state, with a few statements per conversation.
+
+        Each conversation's last row wins, and each message's last version (both carry the
+        whole thing). Messages get rows in the order of their last version, as one by one they
+        would have: a message re-indexed later moves after the ones indexed before it.
+        """
+        if not run:
+            return
+        conversations: dict[str, ConversationRow] = {}
+        latest: dict[tuple[str, str], MessageRow] = {}
+        for update in run:
+            if update.conversation is not None:
+                conversations[update.conversation_id] = update.conversation
+            for message in update.messages:
+                slot = (update.conversation_id, message.message_id)
+                latest.pop(slot, None)
+                latest[slot] = message
+        for conversation in conversations.values():
+            self._put_conversation(conversation)
+        for update in run:
+            self._key(update.conversation_id)  # a placeholder row for a conversation seen first
+        if latest:
+            self._put_messages(latest)
 
     def _put_conversation(self, conv: ConversationRow) -> int:
         key = self._key(conv.id)
@@ -268,32 +298,56 @@ class Writer:
                 self.conn.execute("INSERT INTO titles(rowid, title) VALUES (?, ?)", (key, title))
         return key
 
-    def _put_message(self, key: int, message: MessageRow) -> None:
-        content = clean_text(message.content)
-        old = self.conn.execute(
-            "SELECT m.row, b.body FROM msgs m JOIN messages b ON b.rowid = m.row"
-            " WHERE m.conv = ? AND m.message_id = ?",
-            (key, message.message_id),
-        ).fetchone()
-        if old is not None:
-            if old[1] == content:
-                return  # a status or metadata change: the text is indexed already
-            self._delete_rows([old[0]])
-        if content.strip():
-            self._insert(key, [message], [content])
+    def _put_messages(self, latest: dict[tuple[str, str], MessageRow]) -> None:
+        """Index these messages (``(conversation id, message id)`` to its last version), each
+        replacing the indexed text it had, if that differs; empty ones are only removed."""
+        wanted: dict[str, list[str]] = {}
+        for conversation_id, message_id in latest:
+            wanted.setdefault(conversation_id, []).append(message_id)
+        indexed: dict[tuple[str, str], tuple[int, str]] = {}
+        for conversation_id, message_ids in wanted.items():
+            key = self._keys[conversation_id]
+            for start in range(0, len(message_ids), IN_LIST_MAX):
+                chunk = message_ids[start : start + IN_LIST_MAX]
+                found = self.conn.execute(
+                    "SELECT m.message_id, m.row, b.body FROM msgs m"
+                    " JOIN messages b ON b.rowid = m.row"
+                    f" WHERE m.conv = ? AND m.message_id IN ({', '.join('?' * len(chunk))})",
+                    (key, *chunk),
+                )
+                for message_id, row, body in found:
+                    indexed[(conversation_id, message_id)] = (int(row), str(body))
+        stale: list[int] = []
+        new: list[tuple[int, MessageRow, str]] = []
+        for slot, message in latest.items():
+            content = clean_text(message.content)
+            old = indexed.get(slot)
+            if old is not None:
+                if old[1] == content:
+                    continue  # a status or metadata change: the text is indexed already
+                stale.append(old[0])
+            if content.strip():
+                new.append((self._keys[slot[0]], message, content))
+        if stale:
+            self._delete_rows(stale)
+        if new:
+            self._insert(new)
 
-    def _insert(self, key: int, messages: list[MessageRow], contents: list[str]) -> None:
+    def _insert(self, new: list[tuple[int, MessageRow, str]]) -> None:
+        """Index ``(conversation key, message, cleaned content)`` rows, in this order."""
         first = self._next_row
-        self._next_row += len(messages)
-        self.message_rows += len(messages)
-        scope = f"k{key}"
+        self._next_row += len(new)
+        self.message_rows += len(new)
         self.conn.executemany(
             "INSERT INTO msgs(row, conv, message_id, role, created_at) VALUES (?, ?, ?, ?, ?)",
-            [(first + i, key, m.message_id, m.role, m.created_at) for i, m in enumerate(messages)],
+            [
+                (first + i, key, m.message_id, m.role, m.created_at)
+                for i, (key, m, _) in enumerate(new)
+            ],
         )
         self.conn.executemany(
             "INSERT INTO messages(rowid, body, scope) VALUES (?, ?, ?)",
-            [(first + i, text, scope) for i, text in enumerate(contents)],
+            [(first + i, text, f"k{key}") for i, (key, _, text) in enumerate(new)],
         )
 
     def _delete_rows(self, rows: list[int]) -> None:
@@ -306,10 +360,10 @@ class Writer:
         key = self._put_conversation(command.conversation)
         rows = [r for (r,) in self.conn.execute("SELECT row FROM msgs WHERE conv = ?", (key,))]
         self._delete_rows(rows)
-        kept = [(m, clean_text(m.content)) for m in command.messages]
-        kept = [(m, text) for m, text in kept if text.strip()]
+        kept = [(key, m, clean_text(m.content)) for m in command.messages]
+        kept = [row for row in kept if row[2].strip()]
         if kept:
-            self._insert(key, [m for m, _ in kept], [text for _, text in kept])
+            self._insert(kept)
 
     def _purge(self, conversation_id: str) -> None:
         key = self._keys.pop(conversation_id, None)
