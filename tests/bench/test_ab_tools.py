@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import ab_rest, ab_shared, cold_compare, launch, sync_modes
+from benchmarks import ab_rest, ab_shared, cold_compare, index_batches, launch, sync_modes
 
 
 def test_ab_rest_prints_both_sides_for_each_load(capsys: pytest.CaptureFixture[str]) -> None:
@@ -45,4 +45,16 @@ def test_sync_modes_measures_every_way_and_leaves_no_file(
     out = capsys.readouterr().out
     for way in sync_modes.WAYS:
         assert f"  {way} " in out
+    assert set(launch.ROOT.joinpath(".bench-tmp").glob("*")) == before
+
+
+def test_index_batches_measures_every_size_on_both_checkouts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    before = set(launch.ROOT.joinpath(".bench-tmp").glob("*"))
+    argv = ["--base", str(launch.ROOT), "--messages", "40", "--rounds", "1"]
+    assert index_batches.main(argv) == 0
+    lines = capsys.readouterr().out.splitlines()[1:]
+    assert [line.split()[1] for line in lines] == [str(size) for size in index_batches.SIZES]
+    assert all("this cpu" in line and "base cpu" in line and "this/base" in line for line in lines)
     assert set(launch.ROOT.joinpath(".bench-tmp").glob("*")) == before
