@@ -17,6 +17,15 @@ from .errors import ValidationFailed
 ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
+#: Every 10-bit value as its two characters: an id is 13 lookups, not 26 (one per append).
+_PAIRS = tuple(high + low for high in _CROCKFORD for low in _CROCKFORD)
+_PAIR_SHIFTS = range(120, -1, -10)
+
+
+def encode_ulid(value: int) -> str:
+    """A 128-bit value as 26 Crockford base32 characters, most significant first (so ids sort
+    as their values do)."""
+    return "".join([_PAIRS[(value >> shift) & 1023] for shift in _PAIR_SHIFTS])
 
 
 def check_id(value: object, field: str = "id") -> str:
@@ -77,7 +86,7 @@ class _Ulid:
                 self._last_rand = int.from_bytes(os.urandom(10), "big") >> 1
             self._last_ms = ms
             value = (ms << 80) | self._last_rand
-        return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
+        return encode_ulid(value)
 
 
 _generator = _Ulid()

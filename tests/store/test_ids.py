@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from sidecar.store.errors import ValidationFailed
-from sidecar.store.ids import check_id, id_from_path_name, new_id, path_name
+from sidecar.store.ids import check_id, encode_ulid, id_from_path_name, new_id, path_name
 
 ids = st.text(
     alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-",
@@ -54,3 +56,20 @@ def test_new_ids_are_valid_unique_and_sorted() -> None:
     assert made == sorted(made)
     for value in made[:10]:
         check_id(value)
+
+
+@given(st.integers(min_value=0, max_value=(1 << 128) - 1))
+def test_ids_encode_each_five_bits_as_one_crockford_character(value: int) -> None:
+    alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+    expected = "".join(alphabet[(value >> shift) & 31] for shift in range(125, -1, -5))
+    assert encode_ulid(value) == expected
+
+
+def test_a_new_id_starts_with_its_millisecond() -> None:
+    before = time.time_ns() // 1_000_000
+    made = new_id()
+    after = time.time_ns() // 1_000_000
+    milliseconds = 0
+    for char in made[:10]:
+        milliseconds = milliseconds * 32 + "0123456789abcdefghjkmnpqrstvwxyz".index(char)
+    assert before <= milliseconds <= after
