@@ -73,8 +73,8 @@ def measure(checkout: Path, size: int, messages: int) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.index_batches")
     parser.add_argument("--base", type=Path, help="another checkout to compare with")
-    parser.add_argument("--messages", type=int, default=4000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--messages", type=int, default=12_000)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args(argv)
     BENCH_TMP.mkdir(exist_ok=True)
     checkouts = {"this": ROOT, **({"base": args.base.resolve()} if args.base else {})}
