@@ -90,15 +90,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"search index writer, ms per message ({args.rounds} rounds, medians)")
     for size in SIZES:
         line = f"  batch {size:5}"
+        cpu: dict[str, float] = {}
         for name in checkouts:
             runs = results[(name, size)]
-            cpu = median([run["cpu_ms"] for run in runs])
+            cpu[name] = median([run["cpu_ms"] for run in runs])
             wall = median([run["wall_ms"] for run in runs])
-            line += f"  {name} cpu {cpu:.4f} wall {wall:.4f}"
+            line += f"  {name} cpu {cpu[name]:.4f} wall {wall:.4f}"
         if args.base:
-            this = median([run["cpu_ms"] for run in results[("this", size)]])
-            base = median([run["cpu_ms"] for run in results[("base", size)]])
-            line += f"  this/base cpu {this / base:.2f}"
+            line += f"  this/base cpu {cpu['this'] / cpu['base']:.2f}"
         print(line)
     return 0
 
