@@ -9,6 +9,9 @@ from hypothesis import strategies as st
 from sidecar.store.errors import ValidationFailed
 from sidecar.store.ids import check_id, encode_ulid, id_from_path_name, new_id, path_name
 
+#: Crockford's base32 as ids spell it, written out here as the tests' own reference.
+CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
+
 ids = st.text(
     alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-",
     min_size=1,
@@ -60,8 +63,7 @@ def test_new_ids_are_valid_unique_and_sorted() -> None:
 
 @given(st.integers(min_value=0, max_value=(1 << 128) - 1))
 def test_ids_encode_each_five_bits_as_one_crockford_character(value: int) -> None:
-    alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
-    expected = "".join(alphabet[(value >> shift) & 31] for shift in range(125, -1, -5))
+    expected = "".join(CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
     assert encode_ulid(value) == expected
 
 
@@ -71,5 +73,5 @@ def test_a_new_id_starts_with_its_millisecond() -> None:
     after = time.time_ns() // 1_000_000
     milliseconds = 0
     for char in made[:10]:
-        milliseconds = milliseconds * 32 + "0123456789abcdefghjkmnpqrstvwxyz".index(char)
+        milliseconds = milliseconds * 32 + CROCKFORD.index(char)
     assert before <= milliseconds <= after
