@@ -230,9 +230,7 @@ class ShardCache:
     def schedule_checkpoint(self) -> None:
         if self.closed or self.files_lock.locked() or self.journal is None:
             return
-        task = asyncio.create_task(self.checkpoint_quietly(), name="store-checkpoint")
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self._start_checkpoint()
 
     async def finish_background(self) -> None:
         """Wait for the checkpoints already started (at close)."""
@@ -241,10 +239,8 @@ class ShardCache:
                 await task
 
     async def checkpoint_quietly(self) -> None:
-        try:
+        with contextlib.suppress(StoreError):  # logged by _checkpoint_done
             await self.checkpoint()
-        except StoreError as exc:
-            log.error("checkpoint failed; the journal keeps every write: %s", exc)
 
     async def checkpoint_timer(self) -> None:
         while True:
@@ -253,7 +249,32 @@ class ShardCache:
                 await self.checkpoint_quietly()
 
     async def checkpoint(self) -> None:
-        """Compact the journal into shard snapshots; then drop the journal segments they cover."""
+        """Compact the journal into shard snapshots; then drop the journal segments they cover.
+
+        Once started, a checkpoint runs to its end even if its caller is cancelled (the caller
+        stops waiting; :meth:`finish_background` still does): it marks each shard clean when
+        it takes its snapshot, so one stopped between two writes would leave shards marked
+        clean that were never written, and the next checkpoint would drop the journal segments
+        holding their only copy.
+        """
+        await asyncio.shield(self._start_checkpoint())
+
+    def _start_checkpoint(self) -> asyncio.Task[None]:
+        task = asyncio.create_task(self._checkpoint(), name="store-checkpoint")
+        self._background.add(task)
+        task.add_done_callback(self._checkpoint_done)
+        return task
+
+    def _checkpoint_done(self, task: asyncio.Task[None]) -> None:
+        """The one place a failed checkpoint is logged, whether or not anyone still waits."""
+        self._background.discard(task)
+        error = None if task.cancelled() else task.exception()
+        if isinstance(error, StoreError):
+            log.error("checkpoint failed; the journal keeps every write: %s", error)
+        elif error is not None:
+            log.error("checkpoint failed; the journal keeps every write", exc_info=error)
+
+    async def _checkpoint(self) -> None:
         if self.journal is None:
             return
         async with self.files_lock:

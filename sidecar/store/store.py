@@ -101,6 +101,7 @@ class Store:
             cache.journal.on_batch = store._writer.flush
             await store.checkpoint()
         except BaseException:
+            await cache.finish_background()  # a checkpoint started goes on: let it end first
             if cache.journal is not None:
                 await cache.journal.close()
             lock.release()
@@ -125,10 +126,8 @@ class Store:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._timer
         await cache.finish_background()
-        try:
+        with contextlib.suppress(StoreError):  # logged where every failed checkpoint is
             await self.checkpoint()
-        except StoreError as exc:
-            log.error("final checkpoint failed (the journal keeps every write): %s", exc)
         if cache.journal is not None:
             await cache.journal.close()
         self._lock.release()
