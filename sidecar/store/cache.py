@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,8 @@ from .recovery import Recovered, quarantine_shard, reserved_tables
 from .rewrite import Image
 from .shard import Shard
 from .values import StoreConfig
+
+CHECKPOINT_FAILED = "checkpoint failed; the journal keeps every write"
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +116,21 @@ class ShardCache:
 
     async def quarantine_live(
         self, conversation_id: str, reason: str, shard: Shard | None = None
+    ) -> None:
+        """Move a conversation found damaged aside, with a copy of what memory holds of it.
+
+        Runs to its end even if the reader that found the damage is cancelled (a client that
+        went away): it drops the shard from memory and the catalog before it moves the folder
+        and writes memory's copy, so one stopped in between would leave writes not yet
+        checkpointed nowhere, and the next checkpoint would drop the journal segments holding
+        them.
+        """
+        work = self._quarantine_live(conversation_id, reason, shard)
+        failure = "moving a damaged conversation to the quarantine failed"
+        await asyncio.shield(self._run_to_end(work, "store-quarantine", failure))
+
+    async def _quarantine_live(
+        self, conversation_id: str, reason: str, shard: Shard | None
     ) -> None:
         async with self.files_lock:
             if conversation_id not in self.catalog.entries:
@@ -230,16 +247,17 @@ class ShardCache:
     def schedule_checkpoint(self) -> None:
         if self.closed or self.files_lock.locked() or self.journal is None:
             return
-        self._start_checkpoint()
+        self._run_to_end(self._checkpoint(), "store-checkpoint", CHECKPOINT_FAILED)
 
     async def finish_background(self) -> None:
-        """Wait for the checkpoints already started (at close)."""
+        """Wait for the checkpoints and quarantines already started (at close); shielded, so a
+        cancelled close still lets them end."""
         for task in list(self._background):
             with contextlib.suppress(Exception):
-                await task
+                await asyncio.shield(task)
 
     async def checkpoint_quietly(self) -> None:
-        with contextlib.suppress(StoreError):  # logged by _checkpoint_done
+        with contextlib.suppress(StoreError):  # logged by _run_to_end
             await self.checkpoint()
 
     async def checkpoint_timer(self) -> None:
@@ -251,28 +269,35 @@ class ShardCache:
     async def checkpoint(self) -> None:
         """Compact the journal into shard snapshots; then drop the journal segments they cover.
 
-        Once started, a checkpoint runs to its end even if its caller is cancelled (the caller
-        stops waiting; :meth:`finish_background` still does): it marks each shard clean when
-        it takes its snapshot, so one stopped between two writes would leave shards marked
-        clean that were never written, and the next checkpoint would drop the journal segments
-        holding their only copy.
+        Once started, a checkpoint runs to its end even if its caller is cancelled (the 30 s
+        timer, which ``close`` cancels; a request whose import resets a conversation): it marks
+        each shard clean when it takes its snapshot, so one stopped between two writes would
+        leave shards marked clean that were never written, and the next checkpoint would drop
+        the journal segments holding their only copy.
         """
-        await asyncio.shield(self._start_checkpoint())
+        await asyncio.shield(
+            self._run_to_end(self._checkpoint(), "store-checkpoint", CHECKPOINT_FAILED)
+        )
 
-    def _start_checkpoint(self) -> asyncio.Task[None]:
-        task = asyncio.create_task(self._checkpoint(), name="store-checkpoint")
+    def _run_to_end(
+        self, work: Coroutine[Any, Any, None], name: str, failure: str
+    ) -> asyncio.Task[None]:
+        """Run ``work`` as a task of its own, which its callers await through a shield and
+        :meth:`finish_background` waits for. A failure is logged here (as ``failure``), whether
+        or not a caller still waits for it; one that does gets the error as well."""
+        task = asyncio.create_task(work, name=name)
+
+        def done(task: asyncio.Task[None]) -> None:
+            self._background.discard(task)
+            error = None if task.cancelled() else task.exception()
+            if isinstance(error, (StoreError, OSError)):
+                log.error("%s: %s", failure, error)
+            elif error is not None:
+                log.error("%s", failure, exc_info=error)
+
         self._background.add(task)
-        task.add_done_callback(self._checkpoint_done)
+        task.add_done_callback(done)
         return task
-
-    def _checkpoint_done(self, task: asyncio.Task[None]) -> None:
-        """The one place a failed checkpoint is logged, whether or not anyone still waits."""
-        self._background.discard(task)
-        error = None if task.cancelled() else task.exception()
-        if isinstance(error, StoreError):
-            log.error("checkpoint failed; the journal keeps every write: %s", error)
-        elif error is not None:
-            log.error("checkpoint failed; the journal keeps every write", exc_info=error)
 
     async def _checkpoint(self) -> None:
         if self.journal is None:

@@ -1,0 +1,93 @@
+"""A conversation found damaged while the store runs is moved aside with memory's copy of it,
+and a write acknowledged before that is never lost, even if the reader that found the damage
+is cancelled half way.
+
+``ShardCache.quarantine_live`` drops the shard from memory and from the catalog, seals the
+journal, then moves the folder aside together with a copy of what memory held. It ran in the
+reader's task: a reader cancelled while the journal was being sealed (a client that went away,
+an RPC ``$/cancelRequest``, ``SearchIndex.close`` cancelling its catch-up) left the shard dropped
+from memory and never copied, and the next checkpoint deleted the journal segments that held
+its acknowledged writes. It now runs to its end in a task of its own (found by an audit of what
+a cancelled caller can leave behind, after the same bug in checkpoints).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from sidecar.store import Store
+from sidecar.store.values import StoreConfig
+
+ACKNOWLEDGED = "acknowledged-after-the-damage-7f3c"
+
+
+def _config(storage: str) -> StoreConfig:
+    return StoreConfig(storage=storage, checkpoint_interval=3600)
+
+
+def _found_anywhere(data_dir: Path, needle: str) -> list[str]:
+    """Every file under the data dir (store, journal, quarantine) whose bytes hold ``needle``."""
+    return [
+        str(path.relative_to(data_dir))
+        for path in data_dir.rglob("*")
+        if path.is_file() and needle.encode() in path.read_bytes()
+    ]
+
+
+async def _wait_until_quarantining(store: Store, conversation_id: str) -> None:
+    for _ in range(100_000):
+        if conversation_id in store._cache.quarantining:
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("the quarantine never began")
+
+
+async def test_a_reader_cancelled_while_quarantining_loses_no_acknowledged_write(
+    data_dir: Path, storage_name: str
+) -> None:
+    store = await Store.open(data_dir, _config(storage_name))
+    try:
+        await store.create_conversation(id="victim")
+        await store.append_message("victim", role="user", content="before the damage")
+    finally:
+        await store.close()
+    # turns.json is read lazily, so the damage is found by a later read, not at open
+    (data_dir / "conversations" / "victim" / "turns.json").write_bytes(b"{not json")
+
+    store = await Store.open(data_dir, _config(storage_name))
+    try:
+        await store.append_message("victim", role="user", content=ACKNOWLEDGED)  # acknowledged
+        reader = asyncio.create_task(store.list_turns("victim"))  # finds the damaged turns.json
+        await _wait_until_quarantining(store, "victim")  # awaiting journal.rotate()
+        reader.cancel()  # the client went away
+        await asyncio.gather(reader, return_exceptions=True)
+        await store.checkpoint()  # drops the sealed segments
+    finally:
+        await store.close()
+
+    store = await Store.open(data_dir, _config(storage_name))
+    await store.close()
+    # Either still in the store or kept in the quarantine's in-memory copy: never gone.
+    assert _found_anywhere(data_dir, ACKNOWLEDGED), "the acknowledged message is gone"
+
+
+async def test_a_write_acknowledged_before_the_damage_was_found_is_kept_in_the_quarantine(
+    data_dir: Path, storage_name: str
+) -> None:
+    store = await Store.open(data_dir, _config(storage_name))
+    try:
+        await store.create_conversation(id="victim")
+        await store.append_message("victim", role="user", content="before the damage")
+    finally:
+        await store.close()
+    (data_dir / "conversations" / "victim" / "turns.json").write_bytes(b"{not json")
+
+    store = await Store.open(data_dir, _config(storage_name))
+    try:
+        await store.append_message("victim", role="user", content=ACKNOWLEDGED)
+        await asyncio.gather(store.list_turns("victim"), return_exceptions=True)
+        await store.checkpoint()
+    finally:
+        await store.close()
+    assert _found_anywhere(data_dir, ACKNOWLEDGED)
