@@ -15,6 +15,7 @@ import pytest
 
 from benchmarks import http_bench, http_report
 from benchmarks.common import Results
+from benchmarks.http_client import HttpSizes
 
 pytestmark = pytest.mark.subprocess
 
@@ -36,7 +37,7 @@ def _children() -> list[int]:
 
 @pytest.fixture(scope="module")
 def figures(tmp_path_factory: pytest.TempPathFactory) -> Results:
-    sizes = http_bench.HttpSizes.tiny()
+    sizes = HttpSizes.tiny()
     results = Results()
     for name, part in http_bench.PARTS.items():
         results.figures[name] = asyncio.run(part(sizes, tmp_path_factory.mktemp(name)))
@@ -48,7 +49,7 @@ def test_no_server_outlives_the_harness(figures: Results) -> None:
 
 
 def test_appends_measured_for_both_servers(figures: Results) -> None:
-    sizes = http_bench.HttpSizes.tiny()
+    sizes = HttpSizes.tiny()
     append = figures.figures["http-append"]
     for variant in ("own", "shared"):
         for kind in ("ours", "naive"):
@@ -61,7 +62,7 @@ def test_appends_measured_for_both_servers(figures: Results) -> None:
 
 
 def test_reads_under_open_loop_load(figures: Results) -> None:
-    sizes = http_bench.HttpSizes.tiny()
+    sizes = HttpSizes.tiny()
     read = figures.figures["http-read"]
     assert read["messages"] == sizes.long_messages
     for kind in ("ours", "naive"):
@@ -84,7 +85,7 @@ def test_cold_starts(figures: Results) -> None:
 
 
 def test_every_event_delivered(figures: Results) -> None:
-    sizes = http_bench.HttpSizes.tiny()
+    sizes = HttpSizes.tiny()
     events = figures.figures["http-sse"]
     for kind in ("ours", "naive"):
         assert events[kind]["missing"] == 0
