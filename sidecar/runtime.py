@@ -49,11 +49,17 @@ def write_discovery(data_dir: Path, body: dict[str, Any]) -> None:
 
 
 def read_discovery(data_dir: Path) -> dict[str, Any] | None:
+    """The owner's announcement, or ``None`` for a file that is missing, unreadable or not one
+    (every caller then goes on as if no owner ran): a ready line names its url and token."""
     try:
         body = orjson.loads(read_regular(data_dir / DISCOVERY_FILE))
     except (OSError, orjson.JSONDecodeError):  # missing, unreadable, or not a regular file
         return None
-    return body if isinstance(body, dict) and body.get("event") == "ready" else None
+    if not isinstance(body, dict) or body.get("event") != "ready":
+        return None
+    if not isinstance(body.get("url"), str) or not isinstance(body.get("token"), str):
+        return None
+    return body
 
 
 def remove_discovery(data_dir: Path, pid: int) -> None:

@@ -128,3 +128,15 @@ def test_a_value_outside_its_choices_is_refused_before_anything_starts(tmp_path:
         app, ["doctor", "--data-dir", str(tmp_path)], env={"CHAT_SIDECAR_STORAGE": "zip"}
     )
     assert refused.exit_code == 2 and "checksummed, plain" in refused.stderr
+
+
+def test_a_discovery_file_without_url_or_token_reads_as_no_owner(tmp_path: Path) -> None:
+    """Valid JSON saying ``ready`` but naming no url (or no token) is not an owner's handshake:
+    every reader of it (status, export, chat-migrate, the launcher, a starting serve) goes on as
+    if none ran, instead of a KeyError traceback."""
+    for partial in ({"event": "ready", "pid": 1}, {"event": "ready", "url": "http://x", "pid": 1}):
+        (tmp_path / "sidecar.json").write_bytes(orjson.dumps(partial))
+        result = runner.invoke(app, ["status", "--data-dir", str(tmp_path)])
+        assert result.exit_code == 1, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+        assert "no sidecar is running" in result.stderr

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from .documents import CorruptDocument, StorageFactory, Tables
+from .documents import SHAPE_ERRORS, CorruptDocument, StorageFactory, Tables
 from .errors import ValidationFailed
 from .model import Doc
 from .shard import FileStamp
@@ -148,7 +148,7 @@ class Catalog:
                 stamp = row["stamp"]
                 catalog.stamps[conversation_id] = (int(stamp[0]), int(stamp[1]), int(stamp[2]))
                 catalog.totals[conversation_id] = int(row["total"])
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
+        except SHAPE_ERRORS as exc:
             raise CorruptDocument(f"catalog has an unexpected shape ({exc!r})") from None
         return catalog
 

@@ -35,6 +35,13 @@ class CorruptDocument(Exception):
     """A document file exists but cannot be trusted: unparsable, wrong shape, or bad checksum."""
 
 
+#: What reading the tables of a well-formed file of the wrong shape raises (valid JSON, even a
+#: right checksum, but a list where an object was written, a string where a number was): whoever
+#: reads tables turns these into :class:`CorruptDocument`, so such a file is quarantined like
+#: damage instead of stopping the store.
+SHAPE_ERRORS = (KeyError, TypeError, ValueError, IndexError, AttributeError)
+
+
 class UnreadableDocument(CorruptDocument):
     """A document file exists but cannot be read at all: no permission, or not a regular file
     (a FIFO, a device, a symlink). Handled like damage: quarantined, never opened again."""

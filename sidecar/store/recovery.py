@@ -24,7 +24,7 @@ from pathlib import Path
 import orjson
 
 from .catalog import Catalog
-from .documents import CorruptDocument, StorageFactory, plain_storage
+from .documents import SHAPE_ERRORS, CorruptDocument, StorageFactory, plain_storage
 from .durable import fsync_dir, make_dirs, remove_stale_temps
 from .errors import ValidationFailed
 from .ids import id_from_path_name, new_id
@@ -55,11 +55,30 @@ class Recovered:
     notes: list[str] = field(default_factory=list)
 
 
-def load_reserved(layout: Layout, storage: StorageFactory) -> set[str]:
-    tables = storage(layout.reserved).read()
-    if tables is None:
-        return set()
-    return set(tables.get("reserved", {}).get("1", {}).get("ids", []))
+def load_reserved(
+    layout: Layout, storage: StorageFactory, quarantine: Quarantine
+) -> tuple[set[str], bool]:
+    """The ids of purged conversations, and whether the file must be written again.
+
+    A damaged file is quarantined and reported, and the store starts with the ids the journal
+    still names (purges since the last checkpoint): refusing to start would lock every
+    conversation away over a list whose loss only lets an older purged id be taken again.
+    """
+    try:
+        tables = storage(layout.reserved).read()
+        if tables is None:
+            return set(), False
+        ids = tables.get("reserved", {}).get("1", {}).get("ids", [])
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise CorruptDocument(f"{layout.reserved.name} has an unexpected shape")
+        return set(ids), False
+    except SHAPE_ERRORS as exc:
+        reason = f"{layout.reserved.name} has an unexpected shape ({exc!r})"
+    except CorruptDocument as exc:
+        reason = str(exc)
+    reason += "; ids of conversations purged before the last checkpoint are no longer reserved"
+    quarantine.move(layout.reserved, kind="file", reason=reason)
+    return set(), True
 
 
 def reserved_tables(reserved: set[str]) -> dict[str, dict[str, object]]:
@@ -177,7 +196,7 @@ def recover(layout: Layout, storage: StorageFactory, quarantine: Quarantine) -> 
     except CorruptDocument as exc:
         quarantine.move(layout.catalog, kind="catalog", reason=f"{exc}; rebuilt from shards")
         catalog = Catalog()
-    reserved = load_reserved(layout, storage)
+    reserved, reserved_damaged = load_reserved(layout, storage, quarantine)
 
     records: list[Record] = []
     damaged: list[tuple[Path, Damage]] = []
@@ -211,7 +230,7 @@ def recover(layout: Layout, storage: StorageFactory, quarantine: Quarantine) -> 
                 reloaded_at[conversation_id] = record.seq
         elif record.ops[0][0] == "drop":
             dropped_at[record.conversation_id] = record.seq
-    state = Recovered(catalog, {}, reserved, max_seq + 1)
+    state = Recovered(catalog, {}, reserved, max_seq + 1, reserved_dirty=reserved_damaged)
     for conversation_id in purged_at.keys() - reserved:
         reserved.add(conversation_id)
         state.reserved_dirty = True

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .documents import CorruptDocument, StorageFactory, Tables
+from .documents import SHAPE_ERRORS, CorruptDocument, StorageFactory, Tables
 from .durable import make_dirs
 from .model import CONVERSATION_FIELDS, DEFAULT_BRANCH, PREVIEW_CHARS, Doc, preview_of
 from .segments import Operation
@@ -138,12 +138,12 @@ class Shard:
                 sum(c[1] for c in shard.usage.values()),
             ]
             shard.applied_seq = int(info["applied_seq"])
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            for parent in parents:
+                if parent >= len(shard.ids):
+                    raise CorruptDocument("message tree refers forward")
+                shard._add_to_tree(ids[len(shard.ids)], parent)
+        except SHAPE_ERRORS as exc:
             raise CorruptDocument(f"{META_FILE} has an unexpected shape ({exc!r})") from None
-        for parent in parents:
-            if parent >= len(shard.ids):
-                raise CorruptDocument("message tree refers forward")
-            shard._add_to_tree(ids[len(shard.ids)], parent)
         shard.turns = None
         shard.on_disk = True
         return shard
@@ -168,7 +168,7 @@ class Shard:
                 if not 0 <= position < MESSAGES_PER_CHUNK or not isinstance(doc, dict):
                     raise CorruptDocument(f"{chunk_file(number)} holds a message out of range")
                 docs[position] = doc
-        except ValueError:
+        except SHAPE_ERRORS:
             raise CorruptDocument(f"{chunk_file(number)} has an unexpected shape") from None
         return docs
 
@@ -184,7 +184,7 @@ class Shard:
             return {}
         try:
             return {row["id"]: row for row in _table_rows(tables, "turns")}
-        except (KeyError, TypeError, ValueError):
+        except SHAPE_ERRORS:
             raise CorruptDocument(f"{TURNS_FILE} has an unexpected shape") from None
 
     def install_turns(self, turns: dict[str, Doc]) -> None:
