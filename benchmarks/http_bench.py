@@ -43,9 +43,9 @@ from .http_client import (
     Client,
     HttpSizes,
     bodies,
+    both_servers,
     kind_order,
     open_client,
-    part_dir,
 )
 from .http_reads import reads
 from .http_sse import sse
@@ -95,13 +95,7 @@ async def appends(hs: HttpSizes, workdir: Path) -> Figures:
     own_ids = [f"bench-c{i:03d}" for i in range(hs.clients)]
     variants = {"own": own_ids, "shared": ["bench-shared"]}
     runs: dict[str, dict[str, list[Figures]]] = {v: {k: [] for k in KINDS} for v in variants}
-    with contextlib.ExitStack() as stack:
-        servers = {
-            kind: stack.enter_context(
-                http_procs.running(kind, part_dir(workdir, kind, "append"), workdir)
-            )
-            for kind in KINDS
-        }
+    with both_servers(workdir, "append") as servers:
         async with contextlib.AsyncExitStack() as astack:
             clients = {
                 kind: await astack.enter_async_context(open_client(server, hs.clients + 10))

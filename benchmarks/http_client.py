@@ -9,6 +9,7 @@ part imports another.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from . import http_procs
 from .common import text_of
 from .http_procs import Server
 
@@ -155,6 +157,18 @@ async def open_client(server: Server, connections: int) -> Any:
 
 def part_dir(workdir: Path, kind: str, name: str) -> Path:
     return workdir / f"{kind}-{name}"
+
+
+@contextlib.contextmanager
+def both_servers(workdir: Path, name: str) -> Iterator[dict[str, Server]]:
+    """Ours and the naive server, each on the part's own data dir, stopped when the block ends."""
+    with contextlib.ExitStack() as stack:
+        yield {
+            kind: stack.enter_context(
+                http_procs.running(kind, part_dir(workdir, kind, name), workdir)
+            )
+            for kind in KINDS
+        }
 
 
 def kind_order(rep: int) -> tuple[str, ...]:

@@ -20,7 +20,6 @@ import orjson
 from sidecar.store.documents import checksummed_storage
 from sidecar.store.timeutil import now_iso
 
-from . import http_procs
 from .common import Figures, latency_summary, median, now, text_of
 from .datagen import build_conversation, prepare_data_dir
 from .http_client import (
@@ -30,6 +29,7 @@ from .http_client import (
     Client,
     HttpSizes,
     bodies,
+    both_servers,
     kind_order,
     open_client,
     part_dir,
@@ -180,13 +180,7 @@ async def reads(hs: HttpSizes, workdir: Path) -> Figures:
         "seed_s": now() - seed_start,
     }
     runs: dict[str, list[Figures]] = {kind: [] for kind in KINDS}
-    with contextlib.ExitStack() as stack:
-        servers = {
-            kind: stack.enter_context(
-                http_procs.running(kind, part_dir(workdir, kind, "read"), workdir)
-            )
-            for kind in KINDS
-        }
+    with both_servers(workdir, "read") as servers:
         async with contextlib.AsyncExitStack() as astack:
             writers: dict[str, Client] = {}
             readers: dict[str, Client] = {}

@@ -15,7 +15,6 @@ from pathlib import Path
 import aiohttp
 import orjson
 
-from . import http_procs
 from .common import Figures, latency_summary, median, now, text_of
 from .http_client import (
     CONTENT_CHARS,
@@ -24,9 +23,9 @@ from .http_client import (
     PART_TIMEOUT_S,
     REQUEST_TIMEOUT_S,
     HttpSizes,
+    both_servers,
     kind_order,
     open_client,
-    part_dir,
 )
 from .http_procs import Server
 
@@ -129,13 +128,7 @@ async def _sse_round(server: Server, hs: HttpSizes, tag: str) -> Figures:
 async def sse(hs: HttpSizes, workdir: Path) -> Figures:
     """Append-to-event latency at ``hs.sse_clients`` subscribers, ours and naive."""
     runs: dict[str, list[Figures]] = {kind: [] for kind in KINDS}
-    with contextlib.ExitStack() as stack:
-        servers = {
-            kind: stack.enter_context(
-                http_procs.running(kind, part_dir(workdir, kind, "sse"), workdir)
-            )
-            for kind in KINDS
-        }
+    with both_servers(workdir, "sse") as servers:
         for rep in range(hs.sse_reps):
             for kind in kind_order(rep):
                 runs[kind].append(await _sse_round(servers[kind], hs, f"r{rep}"))
