@@ -247,7 +247,7 @@ class ShardCache:
     def schedule_checkpoint(self) -> None:
         if self.closed or self.files_lock.locked() or self.journal is None:
             return
-        self._run_to_end(self._checkpoint(), "store-checkpoint", CHECKPOINT_FAILED)
+        self._start_checkpoint()
 
     async def finish_background(self) -> None:
         """Wait for the checkpoints and quarantines already started (at close); shielded, so a
@@ -275,9 +275,10 @@ class ShardCache:
         leave shards marked clean that were never written, and the next checkpoint would drop
         the journal segments holding their only copy.
         """
-        await asyncio.shield(
-            self._run_to_end(self._checkpoint(), "store-checkpoint", CHECKPOINT_FAILED)
-        )
+        await asyncio.shield(self._start_checkpoint())
+
+    def _start_checkpoint(self) -> asyncio.Task[None]:
+        return self._run_to_end(self._checkpoint(), "store-checkpoint", CHECKPOINT_FAILED)
 
     def _run_to_end(
         self, work: Coroutine[Any, Any, None], name: str, failure: str
