@@ -1,5 +1,5 @@
-"""Test-only ways into the store: states the product only reaches through a running turn, and
-a count of the journal's batches.
+"""Test-only ways into the store: states the product only reaches through a running turn, a
+count of the journal's batches, and waiting on the loop for a state the store passes through.
 
 ``put_turn`` stores a turn document as given (its ``updated_at`` included), so a test can set up a
 conversation with a turn in any state without running a model. The product writes a turn only
@@ -9,6 +9,9 @@ It was ``Store.put_turn``: product code never called it.
 """
 
 from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
 
 from sidecar.store import Store
 from sidecar.store.effects import Draft, TurnChange
@@ -51,3 +54,13 @@ def journal_batches(store: Store) -> list[int]:
 
     journal.on_batch = counting
     return counted
+
+
+async def until(reached: Callable[[], bool], what: str) -> None:
+    """Give the loop turns until ``reached()`` holds: to act while the store is half way through
+    something (a checkpoint writing, a quarantine sealing the journal). Fails naming ``what``."""
+    for _ in range(100_000):
+        if reached():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError(f"never reached: {what}")

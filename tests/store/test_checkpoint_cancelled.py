@@ -16,6 +16,8 @@ from pathlib import Path
 from sidecar.store import Store
 from sidecar.store.values import StoreConfig
 
+from .helpers import until
+
 CONVERSATIONS = 12
 
 
@@ -26,11 +28,7 @@ async def _fill(store: Store, round_: int) -> None:
 
 async def _wait_until_writing(store: Store) -> None:
     """Until a checkpoint has taken its snapshots and started writing them."""
-    for _ in range(100_000):
-        if store._cache.writing:
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("no checkpoint started writing")
+    await until(lambda: bool(store._cache.writing), "a checkpoint writing its snapshots")
 
 
 async def _contents(data_dir: Path, storage: str) -> dict[str, list[str]]:

@@ -21,6 +21,8 @@ import pytest
 from sidecar.store import Store
 from sidecar.store.values import StoreConfig
 
+from .helpers import until
+
 ACKNOWLEDGED = "acknowledged-after-the-damage-7f3c"
 
 
@@ -38,11 +40,7 @@ def _found_anywhere(data_dir: Path, needle: str) -> list[str]:
 
 
 async def _wait_until_quarantining(store: Store, conversation_id: str) -> None:
-    for _ in range(100_000):
-        if conversation_id in store._cache.quarantining:
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("the quarantine never began")
+    await until(lambda: conversation_id in store._cache.quarantining, "the quarantine began")
 
 
 @pytest.mark.parametrize("reader_cancelled", [False, True])
