@@ -11,6 +11,7 @@ writes were gone at the next start. Now a checkpoint always runs to its end once
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 
 from sidecar.store import Store
@@ -31,8 +32,8 @@ async def _wait_until_writing(store: Store) -> None:
     await until(lambda: bool(store._cache.writing), "a checkpoint writing its snapshots")
 
 
-async def _contents(data_dir: Path, storage: str) -> dict[str, list[str]]:
-    store = await Store.open(data_dir, StoreConfig(storage=storage, checkpoint_interval=3600))
+async def _contents(data_dir: Path, config: StoreConfig) -> dict[str, list[str]]:
+    store = await Store.open(data_dir, config)
     try:
         return {
             f"c{n}": [m["content"] for m in (await store.all_messages(f"c{n}"))[1]]
@@ -47,21 +48,22 @@ def _expected(rounds: int) -> dict[str, list[str]]:
 
 
 async def test_close_during_the_timers_checkpoint_loses_nothing(
-    data_dir: Path, storage_name: str
+    data_dir: Path, store_config: StoreConfig
 ) -> None:
-    store = await Store.open(data_dir, StoreConfig(storage=storage_name, checkpoint_interval=0.01))
+    timed = dataclasses.replace(store_config, checkpoint_interval=0.01)
+    store = await Store.open(data_dir, timed)
     for n in range(CONVERSATIONS):
         await store.create_conversation(id=f"c{n}")
     await _fill(store, 0)
     await _wait_until_writing(store)  # the timer's checkpoint, between two shards
     await store.close()  # cancels the timer
-    assert await _contents(data_dir, storage_name) == _expected(1)
+    assert await _contents(data_dir, store_config) == _expected(1)
 
 
 async def test_a_cancelled_checkpoint_finishes_and_the_next_one_drops_nothing(
-    data_dir: Path, storage_name: str
+    data_dir: Path, store_config: StoreConfig
 ) -> None:
-    store = await Store.open(data_dir, StoreConfig(storage=storage_name, checkpoint_interval=3600))
+    store = await Store.open(data_dir, store_config)
     try:
         for n in range(CONVERSATIONS):
             await store.create_conversation(id=f"c{n}")
@@ -73,4 +75,4 @@ async def test_a_cancelled_checkpoint_finishes_and_the_next_one_drops_nothing(
         await store.checkpoint()  # drops every sealed segment
     finally:
         await store.close()
-    assert await _contents(data_dir, storage_name) == _expected(1)
+    assert await _contents(data_dir, store_config) == _expected(1)

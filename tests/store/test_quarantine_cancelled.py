@@ -26,10 +26,6 @@ from .helpers import until
 ACKNOWLEDGED = "acknowledged-after-the-damage-7f3c"
 
 
-def _config(storage: str) -> StoreConfig:
-    return StoreConfig(storage=storage, checkpoint_interval=3600)
-
-
 def _found_anywhere(data_dir: Path, needle: str) -> list[str]:
     """Every file under the data dir (store, journal, quarantine) whose bytes hold ``needle``."""
     return [
@@ -45,9 +41,9 @@ async def _wait_until_quarantining(store: Store, conversation_id: str) -> None:
 
 @pytest.mark.parametrize("reader_cancelled", [False, True])
 async def test_a_write_acknowledged_before_the_damage_was_found_is_never_lost(
-    data_dir: Path, storage_name: str, reader_cancelled: bool
+    data_dir: Path, store_config: StoreConfig, reader_cancelled: bool
 ) -> None:
-    store = await Store.open(data_dir, _config(storage_name))
+    store = await Store.open(data_dir, store_config)
     try:
         await store.create_conversation(id="victim")
         await store.append_message("victim", role="user", content="before the damage")
@@ -56,7 +52,7 @@ async def test_a_write_acknowledged_before_the_damage_was_found_is_never_lost(
     # turns.json is read lazily, so the damage is found by a later read, not at open
     (data_dir / "conversations" / "victim" / "turns.json").write_bytes(b"{not json")
 
-    store = await Store.open(data_dir, _config(storage_name))
+    store = await Store.open(data_dir, store_config)
     try:
         await store.append_message("victim", role="user", content=ACKNOWLEDGED)  # acknowledged
         reader = asyncio.create_task(store.list_turns("victim"))  # finds the damaged turns.json
@@ -68,7 +64,7 @@ async def test_a_write_acknowledged_before_the_damage_was_found_is_never_lost(
     finally:
         await store.close()
 
-    store = await Store.open(data_dir, _config(storage_name))
+    store = await Store.open(data_dir, store_config)
     await store.close()
     # kept in the quarantine's copy of what memory held: never gone
     assert _found_anywhere(data_dir, ACKNOWLEDGED), "the acknowledged message is gone"

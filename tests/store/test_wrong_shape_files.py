@@ -20,12 +20,8 @@ from sidecar.store.documents import STORAGES
 from sidecar.store.values import StoreConfig
 
 
-def _config(storage_name: str) -> StoreConfig:
-    return StoreConfig(storage=storage_name, checkpoint_interval=3600)
-
-
-async def _store_with_a_chat_and_a_purge(data_dir: Path, storage_name: str) -> tuple[str, str]:
-    store = await Store.open(data_dir, _config(storage_name))
+async def _store_with_a_chat_and_a_purge(data_dir: Path, config: StoreConfig) -> tuple[str, str]:
+    store = await Store.open(data_dir, config)
     try:
         kept, _ = await store.create_conversation(title="kept")
         purged, _ = await store.create_conversation(title="purged")
@@ -50,11 +46,11 @@ def _quarantined_names(data_dir: Path) -> set[str]:
 
 
 async def test_a_torn_reserved_file_is_quarantined_and_the_store_starts(
-    data_dir: Path, storage_name: str
+    data_dir: Path, storage_name: str, store_config: StoreConfig
 ) -> None:
-    kept, _ = await _store_with_a_chat_and_a_purge(data_dir, storage_name)
+    kept, _ = await _store_with_a_chat_and_a_purge(data_dir, store_config)
     (data_dir / "reserved.json").write_bytes(b'{"reserved": {"1": {"ids": ["abc')
-    store = await Store.open(data_dir, _config(storage_name))
+    store = await Store.open(data_dir, store_config)
     try:
         assert [item.kind for item in store.quarantined] == ["file"]
         assert "no longer reserved" in store.quarantined[0].reason
@@ -65,7 +61,7 @@ async def test_a_torn_reserved_file_is_quarantined_and_the_store_starts(
     # written again at the first checkpoint: the next start finds nothing new (the quarantined
     # copy is still reported, as every reported item is until someone deals with it)
     assert STORAGES[storage_name](data_dir / "reserved.json").read() is not None
-    store = await Store.open(data_dir, _config(storage_name))
+    store = await Store.open(data_dir, store_config)
     try:
         assert len(store.quarantined) == 1
     finally:
@@ -73,26 +69,28 @@ async def test_a_torn_reserved_file_is_quarantined_and_the_store_starts(
 
 
 async def test_a_reserved_file_of_the_wrong_shape_is_quarantined(
-    data_dir: Path, storage_name: str
+    data_dir: Path, storage_name: str, store_config: StoreConfig
 ) -> None:
-    await _store_with_a_chat_and_a_purge(data_dir, storage_name)
+    await _store_with_a_chat_and_a_purge(data_dir, store_config)
     STORAGES[storage_name](data_dir / "reserved.json").write({"reserved": {"1": ["x"]}})
-    store = await Store.open(data_dir, _config(storage_name))
+    store = await Store.open(data_dir, store_config)
     try:
         assert [item.kind for item in store.quarantined] == ["file"]
     finally:
         await store.close()
 
 
-async def test_a_catalog_of_the_wrong_shape_is_rebuilt(data_dir: Path, storage_name: str) -> None:
-    kept, _ = await _store_with_a_chat_and_a_purge(data_dir, storage_name)
+async def test_a_catalog_of_the_wrong_shape_is_rebuilt(
+    data_dir: Path, storage_name: str, store_config: StoreConfig
+) -> None:
+    kept, _ = await _store_with_a_chat_and_a_purge(data_dir, store_config)
 
     def summaries_as_lists(tables: Any) -> None:
         for row in tables["entries"].values():
             row["summary"] = [row["summary"]["id"]]
 
     _rewrite(data_dir / "catalog.json", storage_name, summaries_as_lists)
-    store = await Store.open(data_dir, _config(storage_name))
+    store = await Store.open(data_dir, store_config)
     try:
         assert (await store.get_conversation(kept))["id"] == kept
     finally:
@@ -110,17 +108,17 @@ def _tree_ids_as_lists(tables: Any) -> None:
 
 @pytest.mark.parametrize("damage", [_usage_as_a_list, _tree_ids_as_lists])
 async def test_a_meta_file_of_the_wrong_shape_quarantines_its_conversation_only(
-    data_dir: Path, storage_name: str, damage: Any
+    data_dir: Path, storage_name: str, store_config: StoreConfig, damage: Any
 ) -> None:
-    kept, _ = await _store_with_a_chat_and_a_purge(data_dir, storage_name)
-    store = await Store.open(data_dir, _config(storage_name))
+    kept, _ = await _store_with_a_chat_and_a_purge(data_dir, store_config)
+    store = await Store.open(data_dir, store_config)
     try:
         other, _ = await store.create_conversation(title="other")
         await store.append_message(other["id"], role="user", content="still here")
     finally:
         await store.close()
     _rewrite(data_dir / "conversations" / kept / "meta.json", storage_name, damage)
-    store = await Store.open(data_dir, _config(storage_name))
+    store = await Store.open(data_dir, store_config)
     try:
         assert [item.conversation_id for item in store.quarantined] == [kept]
         assert [m["content"] for m in (await store.all_messages(other["id"]))[1]] == ["still here"]
