@@ -453,6 +453,10 @@ class Store:
         """``free``, ``exists``, ``reserved`` (purged: the id stays taken) or ``quarantined``."""
         return self._cache.id_state(conversation_id)
 
+    def reserved_ids(self) -> frozenset[str]:
+        """Every purged conversation's id (they stay taken)."""
+        return frozenset(self._cache.reserved)
+
     async def read_image(self, conversation_id: str) -> Image:
         """Everything a conversation holds (every branch, message and turn), read consistently."""
         return await self._rewrites.read_image(conversation_id)

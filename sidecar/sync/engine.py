@@ -178,6 +178,9 @@ class SyncEngine:
             cursor = page.next_cursor
         assert self._local is not None
         ids.update(self._local.conversation_ids())
+        # a conversation created and purged while the engine was stopped is in neither list,
+        # and its purge must still reach the hub (purge absorbs whatever others wrote to the id)
+        ids.update(self.store.reserved_ids())
         return ids
 
     async def _local_loop(self) -> None:
