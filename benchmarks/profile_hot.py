@@ -9,6 +9,9 @@ driven by the hot suite's keep-alive client (1 KiB appends):
 - ``pyspy``: ``py-spy record --gil`` (the thread holding the GIL, sampled) during the same loads,
   the samples folded by function: own share and inclusive share of the run.
 - ``uvloop``: ours on the standard loop against ours on uvloop, alternating rounds.
+- ``ablate``: ours, and ours with the search index, the event hub and the request checks
+  switched off (``serve_runner --without``), each against the naive server in the same
+  alternating rounds: what each required part costs in the targets' ratios.
 - ``importtime``: ``python -X importtime -m sidecar serve`` to the ready line, by package.
 - ``memory``: tracemalloc's top allocations after 2,000 appended messages, and the RSS.
 """
@@ -161,23 +164,77 @@ def _fold(path: Path, top: int = 45) -> None:
         print(f"{count / total:6.1%}  {frame}")
 
 
-def compare_uvloop(workdir: Path, per_writer: int, rounds: int) -> None:
+#: ``ablate``'s variants: ours whole, then without one or more parts the contract requires
+#: (``serve_runner --without``), each against the naive server in the same rounds.
+ABLATIONS: dict[str, tuple[str, ...]] = {
+    "ours": (),
+    "without search": ("--without", "search"),
+    "without events": ("--without", "events"),
+    "without search, events": ("--without", "search", "--without", "events"),
+    "without search, events, checks": (
+        *("--without", "search", "--without", "events", "--without", "checks"),
+    ),
+}
+
+
+@contextlib.contextmanager
+def _naive(workdir: Path) -> Iterator[launch.Server]:
+    data_dir = workdir / "naive"
+    data_dir.mkdir()
+    command = http_procs.naive_command(data_dir)
+    log = workdir / "naive.log"
+    with launch.running(command, env=http_procs.server_env(), stderr=log, timeout=180.0) as server:
+        yield server
+
+
+def _compare(
+    workdir: Path, variants: dict[str, tuple[str, ...] | None], per_writer: int, rounds: int
+) -> dict[str, dict[str, float]]:
+    """Each variant (serve_runner flags; ``None``: the naive server) under both loads, in
+    alternating rounds (the order reversed every other round): each figure's median."""
     results: dict[str, dict[str, list[float]]] = {}
-    with _server(workdir, "asyncio") as plain, _server(workdir, "uvloop", "--uvloop") as fast:
-        servers = {"asyncio": plain, "uvloop": fast}
+    with contextlib.ExitStack() as stack:
+        servers = {
+            name: stack.enter_context(
+                _naive(workdir) if flags is None else _server(workdir, f"v{i}", *flags)
+            )
+            for i, (name, flags) in enumerate(variants.items())
+        }
         for server in servers.values():
             _prepare(server)
         for round_number in range(rounds):
-            kinds = list(servers) if round_number % 2 == 0 else list(servers)[::-1]
-            for name, make in LOADS.items():
-                for kind in kinds:
-                    figures = _drive(servers[kind], make(per_writer))
+            names = list(servers) if round_number % 2 == 0 else list(servers)[::-1]
+            for load_name, make in LOADS.items():
+                for name in names:
+                    figures = _drive(servers[name], make(per_writer))
                     for key, value in figures.items():
-                        results.setdefault(f"{name} {key}", {}).setdefault(kind, []).append(value)
+                        results.setdefault(f"{load_name} {key}", {}).setdefault(name, []).append(
+                            value
+                        )
+    return {
+        figure: {name: median(values) for name, values in by_name.items()}
+        for figure, by_name in results.items()
+    }
+
+
+def compare_uvloop(workdir: Path, per_writer: int, rounds: int) -> None:
+    medians = _compare(workdir, {"asyncio": (), "uvloop": ("--uvloop",)}, per_writer, rounds)
     print(f"\n=== uvloop against the standard loop, medians of {rounds} alternating rounds")
-    for figure, by_kind in results.items():
-        a, b = median(by_kind["asyncio"]), median(by_kind["uvloop"])
+    for figure, by_kind in medians.items():
+        a, b = by_kind["asyncio"], by_kind["uvloop"]
         print(f"{figure:14} asyncio {a:9.2f}  uvloop {b:9.2f}  uvloop/asyncio {b / a:5.2f}x")
+
+
+def ablate(workdir: Path, per_writer: int, rounds: int) -> None:
+    """What the parts the contract requires cost: the targets' ratios (ours / naive) with
+    each switched off. Only the ``ours`` row is a server one may run."""
+    variants: dict[str, tuple[str, ...] | None] = {"naive": None, **ABLATIONS}
+    medians = _compare(workdir, variants, per_writer, rounds)
+    print(f"\n=== parts switched off, medians of {rounds} alternating rounds; x = to naive")
+    for figure, by_name in medians.items():
+        naive = by_name["naive"]
+        for name, value in by_name.items():
+            print(f"{figure:14} {name:32} {value:9.2f}  {value / naive:5.2f}x")
 
 
 def importtime(workdir: Path) -> None:
@@ -253,7 +310,9 @@ def memory(workdir: Path, messages: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile_hot")
-    parser.add_argument("mode", choices=["cprofile", "pyspy", "uvloop", "importtime", "memory"])
+    parser.add_argument(
+        "mode", choices=["cprofile", "pyspy", "uvloop", "ablate", "importtime", "memory"]
+    )
     parser.add_argument(
         "--per-writer", type=int, default=100, help="appends per writer (16 writers)"
     )
@@ -269,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
             pyspy(workdir, args.per_writer)
         elif args.mode == "uvloop":
             compare_uvloop(workdir, args.per_writer, args.rounds)
+        elif args.mode == "ablate":
+            ablate(workdir, args.per_writer, args.rounds)
         elif args.mode == "importtime":
             importtime(workdir)
         else:

@@ -10,7 +10,11 @@ runs exactly what ``chat-sidecar serve SERVE_ARGS`` runs (the CLI's own entry po
 - ``--tracemalloc OUT``: tracemalloc from the first import; SIGUSR1 writes the top allocations
   by file and line to ``OUT`` (what holds the idle RSS);
 - ``--with-rpc-engine``: pygls imported before serving, as a first ``/rpc`` connection would:
-  what that import costs in RSS (the product imports it only for an RPC client).
+  what that import costs in RSS (the product imports it only for an RPC client);
+- ``--without PART`` (repeatable): a part the contract requires switched off, to measure what
+  it costs per request (``profile_hot ablate``; never a way to serve): ``search`` (the index
+  hears of no change), ``events`` (the event hub hears of no change) or ``checks`` (no
+  Host/Origin/token/body middleware).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import sys
 import tracemalloc
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 
 def _profiled(out: Path) -> None:
@@ -60,12 +65,41 @@ def _traced(out: Path) -> None:
     signal.signal(signal.SIGUSR1, dump)
 
 
+#: What ``--without`` can switch off.
+PARTS = ("search", "events", "checks")
+
+
+def _replace(owner: Any, name: str, value: Any) -> None:
+    """Set ``owner.name``, which must exist: a renamed entry point fails here instead of
+    leaving the part on and the measurement silently of the whole server."""
+    if not hasattr(owner, name):
+        raise SystemExit(f"serve_runner --without: {owner.__name__}.{name} no longer exists")
+    setattr(owner, name, value)
+
+
+def _switch_off(parts: list[str]) -> None:
+    """Replace each part's entry point by one that does nothing, before the app is imported."""
+    if "search" in parts:
+        from sidecar.search.index import SearchIndex
+
+        _replace(SearchIndex, "_on_change", lambda self, changes: None)
+    if "events" in parts:
+        from sidecar.events.hub import EventHub
+
+        _replace(EventHub, "_on_change", lambda self, changes: None)
+    if "checks" in parts:
+        from sidecar.http import security
+
+        _replace(security, "build_middlewares", lambda config, token, activity: [])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.serve_runner")
     parser.add_argument("--uvloop", action="store_true")
     parser.add_argument("--cprofile", type=Path)
     parser.add_argument("--tracemalloc", type=Path)
     parser.add_argument("--with-rpc-engine", action="store_true")
+    parser.add_argument("--without", action="append", choices=PARTS, default=[])
     parser.add_argument("serve_args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     if args.tracemalloc is not None:
@@ -76,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         uvloop.install()
     if args.cprofile is not None:
         _profiled(args.cprofile)
+    _switch_off(args.without)
     from sidecar.entry import main as cli_main
 
     if args.with_rpc_engine:
