@@ -257,7 +257,11 @@ class ShardCache:
                 await asyncio.shield(task)
 
     async def checkpoint_quietly(self) -> None:
-        with contextlib.suppress(StoreError):  # logged by _run_to_end
+        """A checkpoint whose failure, whatever it is, is left to the log (``_run_to_end``
+        logs every one): the journal keeps every write, and what calls this (the timer, a
+        close) must go on. Only ``StoreError`` was let through before, so an ``OSError`` from
+        dropping old segments ended the timer for the rest of the process."""
+        with contextlib.suppress(Exception):
             await self.checkpoint()
 
     async def checkpoint_timer(self) -> None:

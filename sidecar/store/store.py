@@ -24,7 +24,7 @@ from .commit import Listener, Writer
 from .conversations import Conversations
 from .documents import STORAGES
 from .durable import make_dirs
-from .errors import StoreError, StoreLocked, ValidationFailed
+from .errors import StoreLocked, ValidationFailed
 from .external import ExternalChanges
 from .idempotency import Request, Requests
 from .journal import Journal
@@ -126,8 +126,7 @@ class Store:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._timer
         await cache.finish_background()
-        with contextlib.suppress(StoreError):  # logged where every failed checkpoint is
-            await self.checkpoint()
+        await cache.checkpoint_quietly()  # failed or not, the journal is closed and the lock freed
         if cache.journal is not None:
             await cache.journal.close()
         self._lock.release()
