@@ -28,6 +28,8 @@ from typing import Any, BinaryIO
 import ijson
 import orjson
 
+from sidecar.store.numbers import int_or_digits, loads_exact
+
 from .problems import BadInput, Problems
 from .spill import Spill
 
@@ -226,7 +228,7 @@ def parse_text(value: Any) -> tuple[Any, int]:
     if not isinstance(value, str):
         return value, 0
     try:
-        return orjson.loads(value), 0
+        return loads_exact(value), 0
     except orjson.JSONDecodeError as exc:
         if "memory" in str(exc).lower():  # orjson says so as a decode error: it is none
             raise ValueError(
@@ -239,7 +241,7 @@ def parse_text(value: Any) -> tuple[Any, int]:
             f"not enough memory to parse this value ({len(value):,} characters)"
         ) from None
     try:
-        return repaired(json.loads(value))
+        return repaired(json.loads(value, parse_int=int_or_digits))
     except (ValueError, RecursionError) as exc:
         raise ValueError(f"value is not JSON ({exc})") from None
 

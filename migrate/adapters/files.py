@@ -15,6 +15,8 @@ from typing import IO, Any
 import ijson
 import orjson
 
+from sidecar.store.numbers import loads_exact
+
 from ..problems import BadInput
 
 PathLike = Any  # a pathlib.Path or a zipfile.Path: both have read_bytes() and open()
@@ -30,10 +32,10 @@ def load_json(path: PathLike, label: str) -> Any:
         raise BadInput(label, f"cannot be read ({exc.strerror})") from None
     try:
         if data.startswith(codecs.BOM_UTF8):
-            return orjson.loads(memoryview(data)[len(codecs.BOM_UTF8) :])
+            return loads_exact(data[len(codecs.BOM_UTF8) :])
         if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            return orjson.loads(data.decode("utf-16"))
-        return orjson.loads(data)
+            return loads_exact(data.decode("utf-16"))
+        return loads_exact(data)
     except (orjson.JSONDecodeError, UnicodeDecodeError) as exc:
         reason = "the file is empty" if not data.strip() else f"not JSON or truncated ({exc})"
         raise BadInput(label, reason) from None

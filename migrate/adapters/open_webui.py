@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from sidecar.store.model import TAGS_MAX
+from sidecar.store.numbers import loads_exact
 
 from ..problems import BadInput, Problems
 from .files import stream_array
@@ -47,7 +48,7 @@ def _json_attribute(value: str | None) -> Any:
         return None
     text = html.unescape(value)
     try:
-        return orjson.loads(text)
+        return loads_exact(text)
     except orjson.JSONDecodeError:
         return text
 

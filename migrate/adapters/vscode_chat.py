@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 
+from sidecar.store.numbers import loads_exact
+
 from ..problems import BadInput, Problems
 from .files import load_json
 from .peer import PeerMessage, Thread, first_line, time_of, tool_call
@@ -130,7 +132,7 @@ def replay(path: Path, label: str, problems: Problems) -> Any:
             if not line.strip():
                 continue
             try:
-                state = apply_entry(state, orjson.loads(line))
+                state = apply_entry(state, loads_exact(line))
             except (orjson.JSONDecodeError, ReplayError) as exc:
                 bad.append(f"line {number}: {exc}")
     if state is None:
@@ -317,7 +319,7 @@ def _workspace(unit: Path) -> Any:
     if unit.parent.name != "chatSessions":
         return None
     try:
-        data = orjson.loads((unit.parent.parent / "workspace.json").read_bytes())
+        data = loads_exact((unit.parent.parent / "workspace.json").read_bytes())
     except (OSError, orjson.JSONDecodeError):
         return None
     if isinstance(data, dict):

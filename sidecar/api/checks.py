@@ -1,10 +1,11 @@
-"""The check every request's named fields pass, the same for REST bodies and JSON-RPC params."""
+"""The checks every request passes, the same for REST bodies and JSON-RPC params."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ..store.nesting import MAX_NESTING, nesting
+from ..store.numbers import rounded_integers, wide_integer
 from .errors import ApiError
 
 
@@ -24,3 +25,15 @@ def check_object(body: dict[str, Any], allowed: frozenset[str]) -> dict[str, Any
                 {"field": name},
             )
     return body
+
+
+__all__ = ["check_object", "rounded_integers", "wide_integer", "wide_integer_message"]
+
+
+def wide_integer_message(literal: str) -> str:
+    """The refusal of an integer outside 64 bits, the same over REST and JSON-RPC."""
+    shown = literal if len(literal) <= 40 else f"{literal[:20]}...{literal[-10:]}"
+    return (
+        f"the integer {shown} does not fit in 64 bits and would be stored rounded;"
+        " send it as a string"
+    )

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ..api.checks import check_object
+from ..api.checks import check_object, rounded_integers, wide_integer, wide_integer_message
 from ..api.errors import ApiError
 from .body import read_body
 
@@ -21,13 +21,23 @@ async def read_object(request: web.Request, allowed: frozenset[str]) -> dict[str
     raw = await read_body(request)
     if not raw or raw.isspace():  # no copy of the body (``strip`` made one per request)
         return {}
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise ApiError("bad_request", "request body is not valid JSON") from None
+    body = parse_body(raw)
     if not isinstance(body, dict):
         raise ApiError("validation_failed", "request body must be a JSON object", {"field": "body"})
     return check_object(body, allowed)
+
+
+def parse_body(raw: bytes) -> Any:
+    """A request body's JSON value: 400 if it is not JSON, 422 if it holds an integer that
+    would be stored rounded (:func:`wide_integer`)."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ApiError("bad_request", "request body is not valid JSON") from None
+    literal = wide_integer(raw) if rounded_integers(value) else None
+    if literal is not None:
+        raise ApiError("validation_failed", wide_integer_message(literal), {"field": "body"})
+    return value
 
 
 def query_int(request: web.Request, name: str, default: int, low: int, high: int) -> int:

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from aiohttp import web
 
 from ..api.errors import ApiError
 from ..api.operations import Created, Field, Operation, Text
 from ..store.ids import check_id
 from .body import read_body
-from .jsonio import json_response, query_flag, query_int, query_str, read_object
+from .jsonio import json_response, parse_body, query_flag, query_int, query_str, read_object
 
 Handler = Any
 
@@ -41,10 +40,7 @@ async def request_args(request: web.Request, operation: Operation) -> dict[str, 
     """The operation's ``args`` from the path, the query string, the headers and the JSON body,
     read in the table's order (the first bad field is the one an error names)."""
     if operation.document:
-        try:
-            return {"document": orjson.loads(await read_body(request))}
-        except orjson.JSONDecodeError:
-            raise ApiError("bad_request", "request body is not valid JSON") from None
+        return {"document": parse_body(await read_body(request))}
     args: dict[str, Any] = {}
     body_read = False
     for field in operation.fields:

@@ -46,6 +46,7 @@ from pygls.protocol import (
 )
 from pygls.server import JsonRPCServer
 
+from ..api.checks import rounded_integers, wide_integer, wide_integer_message
 from .connection import Connection
 from .errors import (
     INTERNAL_ERROR,
@@ -311,6 +312,18 @@ def receive(protocol: RpcProtocol, text: str) -> None:
         protocol.send_error(msg_id, INVALID_REQUEST, problem)
         return
     is_request = "method" in data and "id" in data
+    suspect = "method" in data and rounded_integers(data.get("params"))
+    literal = wide_integer(text) if suspect else None
+    if literal is not None:  # read rounded: refused, as REST refuses it (a notification: dropped)
+        if is_request:
+            details = error_data("validation_failed", {"field": "params"})
+            protocol.send_error(msg_id, INVALID_PARAMS, wide_integer_message(literal), details)
+        else:
+            log.warning(
+                "rpc: dropped a %s notification holding an integer wider than 64 bits",
+                str(data["method"])[:64],
+            )
+        return
     if is_request and data["method"] == CANCEL_REQUEST:
         protocol.send_error(msg_id, METHOD_NOT_FOUND, f"{CANCEL_REQUEST} is a notification")
         return

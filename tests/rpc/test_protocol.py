@@ -132,6 +132,30 @@ async def test_deep_values_are_refused_as_over_rest(rpc: RpcClient) -> None:
     assert error.code == -32602 and error.data["field"] == "metadata"
 
 
+async def test_integers_wider_than_64_bits_are_refused_not_rounded(rpc: RpcClient) -> None:
+    await rpc.request("conversations.create", {"id": "c"})
+    wide = "123456789012345678901234567890"
+    params = (
+        f'{{"conversation_id": "c", "role": "user", "content": "x", "metadata": {{"n": {wide}}}}}'
+    )
+    frame = f'{{"jsonrpc": "2.0", "id": 7, "method": "messages.append", "params": {params}}}'
+    answer = await answer_to(rpc, frame)
+    assert_error(answer, -32602, "validation_failed", 7)
+    assert answer["error"]["data"]["field"] == "params" and wide in answer["error"]["message"]
+    assert (await rpc.request("messages.list", {"conversation_id": "c"}))["items"] == []
+    # The edges of 64 bits, and a long digit run in a string, go through exactly.
+    params = (
+        f'{{"conversation_id": "c", "role": "user", "content": "order {wide}",'
+        ' "metadata": {"low": -9223372036854775808, "high": 18446744073709551615}}'
+    )
+    frame = f'{{"jsonrpc": "2.0", "id": 8, "method": "messages.append", "params": {params}}}'
+    answer = await answer_to(rpc, frame)
+    assert answer["id"] == 8 and "error" not in answer, answer
+    [message] = (await rpc.request("messages.list", {"conversation_id": "c"}))["items"]
+    assert message["content"] == f"order {wide}"
+    assert message["metadata"] == {"low": -(2**63), "high": 2**64 - 1}
+
+
 async def test_application_errors_carry_the_rest_code(rpc: RpcClient) -> None:
     missing = await failure(rpc, "conversations.get", {"conversation_id": "nope"})
     assert missing.code == -32004 and missing.rest_code == "not_found"
