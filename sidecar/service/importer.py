@@ -53,6 +53,9 @@ CONVERSATION_KEYS: Final = frozenset({*EXPORTED_FIELDS, "branches", "messages", 
 MESSAGE_KEYS: Final = frozenset(MESSAGE_FIELDS)
 BRANCH_KEYS: Final = frozenset({"name", "head_message_id"})
 TIMESTAMP: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
+#: What a write decides for a conversation the dry run left alone but the run now changes (a
+#: write landed in between): nothing yet; it goes into the run's record, then the write again.
+UNRECORDED: Final = "unrecorded"
 #: Conversations written at once by one import (each is its own record; they share fsyncs).
 WRITERS: Final = 16
 
@@ -392,25 +395,32 @@ async def import_document(
         if outcome != "unchanged":
             touched.append(conversation_id)
     if run is not None:
-        try:
-            await asyncio.to_thread(add_to_run_record, store.data_dir, run, touched)
-        except OSError as exc:
-            raise Unavailable(f"cannot record migration run '{run}': {exc.strerror}") from None
+        await _record(store, run, touched)
     gate = asyncio.Semaphore(WRITERS)
+    recorded = set(touched)
 
     async def write(entry: Doc) -> str:
         def decide(image: Image | None) -> tuple[Rewrite | None, str]:
-            return plan_import(image, entry, run)
+            rewrite, outcome = plan_import(image, entry, run)
+            if rewrite is not None and run is not None and entry["id"] not in recorded:
+                return None, UNRECORDED  # changed since the dry run: into the record first
+            return rewrite, outcome
 
         async with gate:
-            try:
-                return await store.rewrite(entry["id"], decide)
-            except Conflict as exc:
-                if exc.details.get("reason") not in ("purged", "quarantined"):
-                    raise
-                return f"skipped:{exc.details['reason']}"
-            except NotFound:
-                return "skipped:quarantined"
+            while True:
+                try:
+                    done = await store.rewrite(entry["id"], decide)
+                except Conflict as exc:
+                    if exc.details.get("reason") not in ("purged", "quarantined"):
+                        raise
+                    return f"skipped:{exc.details['reason']}"
+                except NotFound:
+                    return "skipped:quarantined"
+                if done != UNRECORDED:
+                    return done
+                assert run is not None
+                await _record(store, run, [entry["id"]])
+                recorded.add(entry["id"])
 
     # Conversations are independent records: writing several at once lets them share fsyncs.
     # Every write finishes (each is atomic) before a failure is reported; re-running finishes.
@@ -428,7 +438,12 @@ async def import_document(
             result.skipped.append({"id": entry["id"], "reason": reason})
         else:
             getattr(result, kind).append(entry["id"])
-    late = sorted({*result.created, *result.merged} - set(touched))
-    if run is not None and late:  # changed between the dry run and the write (a race)
-        await asyncio.to_thread(add_to_run_record, store.data_dir, run, late)
     return result
+
+
+async def _record(store: Store, run: str, conversation_ids: list[str]) -> None:
+    """Add conversations to the run's record (before any of them is written)."""
+    try:
+        await asyncio.to_thread(add_to_run_record, store.data_dir, run, conversation_ids)
+    except OSError as exc:
+        raise Unavailable(f"cannot record migration run '{run}': {exc.strerror}") from None
