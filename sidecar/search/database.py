@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from ..store.model import Doc
 from .query import Filters, Part
 from .ranking import CommonCheck, message_hits, newest_first, snippet, title_hits, whole_word
 from .snippets import clean_text
@@ -154,6 +155,20 @@ class ConversationRow:
     archived: bool
     deleted: bool
 
+    @classmethod
+    def of(cls, summary: Doc) -> ConversationRow:
+        """The row of a conversation's summary, as the store hands it over."""
+        title = summary.get("title")
+        return cls(
+            id=str(summary["id"]),
+            title=title if isinstance(title, str) else None,
+            revision=int(summary.get("revision") or 0),
+            updated_at=str(summary.get("updated_at") or ""),
+            created_at=str(summary.get("created_at") or ""),
+            archived=bool(summary.get("archived")),
+            deleted=summary.get("deleted_at") is not None,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class MessageRow:
@@ -161,6 +176,17 @@ class MessageRow:
     role: str
     created_at: str
     content: str
+
+    @classmethod
+    def of(cls, doc: Doc) -> MessageRow:
+        """The row of a stored message (a content that is not text indexes as empty)."""
+        content = doc.get("content")
+        return cls(
+            message_id=str(doc["id"]),
+            role=str(doc.get("role") or ""),
+            created_at=str(doc.get("created_at") or ""),
+            content=content if isinstance(content, str) else "",
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,28 +68,6 @@ FOLDER: Final = "search"
 RETRY_AFTER_FAILURE_S: Final = 5.0
 
 
-def conversation_row(summary: Doc) -> ConversationRow:
-    return ConversationRow(
-        id=str(summary["id"]),
-        title=summary.get("title") if isinstance(summary.get("title"), str) else None,
-        revision=int(summary.get("revision") or 0),
-        updated_at=str(summary.get("updated_at") or ""),
-        created_at=str(summary.get("created_at") or ""),
-        archived=bool(summary.get("archived")),
-        deleted=summary.get("deleted_at") is not None,
-    )
-
-
-def message_row(doc: Doc) -> MessageRow:
-    content = doc.get("content")
-    return MessageRow(
-        message_id=str(doc["id"]),
-        role=str(doc.get("role") or ""),
-        created_at=str(doc.get("created_at") or ""),
-        content=content if isinstance(content, str) else "",
-    )
-
-
 class SearchIndex:
     """Full-text search over every conversation's title and messages (CONTRACT §5 search)."""
 
@@ -268,9 +246,9 @@ class SearchIndex:
                     if effect.reason == "purged" or summary is None:
                         purged = True
                     else:
-                        conversation = conversation_row(summary)
+                        conversation = ConversationRow.of(summary)
                 elif isinstance(effect, MessageEffect):
-                    messages.append(message_row(effect.message))
+                    messages.append(MessageRow.of(effect.message))
                 elif isinstance(effect, ExternalEffect):
                     self._want(list(effect.conversation_ids))
             self._seen_seq = change.last_seq
@@ -354,7 +332,9 @@ class SearchIndex:
                     continue
                 finally:
                     self._reindexing = bool(self._pending)
-                self._send(Replace(conversation_row(summary), [message_row(m) for m in messages]))
+                self._send(
+                    Replace(ConversationRow.of(summary), [MessageRow.of(m) for m in messages])
+                )
                 while self._backlog > self.config.backlog_weight and not self._closed:
                     await self._wait_written(1.0)
             self._reindexing = False
