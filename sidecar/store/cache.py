@@ -66,6 +66,9 @@ class ShardCache:
         self.writing: set[str] = set()
         #: Conversations being moved to quarantine while the store runs (see quarantine_live).
         self.quarantining: set[str] = set()
+        #: Memory's copy of a conversation moved to quarantine that the disk did not take (and
+        #: why it was moved): until it is written, the journal keeps the segments holding it.
+        self.unsaved_copies: dict[str, tuple[Shard, str]] = {}
         self._background: set[asyncio.Task[Any]] = set()
 
     def adopt(self, recovered: Recovered) -> None:
@@ -152,6 +155,12 @@ class ShardCache:
                     reason,
                     memory=shard,
                 )
+            except OSError as exc:
+                # The folder may be moved already; memory's copy is not written. The journal
+                # holds what it has beyond the files, so its segments stay until it is.
+                log.error("could not keep memory's copy of '%s': %s", conversation_id, exc)
+                if shard is not None and shard.exists:
+                    self.unsaved_copies[conversation_id] = (shard, reason)
             finally:
                 self.quarantining.discard(conversation_id)
             self._quarantined = self.quarantine.items()
@@ -336,5 +345,31 @@ class ShardCache:
                 raise Unavailable(f"checkpoint could not write: {exc.strerror}") from exc
             finally:
                 self.writing = set()
-            await self.journal.remove_segments(sealed)
+            if self.unsaved_copies:
+                for conversation_id in await asyncio.to_thread(self._save_copies):
+                    del self.unsaved_copies[conversation_id]
+                self._quarantined = self.quarantine.items()
+            if self.unsaved_copies:
+                log.warning(
+                    "journal segments kept: memory's copy of %d quarantined conversation(s)"
+                    " is not written yet",
+                    len(self.unsaved_copies),
+                )
+            else:
+                await self.journal.remove_segments(sealed)
         self.evict()
+
+    def _save_copies(self) -> list[str]:
+        """Write memory's copy of each conversation moved to quarantine without it (in a slot
+        of its own), on a thread; the ids of those now written."""
+        saved: list[str] = []
+        for conversation_id, (shard, reason) in list(self.unsaved_copies.items()):
+            try:
+                quarantine_shard(
+                    self.layout, self.quarantine, conversation_id, reason, memory=shard
+                )
+            except OSError as exc:
+                log.error("could not keep memory's copy of '%s': %s", conversation_id, exc)
+            else:
+                saved.append(conversation_id)
+        return saved
