@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 
 from sidecar.store import Store
 from sidecar.store.effects import Draft, TurnChange
 from sidecar.store.ids import check_id
 from sidecar.store.model import Doc
+from sidecar.store.values import StoreConfig
 
 
 async def put_turn(store: Store, conversation_id: str, turn: Doc) -> Doc:
@@ -64,3 +66,27 @@ async def until(reached: Callable[[], bool], what: str) -> None:
             return
         await asyncio.sleep(0)
     raise AssertionError(f"never reached: {what}")
+
+
+async def damage_lazily_read_turns(
+    data_dir: Path, config: StoreConfig, conversation_id: str
+) -> None:
+    """A store holding ``conversation_id`` (one message) whose ``turns.json`` is then damaged.
+    That file is read lazily, so the damage is found by a later read while the store runs
+    (``quarantine_live``), not at open."""
+    store = await Store.open(data_dir, config)
+    try:
+        await store.create_conversation(id=conversation_id)
+        await store.append_message(conversation_id, role="user", content="before the damage")
+    finally:
+        await store.close()
+    (data_dir / "conversations" / conversation_id / "turns.json").write_bytes(b"{not json")
+
+
+def found_anywhere(data_dir: Path, needle: str) -> list[str]:
+    """Every file under the data dir (store, journal, quarantine) whose bytes hold ``needle``."""
+    return [
+        str(path.relative_to(data_dir))
+        for path in data_dir.rglob("*")
+        if path.is_file() and needle.encode() in path.read_bytes()
+    ]

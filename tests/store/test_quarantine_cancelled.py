@@ -21,18 +21,9 @@ import pytest
 from sidecar.store import Store
 from sidecar.store.values import StoreConfig
 
-from .helpers import until
+from .helpers import damage_lazily_read_turns, found_anywhere, until
 
 ACKNOWLEDGED = "acknowledged-after-the-damage-7f3c"
-
-
-def _found_anywhere(data_dir: Path, needle: str) -> list[str]:
-    """Every file under the data dir (store, journal, quarantine) whose bytes hold ``needle``."""
-    return [
-        str(path.relative_to(data_dir))
-        for path in data_dir.rglob("*")
-        if path.is_file() and needle.encode() in path.read_bytes()
-    ]
 
 
 async def _wait_until_quarantining(store: Store, conversation_id: str) -> None:
@@ -43,14 +34,7 @@ async def _wait_until_quarantining(store: Store, conversation_id: str) -> None:
 async def test_a_write_acknowledged_before_the_damage_was_found_is_never_lost(
     data_dir: Path, store_config: StoreConfig, reader_cancelled: bool
 ) -> None:
-    store = await Store.open(data_dir, store_config)
-    try:
-        await store.create_conversation(id="victim")
-        await store.append_message("victim", role="user", content="before the damage")
-    finally:
-        await store.close()
-    # turns.json is read lazily, so the damage is found by a later read, not at open
-    (data_dir / "conversations" / "victim" / "turns.json").write_bytes(b"{not json")
+    await damage_lazily_read_turns(data_dir, store_config, "victim")
 
     store = await Store.open(data_dir, store_config)
     try:
@@ -67,4 +51,4 @@ async def test_a_write_acknowledged_before_the_damage_was_found_is_never_lost(
     store = await Store.open(data_dir, store_config)
     await store.close()
     # kept in the quarantine's copy of what memory held: never gone
-    assert _found_anywhere(data_dir, ACKNOWLEDGED), "the acknowledged message is gone"
+    assert found_anywhere(data_dir, ACKNOWLEDGED), "the acknowledged message is gone"

@@ -20,15 +20,9 @@ import pytest
 from sidecar.store import NotFound, Store
 from sidecar.store.values import StoreConfig
 
+from .helpers import damage_lazily_read_turns, found_anywhere
+
 ACKNOWLEDGED = "acknowledged-before-a-full-disk-5d1e"
-
-
-def _found_anywhere(data_dir: Path, needle: str) -> list[str]:
-    return [
-        str(path.relative_to(data_dir))
-        for path in data_dir.rglob("*")
-        if path.is_file() and needle.encode() in path.read_bytes()
-    ]
 
 
 def _full_disk_for_copies(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -50,13 +44,7 @@ def _full_disk_for_copies(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 async def test_writes_acknowledged_before_the_damage_survive_a_failed_copy(
     data_dir: Path, store_config: StoreConfig, monkeypatch: pytest.MonkeyPatch, disk_recovers: bool
 ) -> None:
-    store = await Store.open(data_dir, store_config)
-    try:
-        await store.create_conversation(id="victim")
-        await store.append_message("victim", role="user", content="before the damage")
-    finally:
-        await store.close()
-    (data_dir / "conversations" / "victim" / "turns.json").write_bytes(b"{not json")
+    await damage_lazily_read_turns(data_dir, store_config, "victim")
 
     store = await Store.open(data_dir, store_config)
     try:
@@ -80,5 +68,5 @@ async def test_writes_acknowledged_before_the_damage_survive_a_failed_copy(
     finally:
         await store.close()
     assert state == "quarantined"  # not brought back half from the kept records
-    found = _found_anywhere(data_dir, ACKNOWLEDGED)
+    found = found_anywhere(data_dir, ACKNOWLEDGED)
     assert found and all(path.startswith("quarantine/") for path in found), found
