@@ -1,11 +1,10 @@
-"""The checks every request passes, the same for REST bodies and JSON-RPC params."""
+"""The checks every request passes, and their refusals, the same for REST bodies and JSON-RPC params."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ..store.nesting import MAX_NESTING, nesting
-from ..store.numbers import rounded_integers, wide_integer
 from .errors import ApiError
 
 
@@ -25,9 +24,6 @@ def check_object(body: dict[str, Any], allowed: frozenset[str]) -> dict[str, Any
                 {"field": name},
             )
     return body
-
-
-__all__ = ["check_object", "rounded_integers", "wide_integer", "wide_integer_message"]
 
 
 def wide_integer_message(literal: str) -> str:

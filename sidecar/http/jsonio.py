@@ -7,8 +7,9 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ..api.checks import check_object, rounded_integers, wide_integer, wide_integer_message
+from ..api.checks import check_object, wide_integer_message
 from ..api.errors import ApiError
+from ..store.numbers import rounded_integers, wide_integer
 from .body import read_body
 
 

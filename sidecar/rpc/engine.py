@@ -46,7 +46,8 @@ from pygls.protocol import (
 )
 from pygls.server import JsonRPCServer
 
-from ..api.checks import rounded_integers, wide_integer, wide_integer_message
+from ..api.checks import wide_integer_message
+from ..store.numbers import rounded_integers, wide_integer
 from .connection import Connection
 from .errors import (
     INTERNAL_ERROR,
