@@ -1,4 +1,4 @@
-"""The checks every request passes, and their refusals, the same for REST bodies and JSON-RPC params."""
+"""The checks every request passes, and their refusals: the same for REST and JSON-RPC."""
 
 from __future__ import annotations
 
