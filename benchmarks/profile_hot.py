@@ -177,16 +177,6 @@ ABLATIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-@contextlib.contextmanager
-def _naive(workdir: Path) -> Iterator[launch.Server]:
-    data_dir = workdir / "naive"
-    data_dir.mkdir()
-    command = http_procs.naive_command(data_dir)
-    log = workdir / "naive.log"
-    with launch.running(command, env=http_procs.server_env(), stderr=log, timeout=180.0) as server:
-        yield server
-
-
 def _compare(
     workdir: Path, variants: dict[str, tuple[str, ...] | None], per_writer: int, rounds: int
 ) -> dict[str, dict[str, float]]:
@@ -196,7 +186,9 @@ def _compare(
     with contextlib.ExitStack() as stack:
         servers = {
             name: stack.enter_context(
-                _naive(workdir) if flags is None else _server(workdir, f"v{i}", *flags)
+                http_procs.running("naive", workdir / "naive", workdir)
+                if flags is None
+                else _server(workdir, f"v{i}", *flags)
             )
             for i, (name, flags) in enumerate(variants.items())
         }
