@@ -72,6 +72,6 @@ def loads_exact(text: str | bytes) -> Any:
     """``orjson.loads(text)``, except that an integer literal outside 64 bits comes back as
     the string of its digits instead of a rounded float. Raises what ``orjson.loads`` raises."""
     value = orjson.loads(text)
-    if rounded_integers(value) and wide_integer(text) is not None:
+    if rounded_integers(value):  # read once more, keeping every integer literal as written
         return json.loads(text, parse_int=int_or_digits)
     return value
