@@ -56,7 +56,8 @@ COUNTED = (
 )
 
 
-def _runner(data_dir: Path, *flags: str) -> list[str]:
+def runner_command(data_dir: Path, *flags: str) -> list[str]:
+    """``serve`` through ``serve_runner`` with ``flags``, on any free port, never idle-exiting."""
     serve = ["--data-dir", str(data_dir), "--port", "0", "--idle-timeout", "0"]
     return [sys.executable, "-m", "benchmarks.serve_runner", *flags, "--", *serve]
 
@@ -65,7 +66,7 @@ def _runner(data_dir: Path, *flags: str) -> list[str]:
 def _server(
     workdir: Path, name: str, *flags: str, env: dict[str, str] | None = None
 ) -> Iterator[launch.Server]:
-    command = _runner(workdir / name, *flags)
+    command = runner_command(workdir / name, *flags)
     log = workdir / f"{name}.log"
     full_env = {**http_procs.server_env(), **(env or {})}
     with launch.running(command, env=full_env, stderr=log, timeout=180.0) as server:

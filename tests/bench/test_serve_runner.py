@@ -7,20 +7,15 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from benchmarks import http_procs, launch
+from benchmarks.profile_hot import runner_command
 
 pytestmark = pytest.mark.subprocess
-
-
-def _runner(data_dir: Path, *flags: str) -> list[str]:
-    serve = ["--data-dir", str(data_dir), "--port", "0", "--idle-timeout", "0"]
-    return [sys.executable, "-m", "benchmarks.serve_runner", *flags, "--", *serve]
 
 
 def _request(
@@ -65,7 +60,7 @@ def _events_after_an_append(server: launch.Server, conversation: str) -> bytes:
 @pytest.mark.parametrize("stripped", [False, True], ids=["whole", "without-all"])
 def test_each_part_is_off_only_when_asked(tmp_path: Path, stripped: bool) -> None:
     flags = ("--without", "search", "--without", "events", "--without", "checks")
-    command = _runner(tmp_path / "data", *(flags if stripped else ()))
+    command = runner_command(tmp_path / "data", *(flags if stripped else ()))
     env = http_procs.server_env()
     with launch.running(command, env=env, stderr=tmp_path / "log", timeout=120.0) as server:
         status, _ = _request(server.url, "GET", "/api/v1/conversations")  # no token
